@@ -1,0 +1,41 @@
+# Captune's build. Every target sets up what is missing first (scripts/setup.sh is idempotent and
+# fast when nothing is missing), then sources build/env.sh for the cgo flags that point gotch at libtorch.
+SHELL   := /bin/bash
+GPU     ?= 0
+VERSION := $(shell sed -n 's/^ *Version *= *"\(.*\)"/\1/p' FyneApp.toml)
+LDFLAGS := -X github.com/captune/captune/app.Version=$(VERSION)
+SAMPLE  ?= assets/sample/dataset
+ENVSH   := source build/env.sh && export GPU=$(GPU)
+GOTEST_TIMEOUT ?= 40m
+
+.PHONY: all setup dev build run test bench fixtures package clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh $(if $(filter 1,$(GPU)),--gpu)
+
+# The Python reference (transformers) for fixtures and benchmarks; never needed by build, run or test.
+dev:
+	@bash scripts/setup.sh --dev $(if $(filter 1,$(GPU)),--gpu)
+
+build: setup
+	@$(ENVSH) && go build -ldflags '$(LDFLAGS)' -o bin/captune .
+	@echo "built bin/captune"
+
+# Opens the window on the bundled sample dataset (or on SAMPLE=DIR). Without a display it runs under Xvfb.
+run: build
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then ./bin/captune $(SAMPLE); \
+	else echo "no DISPLAY: running under xvfb-run (use a desktop session to see the window)"; xvfb-run -a -s "-screen 0 1400x900x24" ./bin/captune $(SAMPLE); fi
+
+test: setup
+	@$(ENVSH) && go vet ./... && xvfb-run -a -s "-screen 0 1400x900x24" go test -timeout $(GOTEST_TIMEOUT) ./...
+
+bench: dev build
+	@$(ENVSH) && .venv/bin/python bench/run.py
+
+fixtures: dev
+	@$(ENVSH) && .venv/bin/python scripts/make_fixtures.py
+
+clean:
+	rm -rf bin build

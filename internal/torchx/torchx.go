@@ -1,0 +1,28 @@
+// Package torchx holds the few libtorch calls that gotch v0.9.1 does not bind: intra-op thread
+// count, the global RNG seed, and the libtorch version the binary was compiled against.
+package torchx
+
+// #cgo CXXFLAGS: -std=c++17
+// #cgo LDFLAGS: -ltorch_cpu -lc10
+// #include "torchx.h"
+import "C"
+
+// NumThreads returns libtorch's intra-op thread count.
+func NumThreads() int { return int(C.captune_get_num_threads()) }
+
+// SetNumThreads sets libtorch's intra-op thread count; n <= 0 leaves it unchanged.
+// Call it once at start, before any tensor work.
+func SetNumThreads(n int) {
+	if n > 0 {
+		C.captune_set_num_threads(C.int(n))
+	}
+}
+
+// ManualSeed seeds libtorch's default generators (CPU and CUDA).
+func ManualSeed(seed int64) { C.captune_manual_seed(C.longlong(seed)) }
+
+// Version returns the libtorch version whose headers the binary was compiled against, e.g. "2.1.0".
+func Version() string { return C.GoString(C.captune_torch_version()) }
+
+// CXX11ABI reports whether the binary was compiled with the C++11 std::string ABI.
+func CXX11ABI() bool { return C.captune_cxx11_abi() != 0 }

@@ -1,0 +1,11 @@
+#ifdef __cplusplus
+extern "C" {
+#endif
+int captune_get_num_threads(void);
+void captune_set_num_threads(int n);
+void captune_manual_seed(long long seed);
+const char *captune_torch_version(void);
+int captune_cxx11_abi(void);
+#ifdef __cplusplus
+}
+#endif
