@@ -1,0 +1,429 @@
+package annotate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// ExportFormat is a format Export writes.
+type ExportFormat string
+
+// The export formats.
+const (
+	ExportTxt     ExportFormat = "txt"     // NAME.txt beside each image, one caption per line
+	ExportCaption ExportFormat = "caption" // NAME.caption beside each image
+	ExportJSONL   ExportFormat = "jsonl"   // Hugging Face imagefolder: metadata.jsonl, split folders when splits are set
+	ExportCOCO    ExportFormat = "coco"    // COCO captions JSON
+	ExportCSV     ExportFormat = "csv"     // file_name,text,split,origin,state
+)
+
+// ExportFormats lists the export formats, for menus and --help.
+var ExportFormats = []ExportFormat{ExportTxt, ExportCaption, ExportJSONL, ExportCOCO, ExportCSV}
+
+// ParseExportFormat reads an export format name.
+func ParseExportFormat(s string) (ExportFormat, error) {
+	f := ExportFormat(strings.ToLower(strings.TrimSpace(s)))
+	for _, g := range ExportFormats {
+		if f == g {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown export format %q (want txt, caption, jsonl, coco or csv)", s)
+}
+
+// ImageMode says how Export puts images beside the captions it writes in another folder.
+type ImageMode string
+
+// The image modes.
+const (
+	ImagesLink ImageMode = "link" // hard links (no extra space), copies where links are impossible; the default
+	ImagesCopy ImageMode = "copy"
+	ImagesNone ImageMode = "none" // captions only; file names still refer to the images' paths
+)
+
+// ExportOptions describes an export.
+type ExportOptions struct {
+	Format ExportFormat
+	// Out is the destination. For txt, caption and jsonl it is a folder; for coco and csv it is a
+	// .json / .csv file or a folder (then captions.json / metadata.csv in it). File names in the
+	// output are relative to its folder, and images are placed there (see Images) unless that
+	// folder is the dataset itself. A folder inside the dataset is refused.
+	Out          string
+	ApprovedOnly bool      // only approved captions; images without one are left out
+	Split        Split     // only this split; SplitNone exports every item
+	Images       ImageMode // "" means ImagesLink
+	// OnProgress, if set, is called after each image with the number done and the total.
+	OnProgress func(done, total int)
+}
+
+// exported is one item as it will be written.
+type exported struct {
+	item *Item
+	rel  string // path in the output
+	caps []Caption
+	id   string // COCO image id to keep, as JSON, if the dataset came from COCO
+}
+
+// Export writes the dataset (or the chosen split, or only approved captions) in another format.
+// Folder formats also get .captune/project.json, so origins, review states and splits survive a
+// round trip; COCO and CSV carry them in extra fields. Export never overwrites the dataset's own
+// caption files: use Save for those.
+func Export(d *Dataset, opts ExportOptions) error {
+	if _, err := ParseExportFormat(string(opts.Format)); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if opts.Out == "" {
+		return errors.New("export: no destination")
+	}
+	mode := opts.Images
+	if mode == "" {
+		mode = ImagesLink
+	}
+	if mode != ImagesLink && mode != ImagesCopy && mode != ImagesNone {
+		return fmt.Errorf("export: image mode %q: want link, copy or none", mode)
+	}
+	if !validSplit(opts.Split) {
+		return fmt.Errorf("export: split %q: want train, val, test or empty", opts.Split)
+	}
+	out, err := filepath.Abs(opts.Out)
+	if err != nil {
+		return fmt.Errorf("export to %s: %w", opts.Out, err)
+	}
+	outDir, outFile := out, ""
+	switch opts.Format {
+	case ExportCOCO, ExportCSV:
+		ext, name := ".json", "captions.json"
+		if opts.Format == ExportCSV {
+			ext, name = ".csv", "metadata.csv"
+		}
+		if strings.EqualFold(filepath.Ext(out), ext) {
+			outDir, outFile = filepath.Dir(out), out
+		} else {
+			outFile = filepath.Join(out, name)
+		}
+	}
+	if fi, err := os.Stat(outDir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("export to %s: not a folder", outDir)
+	}
+	realOut := realPathLoose(outDir)
+	inPlace := realOut == d.realRoot
+	if !inPlace && within(d.realRoot, realOut) {
+		return fmt.Errorf("export to %s: the folder is inside the dataset; pick the dataset folder itself or a folder outside it", outDir)
+	}
+
+	sel, err := d.selectExport(opts, inPlace)
+	if err != nil {
+		return err
+	}
+	files, err := renderExport(opts.Format, sel, outDir, outFile, inPlace)
+	if err != nil {
+		return err
+	}
+	if inPlace {
+		own := d.ownFiles()
+		for rel := range files {
+			if own[rel] {
+				return fmt.Errorf("export to %s: would overwrite the dataset's own %s; use Save, or export to another folder", outDir, rel)
+			}
+		}
+	}
+	dirs := map[string]bool{}
+	for i, e := range sel {
+		if !inPlace && mode != ImagesNone {
+			dst := filepath.Join(outDir, filepath.FromSlash(e.rel))
+			if err := placeImage(d.AbsPath(e.item), dst, mode); err != nil {
+				return fmt.Errorf("export %s: %w", e.item.Path, err)
+			}
+			dirs[filepath.Dir(dst)] = true
+		}
+		if opts.OnProgress != nil {
+			opts.OnProgress(i+1, len(sel))
+		}
+	}
+	names := make([]string, 0, len(files))
+	for rel := range files {
+		names = append(names, rel)
+	}
+	sort.Strings(names)
+	for _, rel := range names {
+		abs := filepath.Join(outDir, filepath.FromSlash(rel))
+		if _, err := writeAtomic(abs, files[rel]); err != nil {
+			return fmt.Errorf("export %s: %w", abs, err)
+		}
+		dirs[filepath.Dir(abs)] = true
+	}
+	for dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			return fmt.Errorf("export: sync %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// selectExport picks the items and captions to export and their paths in the output.
+func (d *Dataset) selectExport(opts ExportOptions, inPlace bool) ([]exported, error) {
+	d.mu.Lock()
+	items := append([]*Item(nil), d.items...)
+	cocoID := map[int]string{}
+	for _, s := range d.sources {
+		if s.format != FormatCOCO {
+			continue
+		}
+		for ei, i := range s.recItem {
+			if _, seen := cocoID[i]; i >= 0 && !seen {
+				cocoID[i] = s.coco.images[ei].id
+			}
+		}
+	}
+	d.mu.Unlock()
+	var sel []exported
+	splits := false
+	for i, it := range items {
+		if opts.Split != SplitNone && it.Split != opts.Split {
+			continue
+		}
+		var caps []Caption
+		for _, c := range it.Captions {
+			if !opts.ApprovedOnly || c.State == StateApproved {
+				caps = append(caps, c)
+			}
+		}
+		if opts.ApprovedOnly && len(caps) == 0 {
+			continue
+		}
+		splits = splits || it.Split != SplitNone
+		sel = append(sel, exported{item: it, rel: it.Path, caps: caps, id: cocoID[i]})
+	}
+	if opts.Format == ExportJSONL && splits && !inPlace {
+		// Hugging Face imagefolder layout: train/, validation/, test/ each with a metadata.jsonl.
+		seen := map[string]string{}
+		for k := range sel {
+			e := &sel[k]
+			if e.item.Split != SplitNone {
+				e.rel = hfSplitFolder(e.item.Split) + "/" + splitFreePath(e.item.Path)
+			}
+			if other, dup := seen[e.rel]; dup {
+				return nil, fmt.Errorf("export: %s and %s would both be written to %s", other, e.item.Path, e.rel)
+			}
+			seen[e.rel] = e.item.Path
+		}
+	}
+	return sel, nil
+}
+
+// hfSplitFolder is the folder name Hugging Face's imagefolder reads as the split.
+func hfSplitFolder(s Split) string {
+	if s == SplitVal {
+		return "validation"
+	}
+	return string(s)
+}
+
+// renderExport renders every caption file of the export, keyed by path relative to outDir.
+func renderExport(format ExportFormat, sel []exported, outDir, outFile string, inPlace bool) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	withProject := !inPlace
+	switch format {
+	case ExportTxt, ExportCaption:
+		ext := "." + string(format)
+		rels := make([]string, len(sel))
+		for k, e := range sel {
+			rels[k] = e.rel
+		}
+		for k, name := range sidecarNames(rels, ext) {
+			if len(sel[k].caps) > 0 {
+				files[name] = renderSidecar(captionTexts(sel[k].caps))
+			}
+		}
+		if withProject {
+			files[projectRel] = exportProject(FormatSidecar, ext, sel)
+		}
+	case ExportJSONL:
+		byDir := map[string][]exported{}
+		for _, e := range sel {
+			dir := ""
+			if s, ok := splitFolder(e.rel); ok && !inPlace && e.item.Split == s {
+				dir, _, _ = strings.Cut(e.rel, "/")
+			}
+			byDir[dir] = append(byDir[dir], e)
+		}
+		for dir, es := range byDir {
+			list := false
+			for _, e := range es {
+				list = list || len(e.caps) > 1
+			}
+			f := &jsonlFile{}
+			for _, e := range es {
+				f.lines = append(f.lines, newJSONLLine(nameIn(dir, e.rel), "text", captionTexts(e.caps), list))
+			}
+			files[path.Join(dir, "metadata.jsonl")] = f.render()
+		}
+		if withProject {
+			files[projectRel] = exportProject(FormatJSONL, "", sel)
+		}
+	case ExportCOCO:
+		files[relTo(outDir, outFile)] = renderCOCOExport(sel)
+	case ExportCSV:
+		f := &csvFile{header: []string{"file_name", "text", "split", "origin", "state"}, fileCol: 0, textCol: 1, splitCol: 2, originCol: 3, stateCol: 4}
+		for _, e := range sel {
+			if len(e.caps) == 0 {
+				f.rows = append(f.rows, csvRow{fields: []string{e.rel, "", string(e.item.Split), "", ""}})
+			}
+			for _, c := range e.caps {
+				f.rows = append(f.rows, csvRow{fields: []string{e.rel, c.Text, string(e.item.Split), string(c.Origin), string(c.State)}})
+			}
+		}
+		files[relTo(outDir, outFile)] = f.render()
+	}
+	return files, nil
+}
+
+func captionTexts(cs []Caption) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Text
+	}
+	return out
+}
+
+func relTo(dir, file string) string {
+	r, err := filepath.Rel(dir, file)
+	if err != nil {
+		return filepath.Base(file)
+	}
+	return filepath.ToSlash(r)
+}
+
+// exportProject is the project.json of an exported folder, with the output's paths.
+func exportProject(format Format, ext string, sel []exported) []byte {
+	items := make([]*Item, len(sel))
+	splits := false
+	for k, e := range sel {
+		items[k] = &Item{Path: e.rel, Captions: e.caps, Split: e.item.Split}
+		splits = splits || e.item.Split != SplitNone
+	}
+	return newProject(format, ext, "", splits, items).render()
+}
+
+// renderCOCOExport writes a COCO captions file. Images keep the ids they had in the COCO file the
+// dataset was read from (evaluation code joins on them); the others get ids after the largest.
+func renderCOCOExport(sel []exported) []byte {
+	var kept []string
+	used := map[string]bool{}
+	for _, e := range sel {
+		if e.id != "" && !used[e.id] {
+			used[e.id] = true
+			kept = append(kept, e.id)
+		}
+	}
+	next := nextCOCOID(kept)
+	used = map[string]bool{}
+	f := &cocoFile{top: rawObject{
+		{"info", jsonValue(map[string]string{"description": "exported by Captune"})},
+		{"images", nil}, {"annotations", nil},
+	}}
+	annID := int64(1)
+	for _, e := range sel {
+		id := e.id
+		if id == "" || used[id] {
+			id = string(jsonValue(next))
+			next++
+		}
+		used[id] = true
+		obj := rawObject{{"id", json.RawMessage(id)}, {"file_name", jsonString(e.rel)}}
+		if e.item.Split != SplitNone {
+			obj.set("split", jsonString(string(e.item.Split)))
+		}
+		f.images = append(f.images, cocoImage{obj: obj, id: id, name: e.rel})
+		for _, c := range e.caps {
+			a := cocoAnn{obj: rawObject{{"id", jsonValue(annID)}, {"image_id", json.RawMessage(id)}}, imageID: id,
+				caption: c.Text, origin: string(c.Origin), state: string(c.State)}
+			annID++
+			f.anns = append(f.anns, a)
+		}
+	}
+	return f.render()
+}
+
+// realPathLoose resolves the symlinks of the part of p that exists, so that a folder about to be
+// created can still be compared with the dataset root.
+func realPathLoose(p string) string {
+	rest := ""
+	for {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(real, rest)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return filepath.Join(p, rest)
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
+}
+
+// placeImage puts the image src at dst: a hard link or a copy, written under a temporary name and
+// renamed, so an interrupted export never leaves half an image.
+func placeImage(src, dst string, mode ImageMode) error {
+	real, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return err
+	}
+	sfi, err := os.Stat(real)
+	if err != nil {
+		return err
+	}
+	if dfi, err := os.Stat(dst); err == nil && os.SameFile(sfi, dfi) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+tempMarker+"link")
+	os.Remove(tmp)
+	if mode == ImagesLink {
+		if err := os.Link(real, tmp); err == nil {
+			return os.Rename(tmp, dst)
+		}
+	}
+	return copyFile(real, dst, sfi.Mode().Perm())
+}
+
+func copyFile(src, dst string, perm fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+tempMarker+"*")
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		out.Close()
+		os.Remove(out.Name())
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		return fail(err)
+	}
+	if err := out.Chmod(perm); err != nil {
+		return fail(err)
+	}
+	if err := out.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(out.Name())
+		return err
+	}
+	return os.Rename(out.Name(), dst)
+}

@@ -1,0 +1,70 @@
+package annotate
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+// sidecarExts are the sidecar extensions Open looks for, in order of preference on a tie.
+var sidecarExts = []string{".txt", ".caption", ".cap"}
+
+// parseSidecar reads a sidecar caption file (NAME.txt beside NAME.jpg): one caption per non-empty
+// line, the convention of kohya_ss and taggui (one line) and of OneTrainer (one caption per line,
+// several lines for several captions).
+func parseSidecar(data []byte) ([]string, []Warning) {
+	var warns []Warning
+	text, problem := decodeText(data)
+	if problem != "" {
+		warns = append(warns, Warning{Kind: WarnEncoding, Msg: problem})
+	}
+	var texts []string
+	for i, line := range splitLines(text) {
+		t := cleanCaption(string(line))
+		if t == "" {
+			continue
+		}
+		if len(t) > LongCaptionBytes {
+			warns = append(warns, Warning{Kind: WarnLongCaption, Line: i + 1, Msg: fmt.Sprintf("caption of %d bytes", len(t))})
+		}
+		texts = append(texts, t)
+	}
+	return texts, warns
+}
+
+// renderSidecar writes captions one per line, flattening line breaks inside a caption.
+func renderSidecar(texts []string) []byte {
+	lines := make([]string, len(texts))
+	for i, t := range texts {
+		lines[i] = oneLine(t)
+	}
+	return []byte(strings.Join(lines, "\n"))
+}
+
+// sidecarNames maps each image (slash path relative to the root) to its sidecar path for ext.
+// The sidecar of a.jpg is a.txt; when a.jpg and a.png share a folder, the first in name order
+// keeps a.txt and the others use their full name (a.png.txt), so that no two images ever write
+// the same file. Reading and writing use the same rule.
+func sidecarNames(images []string, ext string) []string {
+	type key struct{ dir, stem string }
+	first := make(map[key]string, len(images))
+	order := make([]int, len(images))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return images[order[a]] < images[order[b]] })
+	out := make([]string, len(images))
+	for _, i := range order {
+		img := images[i]
+		dir, file := path.Split(img)
+		k := key{dir, strings.TrimSuffix(file, path.Ext(file))}
+		if _, taken := first[k]; !taken {
+			first[k] = img
+			out[i] = dir + k.stem + ext
+		} else {
+			out[i] = img + ext
+		}
+	}
+	return out
+}
