@@ -435,7 +435,11 @@ func (d *Dataset) attach(si int, e entry, resolve func(string) (string, error), 
 	}
 	i, ok := d.index[rel]
 	if !ok {
-		rep.warn(WarnOrphan, s.rel, e.line, "%s: no image %s (%d captions)", e.where, rel, len(e.captions))
+		if len(e.captions) > 0 {
+			rep.warn(WarnOrphan, s.rel, e.line, "%s: no image %s; its %d caption(s) are kept in the file but not shown", e.where, e.name, len(e.captions))
+		} else {
+			rep.warn(WarnOrphan, s.rel, e.line, "%s: no image %s", e.where, e.name)
+		}
 		return -1
 	}
 	switch o := d.owner[i]; {
@@ -682,7 +686,7 @@ func (d *Dataset) reportUnused(sc *scanResult, cocoFiles []parsedCOCO, rep *Repo
 			continue
 		}
 		if n := countSidecars(sc, e); n > 0 {
-			rep.warn(WarnIgnored, "", 0, "%d sidecar %s files not used: captions come from %s (open with sidecar extension %s to use them)", n, e, from, e)
+			rep.warn(WarnIgnored, "", 0, "%d sidecar %s files not used: captions come from %s (open with format sidecar, extension %s, to use them)", n, e, from, e)
 		}
 	}
 }
