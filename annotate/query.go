@@ -52,6 +52,10 @@ func (d *Dataset) Filter(f Filter) ([]int, error) {
 			continue
 		}
 		pathMatch := match != nil && match(it.Path)
+		if pathMatch && len(f.States) == 0 && len(f.Origins) == 0 {
+			out = append(out, i)
+			continue
+		}
 		for _, c := range it.Captions {
 			if match != nil && !pathMatch && !match(c.Text) {
 				continue
