@@ -18,3 +18,5 @@ func writeJSON(path string, v any) error {
 		return err
 	})
 }
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }

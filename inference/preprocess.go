@@ -8,7 +8,7 @@ import (
 	"image"
 	"image/color"
 	_ "image/gif" // GIF: the first frame
-	_ "image/jpeg"
+	"image/jpeg"
 	_ "image/png"
 	"io"
 	"os"
@@ -193,6 +193,15 @@ func DecodeImage(data []byte) (*RGBImage, error) {
 	if int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
 		return nil, fmt.Errorf("%w: %s declares %d×%d pixels, more than the %d million allowed", ErrImage, format, cfg.Width, cfg.Height, MaxImagePixels/1000000)
 	}
+	if format == "jpeg" {
+		// Decoded directly so that the chroma planes are converted as libjpeg-turbo does, and
+		// oriented afterwards, as Pillow's exif_transpose does after libjpeg's conversion.
+		img, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrImage, format, err)
+		}
+		return orientRGB(jpegToRGB(img), jpegOrientation(data)), nil
+	}
 	img, err := imaging.Decode(bytes.NewReader(data), imaging.AutoOrientation(true))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrImage, format, err)
@@ -300,4 +309,17 @@ func (p Preprocessor) Batch(images []*RGBImage, device gotch.Device) (*ts.Tensor
 		return t.MustTo(device, true), nil
 	}
 	return t, nil
+}
+
+// ResizeImage resizes an image to the preprocessor's size with its resampling filter (the first
+// step of Pixels), for callers that cache resized images.
+func ResizeImage(img *RGBImage, p Preprocessor) *RGBImage {
+	if img.W == p.Width && img.H == p.Height {
+		return img
+	}
+	pix, err := resizeRGB(img.Pix, img.W, img.H, p.Width, p.Height, p.Resample)
+	if err != nil {
+		return img
+	}
+	return &RGBImage{W: p.Width, H: p.Height, Pix: pix}
 }

@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/captune/captune/annotate"
+	"github.com/captune/captune/finetune"
+	"github.com/captune/captune/inference"
+)
+
+func init() {
+	register(&Command{
+		Name:    "finetune",
+		Summary: "fine-tune a BLIP model on a caption dataset; writes a Hugging Face model folder",
+		Usage:   "--data DIR --out DIR [--model DIR] [flags] [--resume]",
+		Run:     runFinetune,
+	})
+}
+
+func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	cfg := finetune.DefaultConfig()
+	data := fs.String("data", "", "dataset folder (required)")
+	model := fs.String("model", "bundled", "base "+ModelFlagHelp)
+	fs.StringVar(&cfg.OutDir, "out", "", "output folder for the fine-tuned model (required)")
+	fs.BoolVar(&cfg.Overwrite, "overwrite", false, "replace the contents of an existing output folder")
+	fs.BoolVar(&cfg.Resume, "resume", false, "continue from the newest checkpoint in --out")
+	fs.StringVar(&cfg.Device, "device", cfg.Device, "auto, cpu, cuda or cuda:N")
+	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "passes over the training split")
+	fs.IntVar(&cfg.MaxSteps, "max-steps", 0, "stop after this many optimizer steps (overrides --epochs)")
+	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "images per micro-batch")
+	fs.IntVar(&cfg.GradAccum, "grad-accum", cfg.GradAccum, "micro-batches per optimizer step")
+	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning rate (AdamW)")
+	fs.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "AdamW weight decay")
+	fs.IntVar(&cfg.WarmupSteps, "warmup", cfg.WarmupSteps, "linear warm-up steps")
+	fs.StringVar(&cfg.Schedule, "schedule", cfg.Schedule, "after warm-up: cosine, linear or constant")
+	fs.Float64Var(&cfg.ClipNorm, "clip-norm", cfg.ClipNorm, "gradient norm cap (0 = off)")
+	recipe := fs.String("recipe", "blip", "loss recipe: blip (original: [DEC] start, pads and prompt ignored, smoothing 0.1) or hf (transformers forward)")
+	fs.StringVar(&cfg.Prompt, "prompt", "", `prompt every caption is trained with, e.g. "a picture of"`)
+	fs.BoolVar(&cfg.FreezeVision, "freeze-vision", false, "train only the text decoder")
+	fs.IntVar(&cfg.FreezeTextLayers, "freeze-text-layers", 0, "also freeze the text embeddings and the first N decoder layers")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (data order, augmentation)")
+	fs.BoolVar(&cfg.Augment, "augment", false, "random resized crop and horizontal flip (off: flips break left/right captions)")
+	fs.IntVar(&cfg.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = at each epoch end)")
+	fs.IntVar(&cfg.KeepLast, "keep", cfg.KeepLast, "checkpoints kept besides the best")
+	approved := fs.Bool("approved-only", false, "train only on approved captions")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" || cfg.OutDir == "" {
+		return &ExitError{Code: 2, Err: errors.New("--data and --out are required (see captune finetune --help)")}
+	}
+	r, err := inference.ParseLossRecipe(*recipe)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	cfg.Recipe = r
+	if cfg.BaseModel, err = ResolveModel(*model); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	ds, report, err := annotate.Open(*data, annotate.OpenOptions{})
+	if err != nil {
+		return err
+	}
+	defer ds.Close()
+	for _, w := range report.Warnings {
+		fmt.Fprintf(env.Stderr, "warning: %v\n", w)
+	}
+	d, how := trainingData(ds, *approved)
+	fmt.Fprintf(env.Stderr, "data: %s (%d training images, %d validation)\n", how, len(d.Train), len(d.Val))
+	start := time.Now()
+	var last time.Time
+	drew := false
+	res, err := finetune.Run(ctx, cfg, d, func(p finetune.Progress) {
+		switch p.Phase {
+		case "load":
+			fmt.Fprintf(env.Stderr, "%s\n", p.Message)
+		case "train":
+			if now := time.Now(); p.Step == p.Total || now.Sub(last) >= 100*time.Millisecond {
+				last, drew = now, true
+				fmt.Fprintf(env.Stderr, "\rstep %d/%d %s epoch %d loss %.4f lr %.2g %.1f samples/s ETA %s\x1b[K",
+					p.Step, p.Total, drawBar(p.Step, p.Total), p.Epoch, p.Loss, p.LR, p.SamplesPerSec, formatDuration(p.ETA))
+			}
+		case "eval":
+			if !math.IsNaN(p.ValLoss) {
+				fmt.Fprintf(env.Stderr, "\nepoch %d: validation loss %.4f\n", p.Epoch, p.ValLoss)
+			}
+		}
+	})
+	if drew {
+		fmt.Fprintln(env.Stderr)
+	}
+	if err != nil {
+		if res.LastCheckpoint != "" {
+			fmt.Fprintf(env.Stderr, "last checkpoint: %s (continue with --resume)\n", res.LastCheckpoint)
+		}
+		return err
+	}
+	if len(res.Losses) == 0 {
+		return fmt.Errorf("no training step ran")
+	}
+	fmt.Fprintf(env.Stdout, "fine-tuned %d steps in %s: loss %.4f -> %.4f; model written to %s\n",
+		res.Steps, time.Since(start).Round(time.Second), res.Losses[0], res.Losses[len(res.Losses)-1], res.OutDir)
+	return nil
+}

@@ -1,0 +1,530 @@
+package finetune
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/captune/captune/inference"
+	"github.com/captune/captune/inference/safetensors"
+)
+
+// Example is one training or validation image with its reference captions.
+type Example struct {
+	Image    string   // absolute path
+	Captions []string // every caption becomes one training sample
+}
+
+// Data is a dataset split for training.
+type Data struct {
+	Train []Example
+	Val   []Example
+}
+
+// Progress reports training as it goes; Phase says what is happening.
+type Progress struct {
+	Phase         string // "load", "train", "checkpoint", "eval", "done"
+	Step, Total   int    // optimizer steps done / planned
+	Epoch         int    // 1-based
+	Loss          float64
+	LR            float64
+	SamplesPerSec float64
+	ETA           time.Duration
+	ValLoss       float64 // set after an evaluation (NaN otherwise)
+	Message       string
+}
+
+// Result summarises a finished (or stopped) run.
+type Result struct {
+	OutDir         string
+	Steps          int
+	Losses         []float64 // loss of every optimizer step, in order
+	ValLosses      []float64 // after each epoch
+	LastCheckpoint string
+	Resumed        bool
+	Stopped        bool // cancelled before the end
+}
+
+// ErrNaNLoss is returned when the loss stops being a number.
+var ErrNaNLoss = errors.New("loss is not a number")
+
+// sample is one (image, caption) training pair.
+type sample struct {
+	image   int // index into the image list
+	caption string
+}
+
+// trainerState is what a checkpoint records besides weights and optimizer moments.
+type trainerState struct {
+	Step       int       `json:"step"`
+	Epoch      int       `json:"epoch"`       // 0-based epoch the next step belongs to
+	Position   int       `json:"position"`    // samples of that epoch already consumed
+	Seed       uint64    `json:"seed"`        // with Epoch, determines the data order
+	TotalSteps int       `json:"total_steps"` // planned
+	Losses     []float64 `json:"losses"`
+	ValLosses  []float64 `json:"val_losses"`
+	BestVal    float64   `json:"best_val_loss"` // MaxFloat64 until a validation ran
+	BestDir    string    `json:"best_checkpoint"`
+	Config     Config    `json:"config"`
+	Version    int       `json:"format_version"`
+}
+
+// Run fine-tunes cfg.BaseModel on data and writes the result to cfg.OutDir as a Hugging Face model
+// folder (loadable by Captune and by transformers), with checkpoints under OutDir/checkpoints and a
+// train_log.jsonl. It runs on the calling goroutine (locked to its OS thread for the duration);
+// cancel ctx to stop within one step: the last checkpoint and the base model stay as they were.
+func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) (res Result, err error) {
+	if onProgress == nil {
+		onProgress = func(Progress) {}
+	}
+	if err := cfg.Validate(); err != nil {
+		return res, err
+	}
+	samples, images, err := buildSamples(data.Train)
+	if err != nil {
+		return res, err
+	}
+	if len(samples) == 0 {
+		if len(data.Train) == 0 {
+			return res, fmt.Errorf("%w: the split has no images", ErrNoData)
+		}
+		return res, fmt.Errorf("%w: %d images, none with a caption", ErrNoData, len(data.Train))
+	}
+	res.OutDir = cfg.OutDir
+	if err := prepareOutDir(cfg); err != nil {
+		return res, err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ts.MustGradSetEnabled(true)
+
+	device, err := inference.ParseDevice(cfg.Device)
+	if err != nil {
+		return res, err
+	}
+	state := trainerState{Seed: cfg.Seed, BestVal: math.MaxFloat64, Config: cfg, Version: 1}
+	from := cfg.BaseModel
+	var resumeDir string
+	if cfg.Resume {
+		resumeDir, err = latestCheckpoint(cfg.OutDir)
+		if err != nil {
+			return res, err
+		}
+		if resumeDir != "" {
+			if err := readJSON(filepath.Join(resumeDir, "trainer_state.json"), &state); err != nil {
+				return res, fmt.Errorf("resume from %s: %w", resumeDir, err)
+			}
+			from = resumeDir
+			res.Resumed = true
+		}
+	}
+	onProgress(Progress{Phase: "load", Message: "loading " + from, ValLoss: math.NaN()})
+	capt, _, err := inference.LoadCaptioner(from, device)
+	if err != nil {
+		return res, err
+	}
+	defer capt.Free()
+	params := trainable(capt.Model, cfg)
+	if len(params) == 0 {
+		return res, fmt.Errorf("%w: everything is frozen", ErrBadConfig)
+	}
+	opt := NewAdamW(params, cfg.LR, cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay)
+	defer opt.Free()
+	if resumeDir != "" {
+		f, err := safetensors.Open(filepath.Join(resumeDir, "optimizer.safetensors"))
+		if err != nil {
+			return res, fmt.Errorf("resume from %s: %w", resumeDir, err)
+		}
+		err = opt.LoadState(f, int64(state.Step), device)
+		f.Close()
+		if err != nil {
+			return res, fmt.Errorf("resume from %s: %w", resumeDir, err)
+		}
+	}
+
+	micro := cfg.BatchSize
+	perEpoch := (len(samples) + micro*cfg.GradAccum - 1) / (micro * cfg.GradAccum)
+	total := cfg.MaxSteps
+	if total <= 0 {
+		total = perEpoch * cfg.Epochs
+	}
+	state.TotalSteps = total
+	res.Steps = state.Step
+	res.Losses = append(res.Losses, state.Losses...)
+	res.ValLosses = append(res.ValLosses, state.ValLosses...)
+
+	logf, err := os.OpenFile(filepath.Join(cfg.OutDir, "train_log.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return res, fmt.Errorf("open training log: %w", err)
+	}
+	defer logf.Close()
+	logLine := func(v any) {
+		b, _ := json.Marshal(v)
+		logf.Write(append(b, '\n'))
+	}
+	loader := newImageLoader(images, capt.Pre, cfg.Augment)
+	valSamples, valImages, _ := buildSamples(data.Val)
+	valLoader := newImageLoader(valImages, capt.Pre, false)
+
+	started := time.Now()
+	doneAtStart := state.Step
+	for state.Step < total {
+		order := epochOrder(len(samples), cfg.Seed, state.Epoch, cfg.Shuffle)
+		for state.Position < len(order) && state.Step < total {
+			if err := ctx.Err(); err != nil {
+				res.Stopped = true
+				return res, err
+			}
+			lr := cfg.LRAt(state.Step, total)
+			opt.LR = lr
+			opt.ZeroGrad()
+			var stepLoss float64
+			var nSamples int
+			for a := 0; a < cfg.GradAccum && state.Position < len(order); a++ {
+				end := min(state.Position+micro, len(order))
+				batch := make([]sample, 0, end-state.Position)
+				for _, i := range order[state.Position:end] {
+					batch = append(batch, samples[i])
+				}
+				l, err := trainMicroBatch(capt, cfg, loader, batch, state.Step, float64(cfg.GradAccum))
+				if err != nil {
+					return res, fmt.Errorf("step %d: %w", state.Step+1, err)
+				}
+				stepLoss += l / float64(cfg.GradAccum)
+				nSamples += len(batch)
+				state.Position = end
+			}
+			if math.IsNaN(stepLoss) || math.IsInf(stepLoss, 0) {
+				return res, fmt.Errorf("step %d: %w (try a lower learning rate; the last good checkpoint is %s)", state.Step+1, ErrNaNLoss, orNone(res.LastCheckpoint))
+			}
+			if cfg.ClipNorm > 0 {
+				opt.ClipGradNorm(cfg.ClipNorm)
+			}
+			opt.StepOnce()
+			state.Step++
+			state.Losses = append(state.Losses, stepLoss)
+			res.Losses = append(res.Losses, stepLoss)
+			res.Steps = state.Step
+			elapsed := time.Since(started)
+			rate := float64((state.Step-doneAtStart)*micro*cfg.GradAccum) / elapsed.Seconds()
+			eta := time.Duration(float64(elapsed) / float64(state.Step-doneAtStart) * float64(total-state.Step))
+			p := Progress{Phase: "train", Step: state.Step, Total: total, Epoch: state.Epoch + 1, Loss: stepLoss,
+				LR: lr, SamplesPerSec: rate, ETA: eta, ValLoss: math.NaN()}
+			onProgress(p)
+			logLine(map[string]any{"step": state.Step, "epoch": state.Epoch + 1, "loss": stepLoss, "lr": lr,
+				"samples_per_sec": rate, "samples": nSamples, "elapsed_s": elapsed.Seconds()})
+			epochEnd := state.Position >= len(order)
+			if epochEnd {
+				state.Epoch++
+				state.Position = 0
+			}
+			if (cfg.CheckpointEvery > 0 && state.Step%cfg.CheckpointEvery == 0) || epochEnd || state.Step == total {
+				if epochEnd && len(valSamples) > 0 {
+					onProgress(Progress{Phase: "eval", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN(), Message: "validation loss"})
+					vl, err := validationLoss(capt, cfg, valLoader, valSamples)
+					if err != nil {
+						return res, fmt.Errorf("validation after step %d: %w", state.Step, err)
+					}
+					state.ValLosses = append(state.ValLosses, vl)
+					res.ValLosses = append(res.ValLosses, vl)
+					logLine(map[string]any{"step": state.Step, "epoch": state.Epoch, "val_loss": vl})
+					onProgress(Progress{Phase: "eval", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: vl, Loss: stepLoss, LR: lr})
+				}
+				onProgress(Progress{Phase: "checkpoint", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN()})
+				dir, err := saveCheckpoint(capt, opt, &state, cfg)
+				if err != nil {
+					return res, fmt.Errorf("checkpoint at step %d (the previous checkpoint %s is intact): %w", state.Step, orNone(res.LastCheckpoint), err)
+				}
+				res.LastCheckpoint = dir
+			}
+			if epochEnd {
+				break
+			}
+		}
+	}
+	// The final model: the best checkpoint by validation loss when there is a validation split,
+	// otherwise the last weights.
+	final := capt
+	if state.BestDir != "" && len(valSamples) > 0 {
+		best, _, err := inference.LoadCaptioner(state.BestDir, device)
+		if err == nil {
+			defer best.Free()
+			final = best
+		}
+	}
+	if err := final.Save(cfg.OutDir); err != nil {
+		return res, err
+	}
+	onProgress(Progress{Phase: "done", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN(), Message: "saved " + cfg.OutDir})
+	return res, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func buildSamples(ex []Example) ([]sample, []string, error) {
+	var samples []sample
+	var images []string
+	for _, e := range ex {
+		caps := 0
+		for _, c := range e.Captions {
+			if strings.TrimSpace(c) != "" {
+				samples = append(samples, sample{image: len(images), caption: c})
+				caps++
+			}
+		}
+		if caps > 0 {
+			images = append(images, e.Image)
+		}
+	}
+	return samples, images, nil
+}
+
+// ErrNoData is returned when there is nothing to train on.
+var ErrNoData = errors.New("no captioned images in the training split")
+
+func prepareOutDir(cfg Config) error {
+	entries, err := os.ReadDir(cfg.OutDir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return os.MkdirAll(cfg.OutDir, 0o755)
+	case err != nil:
+		return fmt.Errorf("output folder %s: %w", cfg.OutDir, err)
+	case len(entries) == 0 || cfg.Resume:
+		return nil
+	case !cfg.Overwrite:
+		return fmt.Errorf("output folder %s already holds files: pass --overwrite to replace them or --resume to continue", cfg.OutDir)
+	}
+	abs, _ := filepath.Abs(cfg.OutDir)
+	base, _ := filepath.Abs(cfg.BaseModel)
+	if abs == base {
+		return fmt.Errorf("output folder %s is the base model's folder: choose another", cfg.OutDir)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(cfg.OutDir, e.Name())); err != nil {
+			return fmt.Errorf("clear output folder: %w", err)
+		}
+	}
+	return nil
+}
+
+// trainable marks frozen parameters as not requiring gradients and returns the rest.
+func trainable(m *inference.Model, cfg Config) []NamedParam {
+	var out []NamedParam
+	for _, n := range m.Tensors() {
+		frozen := false
+		if cfg.FreezeVision && strings.HasPrefix(n.Name, "vision_model.") {
+			frozen = true
+		}
+		if cfg.FreezeTextLayers > 0 {
+			if strings.HasPrefix(n.Name, "text_decoder.bert.embeddings.") {
+				frozen = true
+			}
+			for i := 0; i < cfg.FreezeTextLayers; i++ {
+				if strings.HasPrefix(n.Name, fmt.Sprintf("text_decoder.bert.encoder.layer.%d.", i)) {
+					frozen = true
+				}
+			}
+		}
+		if frozen {
+			n.Tensor.MustRequiresGrad_(false)
+			continue
+		}
+		out = append(out, NamedParam{Name: n.Name, Tensor: n.Tensor})
+	}
+	return out
+}
+
+// epochOrder is the sample order of one epoch: a permutation drawn from (seed, epoch) only, so a
+// resumed run sees the same order as an uninterrupted one.
+func epochOrder(n int, seed uint64, epoch int, shuffle bool) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	if shuffle {
+		r := rand.New(rand.NewPCG(seed, uint64(epoch)*0x9e3779b97f4a7c15+1))
+		r.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+	}
+	return order
+}
+
+func trainMicroBatch(c *inference.Captioner, cfg Config, loader *imageLoader, batch []sample, step int, accum float64) (float64, error) {
+	imgs := make([]*inference.RGBImage, len(batch))
+	caps := make([]string, len(batch))
+	for i, s := range batch {
+		img, err := loader.get(s.image, uint64(step)*7919+uint64(i)+cfg.Seed*104729)
+		if err != nil {
+			return 0, err
+		}
+		imgs[i] = img
+		caps[i] = s.caption
+	}
+	ids, promptLen := c.EncodeCaptions(caps, cfg.Prompt, cfg.MaxTextLen)
+	b, err := c.Model.PrepareBatch(ids, promptLen, cfg.Recipe)
+	if err != nil {
+		return 0, err
+	}
+	pix, err := c.Pixels(imgs)
+	if err != nil {
+		return 0, err
+	}
+	defer pix.MustDrop()
+	loss, err := c.Model.Loss(pix, b)
+	if err != nil {
+		return 0, err
+	}
+	v := loss.Float64Values()[0]
+	scaled := loss.MustDivScalar(ts.FloatScalar(accum), true)
+	if err := scaled.Backward(); err != nil {
+		scaled.MustDrop()
+		return 0, err
+	}
+	scaled.MustDrop()
+	return v, nil
+}
+
+func validationLoss(c *inference.Captioner, cfg Config, loader *imageLoader, samples []sample) (float64, error) {
+	ng := ts.NewNoGradGuard()
+	defer ng.Drop()
+	var sum float64
+	var n int
+	for start := 0; start < len(samples); start += cfg.BatchSize {
+		end := min(start+cfg.BatchSize, len(samples))
+		imgs := make([]*inference.RGBImage, 0, end-start)
+		caps := make([]string, 0, end-start)
+		for _, s := range samples[start:end] {
+			img, err := loader.get(s.image, 0)
+			if err != nil {
+				return 0, err
+			}
+			imgs = append(imgs, img)
+			caps = append(caps, s.caption)
+		}
+		ids, promptLen := c.EncodeCaptions(caps, cfg.Prompt, cfg.MaxTextLen)
+		b, err := c.Model.PrepareBatch(ids, promptLen, cfg.Recipe)
+		if err != nil {
+			return 0, err
+		}
+		pix, err := c.Pixels(imgs)
+		if err != nil {
+			return 0, err
+		}
+		loss, err := c.Model.Loss(pix, b)
+		pix.MustDrop()
+		if err != nil {
+			return 0, err
+		}
+		sum += loss.Float64Values(true)[0] * float64(end-start)
+		n += end - start
+	}
+	return sum / float64(n), nil
+}
+
+// saveCheckpoint writes OutDir/checkpoints/step-NNNNNN (a full model folder plus optimizer moments
+// and trainer state) through a temporary folder renamed into place, then prunes old ones.
+func saveCheckpoint(c *inference.Captioner, opt *AdamW, state *trainerState, cfg Config) (string, error) {
+	root := filepath.Join(cfg.OutDir, "checkpoints")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("step-%06d", state.Step)
+	final := filepath.Join(root, name)
+	tmp := filepath.Join(root, "."+name+".tmp")
+	os.RemoveAll(tmp)
+	if err := c.Save(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := safetensors.Write(filepath.Join(tmp, "optimizer.safetensors"), opt.State(), nil); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	st := *state
+	if n := len(st.ValLosses); n > 0 && st.ValLosses[n-1] < st.BestVal {
+		st.BestVal = st.ValLosses[n-1]
+		st.BestDir = final
+	}
+	if err := writeJSONFile(filepath.Join(tmp, "trainer_state.json"), st); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	os.RemoveAll(final)
+	if err := os.Rename(tmp, final); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	*state = st
+	pruneCheckpoints(root, cfg.KeepLast, state.BestDir)
+	return final, nil
+}
+
+func checkpointDirs(root string) []string {
+	entries, _ := os.ReadDir(root)
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "step-") {
+			dirs = append(dirs, filepath.Join(root, e.Name()))
+		}
+	}
+	sort.Strings(dirs)
+	return dirs
+}
+
+func pruneCheckpoints(root string, keep int, best string) {
+	if keep <= 0 {
+		keep = 1
+	}
+	dirs := checkpointDirs(root)
+	for i := 0; i < len(dirs)-keep; i++ {
+		if dirs[i] != best {
+			os.RemoveAll(dirs[i])
+		}
+	}
+}
+
+// latestCheckpoint returns the newest complete checkpoint under outDir, or "" if none.
+func latestCheckpoint(outDir string) (string, error) {
+	dirs := checkpointDirs(filepath.Join(outDir, "checkpoints"))
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if _, err := os.Stat(filepath.Join(dirs[i], "trainer_state.json")); err == nil {
+			return dirs[i], nil
+		}
+	}
+	return "", nil
+}
+
+func writeJSONFile(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return safetensors.WriteAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
+		return err
+	})
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}

@@ -1,0 +1,246 @@
+package inference
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+)
+
+// Captioner is a BLIP model with its tokenizer and image preprocessor: what a Hugging Face model
+// folder holds. Its methods do libtorch work and must run on one goroutine (see Engine).
+type Captioner struct {
+	Model *Model
+	Tok   TextTokenizer
+	Pre   Preprocessor
+	Dir   string // the folder it was loaded from
+	Name  string // a short name for origins ("model:NAME"), from the folder
+	// GenerationDefaults come from the folder's generation_config.json when present.
+	GenerationDefaults DecodeOptions
+}
+
+// TextTokenizer is the part of the BLIP tokenizer the captioner uses.
+type TextTokenizer interface {
+	// EncodeCaption returns [CLS] tokens [SEP], truncated to maxLen tokens in all (0: no limit).
+	EncodeCaption(text string, maxLen int) []int64
+	// DecodeCaption turns ids into text, skipping special tokens.
+	DecodeCaption(ids []int64) string
+	// Save writes the tokenizer files into dir.
+	Save(dir string) error
+}
+
+// LoadCaptioner loads a Hugging Face BLIP captioning folder onto device.
+func LoadCaptioner(dir string, device gotch.Device) (*Captioner, LoadReport, error) {
+	if _, err := LoadConfig(dir); err != nil {
+		return nil, LoadReport{}, err
+	}
+	tok, err := loadTokenizer(dir)
+	if err != nil {
+		return nil, LoadReport{}, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	m, report, err := LoadModel(dir, device)
+	if err != nil {
+		return nil, report, err
+	}
+	pre, err := LoadPreprocessor(dir, int(m.Config.Vision.ImageSize))
+	if err != nil {
+		m.Free()
+		return nil, report, err
+	}
+	gen, err := loadGenerationConfig(dir)
+	if err != nil {
+		m.Free()
+		return nil, report, err
+	}
+	abs, _ := filepath.Abs(dir)
+	return &Captioner{Model: m, Tok: tok, Pre: pre, Dir: abs, Name: modelName(abs), GenerationDefaults: gen}, report, nil
+}
+
+// modelName names a model by its folder, or by ORG/NAME for a Hugging Face cache snapshot.
+func modelName(dir string) string {
+	parts := strings.Split(filepath.ToSlash(dir), "/")
+	for i, p := range parts {
+		if strings.HasPrefix(p, "models--") && i+2 < len(parts) && parts[i+1] == "snapshots" {
+			return strings.ReplaceAll(strings.TrimPrefix(p, "models--"), "--", "/")
+		}
+	}
+	return filepath.Base(dir)
+}
+
+// Free releases the model's tensors.
+func (c *Captioner) Free() {
+	if c.Model != nil {
+		c.Model.Free()
+	}
+}
+
+// CaptionOptions are the user's captioning settings.
+type CaptionOptions struct {
+	Decode      DecodeOptions
+	Prompt      string // text every caption starts with, e.g. "a picture of"
+	StripPrompt bool   // remove the prompt from the returned text
+	BatchSize   int    // images per forward pass (default 8)
+}
+
+// Caption is one image's result.
+type Caption struct {
+	Text   string
+	Tokens []int64 // as generate() returns them: [DEC], prompt, caption, [SEP]
+}
+
+// PromptTokens tokenizes a prompt into the ids that follow [DEC] (without [CLS] and [SEP]).
+func (c *Captioner) PromptTokens(prompt string) []int64 {
+	if strings.TrimSpace(prompt) == "" {
+		return nil
+	}
+	ids := c.Tok.EncodeCaption(prompt, 0)
+	if len(ids) <= 2 {
+		return nil
+	}
+	return ids[1 : len(ids)-1]
+}
+
+// CaptionImages captions images in batches, calling onBatch after each with the number done.
+func (c *Captioner) CaptionImages(ctx context.Context, images []*RGBImage, opts CaptionOptions, onBatch func(done int)) ([]Caption, error) {
+	bs := opts.BatchSize
+	if bs <= 0 {
+		bs = 8
+	}
+	d := opts.Decode
+	d.Prompt = c.PromptTokens(opts.Prompt)
+	prompt := c.Tok.DecodeCaption(d.Prompt)
+	out := make([]Caption, 0, len(images))
+	for start := 0; start < len(images); start += bs {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		end := min(start+bs, len(images))
+		pix, err := c.Pre.Batch(images[start:end], c.Model.Device)
+		if err != nil {
+			return out, err
+		}
+		seqs, err := c.Model.Generate(pix, d)
+		pix.MustDrop()
+		if err != nil {
+			return out, err
+		}
+		for _, s := range seqs {
+			text := c.Tok.DecodeCaption(s)
+			if opts.StripPrompt && prompt != "" {
+				text = strings.TrimSpace(strings.TrimPrefix(text, prompt))
+			}
+			out = append(out, Caption{Text: text, Tokens: s})
+		}
+		if onBatch != nil {
+			onBatch(len(out))
+		}
+	}
+	return out, nil
+}
+
+// Save writes the captioner as a Hugging Face model folder that transformers'
+// BlipForConditionalGeneration.from_pretrained and BlipProcessor.from_pretrained load: weights,
+// config, tokenizer files, preprocessor and generation configs. Files are written atomically.
+func (c *Captioner) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	steps := []func() error{
+		func() error { return c.Model.SaveWeights(dir) },
+		func() error { return c.Model.SaveConfig(dir) },
+		func() error { return c.Tok.Save(dir) },
+		func() error { return c.Pre.Save(dir) },
+		func() error { return saveGenerationConfig(dir, c.Model.Config, c.GenerationDefaults) },
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return fmt.Errorf("save model %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// loadGenerationConfig reads the decoding defaults a model folder suggests.
+func loadGenerationConfig(dir string) (DecodeOptions, error) {
+	o := DefaultDecodeOptions()
+	path := filepath.Join(dir, "generation_config.json")
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return o, nil
+	}
+	if err != nil {
+		return o, fmt.Errorf("load %s: %w", path, err)
+	}
+	var g struct {
+		MaxLength         *int     `json:"max_length"`
+		MinLength         *int     `json:"min_length"`
+		NumBeams          *int     `json:"num_beams"`
+		RepetitionPenalty *float64 `json:"repetition_penalty"`
+		LengthPenalty     *float64 `json:"length_penalty"`
+		NoRepeatNgramSize *int     `json:"no_repeat_ngram_size"`
+	}
+	if err := jsonUnmarshal(data, &g); err != nil {
+		return o, fmt.Errorf("load %s: %w", path, err)
+	}
+	if g.MaxLength != nil {
+		o.MaxLength = *g.MaxLength
+	}
+	if g.MinLength != nil {
+		o.MinLength = *g.MinLength
+	}
+	if g.NumBeams != nil {
+		o.NumBeams = *g.NumBeams
+	}
+	if g.RepetitionPenalty != nil {
+		o.RepetitionPenalty = *g.RepetitionPenalty
+	}
+	if g.LengthPenalty != nil {
+		o.LengthPenalty = *g.LengthPenalty
+	}
+	if g.NoRepeatNgramSize != nil {
+		o.NoRepeatNgramSize = *g.NoRepeatNgramSize
+	}
+	return o, nil
+}
+
+func saveGenerationConfig(dir string, cfg Config, o DecodeOptions) error {
+	m := map[string]any{
+		"_from_model_config": true, "bos_token_id": cfg.Text.BosTokenID, "eos_token_id": cfg.Text.SepTokenID,
+		"pad_token_id": cfg.Text.PadTokenID, "transformers_version": "4.44.2",
+	}
+	if o.MaxLength > 0 && o.MaxLength != 20 {
+		m["max_length"] = o.MaxLength
+	}
+	if o.NumBeams > 1 {
+		m["num_beams"] = o.NumBeams
+	}
+	if o.MinLength > 0 {
+		m["min_length"] = o.MinLength
+	}
+	return writeJSON(filepath.Join(dir, "generation_config.json"), m)
+}
+
+// EncodeCaptions tokenizes captions for training: each [CLS] prompt caption [SEP], and the prompt
+// length to leave out of the loss (1 + prompt tokens).
+func (c *Captioner) EncodeCaptions(captions []string, prompt string, maxLen int) ([][]int64, int) {
+	pt := c.PromptTokens(prompt)
+	out := make([][]int64, len(captions))
+	p := strings.TrimSpace(prompt)
+	for i, s := range captions {
+		text := strings.TrimSpace(s)
+		if p != "" {
+			text = p + " " + text
+		}
+		out[i] = c.Tok.EncodeCaption(text, maxLen)
+	}
+	return out, 1 + len(pt)
+}
+
+// Pixels is Pre.Batch on the model's device.
+func (c *Captioner) Pixels(images []*RGBImage) (*ts.Tensor, error) {
+	return c.Pre.Batch(images, c.Model.Device)
+}

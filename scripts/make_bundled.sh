@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Rebuilds the bundled demo model (assets/model) and sample dataset (assets/sample), reproducibly
+# from fixed seeds, with Captune itself doing the training:
+#   1. a random-initialised small BLIP (scripts/init_model.py: transformers' own initialisation);
+#   2. `captune synth` writes the base shapes domain (train) and the textures variant (the sample);
+#   3. `captune finetune` trains the model on the base domain;
+#   4. the sample gets a fixed 40/10 train/val split recorded in its .captune/project.json.
+# Needs `make dev` (the Python reference, for step 1 only). Takes a few minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source build/env.sh
+N_TRAIN=${N_TRAIN:-3000}
+EPOCHS=${EPOCHS:-6}
+WORK=${WORK:-build/bundled}
+rm -rf "$WORK"; mkdir -p "$WORK"
+make -s build
+.venv/bin/python scripts/init_model.py --tokenizer inference/testdata/tokenizer --out "$WORK/init" --seed 1
+bin/captune synth --out "$WORK/base" --n "$N_TRAIN" --seed 11 --variant base --size 64
+bin/captune finetune --data "$WORK/base" --model "$WORK/init" --out "$WORK/trained" --epochs "$EPOCHS" \
+  --batch-size 32 --lr 1e-3 --warmup 50 --weight-decay 0.01 --seed 1 --keep 1
+bin/captune synth --out "$WORK/sample" --n 50 --seed 7 --variant textures --size 64
+bin/captune split --data "$WORK/sample" --seed 1 --train 0.8 --val 0.2
+rm -rf assets/model assets/sample
+mkdir -p assets/model
+for f in config.json model.safetensors generation_config.json preprocessor_config.json tokenizer.json \
+    tokenizer_config.json special_tokens_map.json vocab.txt added_tokens.json; do
+  [ -f "$WORK/trained/$f" ] && cp "$WORK/trained/$f" assets/model/
+done
+cp -r "$WORK/sample" assets/sample
+git checkout -- assets/model/README.md assets/sample/README.md 2>/dev/null || true
+du -sh assets/model assets/sample
