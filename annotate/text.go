@@ -3,6 +3,7 @@ package annotate
 import (
 	"bytes"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -43,7 +44,8 @@ func decodeUTF16(b []byte, bigEndian bool) []byte {
 // add trailing newlines, CSV exports pad) and invalid UTF-8 becomes U+FFFD. Inner line breaks are
 // kept; the sidecar writer, which has one caption per line, turns them into spaces.
 func cleanCaption(s string) string {
-	s = strings.TrimSpace(s)
+	// U+FEFF too: at the start of a file it would be read back as a byte order mark.
+	s = strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == '\uFEFF' })
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
