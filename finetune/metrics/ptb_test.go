@@ -33,6 +33,7 @@ func TestTokenize(t *testing.T) {
 		{"quotes removed", `a "big" 'dog'`, []string{"a", "big", "dog"}},
 		{"curly quotes removed", "\u201cbig\u201d \u2018dog\u2019", []string{"big", "dog"}},
 		{"ellipsis and dashes removed", "wait... a -- b", []string{"wait", "a", "b"}},
+		{"repeated marks are one token, which pycocoevalcap keeps", "wow!! why?!", []string{"wow", "!!", "why", "?!"}},
 		{"hyphenated words kept", "a well-known x-ray", []string{"a", "well-known", "x-ray"}},
 		{"abbreviations keep their period", "on Main St. near Mr. Smith", []string{"on", "main", "st.", "near", "mr.", "smith"}},
 		{"final single-letter acronym", "a nintendo wii u.", []string{"a", "nintendo", "wii", "u"}},
