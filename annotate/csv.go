@@ -81,6 +81,9 @@ func parseCSV(data []byte, column string) (*csvFile, []Warning, error) {
 			}
 			continue
 		}
+		if len(rec) == 1 && rec[0] == "" {
+			continue // a lone "" : nothing in it, and CSV writers cannot write it back
+		}
 		row := csvRow{line: line, fields: rec}
 		if f.fileCol < len(rec) && f.textCol < len(rec) && strings.TrimSpace(rec[f.fileCol]) != "" {
 			row.ok, row.name = true, rec[f.fileCol]
