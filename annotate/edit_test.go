@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
