@@ -7,8 +7,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -34,6 +36,15 @@ type scanResult struct {
 	jsonl        []string          // metadata.jsonl files
 	json         []string          // other .json files (COCO candidates)
 	csv          []string          // .csv files
+	stems        []string          // sidecarStems(images), computed on first use
+}
+
+// sidecarStems caches sidecarStems(images): detection asks for it once per extension.
+func (sc *scanResult) sidecarStems() []string {
+	if sc.stems == nil {
+		sc.stems = sidecarStems(sc.images)
+	}
+	return sc.stems
 }
 
 // Open reads the dataset in folder root: it lists the images (by name, without decoding any),
@@ -338,23 +349,37 @@ func (d *Dataset) bestSidecarExt(sc *scanResult, want string) string {
 
 func countSidecars(sc *scanResult, ext string) int {
 	n := 0
-	for _, name := range sidecarNames(sc.images, strings.ToLower(ext)) {
-		if _, ok := sc.captionFiles[name]; ok {
+	ext = strings.ToLower(ext)
+	for _, stem := range sc.sidecarStems() {
+		if _, ok := sc.captionFiles[stem+ext]; ok {
 			n++
 		}
 	}
 	return n
 }
 
-// loadSidecars reads NAME.ext beside every image.
+// sidecarRead is the outcome of reading one sidecar file.
+type sidecarRead struct {
+	item  int
+	rel   string
+	texts []string
+	warns []Warning
+	st    stamp
+	err   error
+}
+
+// loadSidecars reads NAME.ext beside every image. Reading is spread over a few goroutines: with
+// 50,000 sidecars Open spends its time in open/read/close system calls, which run in parallel.
 func (d *Dataset) loadSidecars(sc *scanResult, rep *Report) {
 	ext := strings.ToLower(d.sidecarExt)
-	names := sidecarNames(sc.images, ext)
-	d.sidecar = make([]string, len(names))
+	stems := sc.sidecarStems()
+	d.sidecar = make([]string, len(stems))
 	claimed := map[string]bool{}
-	for i, name := range names {
-		d.sidecar[i] = strings.TrimSuffix(name, ext) + d.sidecarExt
-		if name == d.items[i].Path+ext {
+	var jobs []sidecarRead
+	for i, stem := range stems {
+		name := stem + ext
+		d.sidecar[i] = stem + d.sidecarExt
+		if stem == d.items[i].Path {
 			// This image shares its name with an earlier one (a.jpg and a.png).
 			rep.warn(WarnDuplicate, d.items[i].Path, 0, "another image in this folder has the same name; its captions are in %s", path.Base(d.sidecar[i]))
 		}
@@ -364,13 +389,33 @@ func (d *Dataset) loadSidecars(sc *scanResult, rep *Report) {
 		}
 		d.sidecar[i] = actual
 		claimed[name] = true
-		data, ok := d.readSource(actual, maxSidecarBytes, rep)
-		if !ok {
+		jobs = append(jobs, sidecarRead{item: i, rel: actual})
+	}
+	workers := min(max(runtime.GOMAXPROCS(0), 2), 8)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := w; k < len(jobs); k += workers {
+				j := &jobs[k]
+				var data []byte
+				data, j.st, j.err = readStamped(d.abs(j.rel), maxSidecarBytes)
+				if j.err == nil {
+					j.texts, j.warns = parseSidecar(data)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, j := range jobs {
+		if j.err != nil {
+			rep.warn(WarnUnreadable, j.rel, 0, "%v", j.err)
 			continue
 		}
-		texts, warns := parseSidecar(data)
-		rep.addFileWarnings(actual, warns)
-		d.items[i].Captions = importedCaptions(texts)
+		d.stamps[j.rel] = j.st
+		rep.addFileWarnings(j.rel, j.warns)
+		d.items[j.item].Captions = importedCaptions(j.texts)
 	}
 	var orphans []string
 	for key, actual := range sc.captionFiles {

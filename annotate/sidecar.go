@@ -47,23 +47,36 @@ func renderSidecar(texts []string) []byte {
 // keeps a.txt and the others use their full name (a.png.txt), so that no two images ever write
 // the same file. Reading and writing use the same rule.
 func sidecarNames(images []string, ext string) []string {
+	names := sidecarStems(images)
+	for i := range names {
+		names[i] += ext
+	}
+	return names
+}
+
+// sidecarStems is sidecarNames without the extension.
+func sidecarStems(images []string) []string {
 	type key struct{ dir, stem string }
-	first := make(map[key]string, len(images))
+	taken := make(map[key]bool, len(images))
+	sorted := sort.StringsAreSorted(images)
 	order := make([]int, len(images))
 	for i := range order {
 		order[i] = i
 	}
-	sort.Slice(order, func(a, b int) bool { return images[order[a]] < images[order[b]] })
+	if !sorted {
+		sort.Slice(order, func(a, b int) bool { return images[order[a]] < images[order[b]] })
+	}
 	out := make([]string, len(images))
 	for _, i := range order {
 		img := images[i]
-		dir, file := path.Split(img)
+		slash := strings.LastIndexByte(img, '/') + 1
+		dir, file := img[:slash], img[slash:]
 		k := key{dir, strings.TrimSuffix(file, path.Ext(file))}
-		if _, taken := first[k]; !taken {
-			first[k] = img
-			out[i] = dir + k.stem + ext
+		if !taken[k] {
+			taken[k] = true
+			out[i] = dir + k.stem
 		} else {
-			out[i] = img + ext
+			out[i] = img
 		}
 	}
 	return out
