@@ -38,6 +38,7 @@ import random
 import shutil
 import sys
 import unicodedata
+import warnings
 
 from tokenizers import BertWordPieceTokenizer
 from tokenizers.normalizers import NFD, BertNormalizer
@@ -124,6 +125,49 @@ def build(vocab_dir):
         shutil.copy(os.path.join(OUT, f), os.path.join(OUT_VOCAB_ONLY, f))
     shutil.rmtree(vocab_dir)
     return BertTokenizerFast.from_pretrained(OUT), BertTokenizerFast.from_pretrained(OUT_VOCAB_ONLY)
+
+
+def check_layouts(tok, texts):
+    """Loads the other folder layouts the Go tests build (TestLayouts) with transformers and checks
+    that they encode and decode like the saved tokenizer, so the Go tests' expectations hold in HF."""
+    def edit_config(src, drop):
+        with open(os.path.join(src, "tokenizer_config.json"), encoding="utf-8") as f:
+            cfg = json.load(f)
+        for k in drop:
+            cfg.pop(k, None)
+        return json.dumps(cfg)
+
+    layouts = {
+        "legacy config without added_tokens.json": (OUT_VOCAB_ONLY, {"tokenizer_config.json": edit_config(
+            OUT_VOCAB_ONLY, ["added_tokens_decoder", "bos_token", "additional_special_tokens"])}),
+        "legacy config with added_tokens.json": (OUT, {"tokenizer.json": None, "tokenizer_config.json": edit_config(
+            OUT, ["added_tokens_decoder"])}),
+        "tokenizer.json alone": (OUT, {"vocab.txt": None, "tokenizer_config.json": None,
+                                       "special_tokens_map.json": None, "added_tokens.json": None}),
+        "tokenizer.json with a legacy config": (OUT, {"tokenizer_config.json": edit_config(OUT, ["added_tokens_decoder"])}),
+    }
+    for name, (src, change) in layouts.items():
+        tmp = os.path.join(TD, "tokenizer_layout_tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        for f in os.listdir(src):
+            if f not in change:
+                shutil.copy(os.path.join(src, f), os.path.join(tmp, f))
+        for f, content in change.items():
+            if content is not None:
+                with open(os.path.join(tmp, f), "w", encoding="utf-8") as out:
+                    out.write(content)
+        other = BertTokenizerFast.from_pretrained(tmp)
+        shutil.rmtree(tmp)
+        if len(other) != len(tok):
+            sys.exit(f"layout {name!r}: {len(other)} tokens, want {len(tok)}")
+        for text in texts:
+            a, b = encode_case(tok, text), encode_case(other, text)
+            if a != b:
+                sys.exit(f"layout {name!r} differs on {text!r}")
+        # Without a config transformers knows no bos_token; Captune falls back to [DEC] by name.
+        if name != "tokenizer.json alone" and other.bos_token_id != tok.bos_token_id:
+            sys.exit(f"layout {name!r}: bos id {other.bos_token_id}, want {tok.bos_token_id}")
 
 
 def hand_cases():
@@ -387,6 +431,9 @@ def write_tables():
 
 def main():
     hf_logging.set_verbosity_error()
+    # transformers 4.44 warns that clean_up_tokenization_spaces will change default in 4.45; the
+    # saved config sets it explicitly, and only the config-less layout check meets the warning.
+    warnings.filterwarnings("ignore", category=FutureWarning)
     coco = load_coco()
     tok, tok_vocab_only = build(train(coco))
 
@@ -397,6 +444,8 @@ def main():
         if any(case[k] != other[k] for k in other):
             sys.exit(f"case {name!r}: the vocab.txt-only tokenizer differs from tokenizer.json")
         cases.append(case)
+
+    check_layouts(tok, [c["text"] for c in cases])
 
     ids = {t: tok.convert_tokens_to_ids(t) for t in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "[ENC]"]}
     fixture = {

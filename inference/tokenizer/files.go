@@ -259,8 +259,7 @@ func readOptional(dir, name string) ([]byte, error) {
 	return b, nil
 }
 
-// decodeStrict unmarshals one JSON document and rejects trailing data, which json.Unmarshal
-// already does; it exists to name the file in the error.
+// decodeJSON unmarshals one file's JSON, naming the file in the error.
 func decodeJSON(name string, b []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("parse %s: %w", name, err)

@@ -9,11 +9,13 @@
 // The WordPiece model and its decoder are github.com/sugarme/tokenizer's. The rest of the
 // pipeline is written here to match Hugging Face's Rust code where sugarme v0.3.0 does not:
 //   - normalisation: HF strips accents when strip_accents is null and lowercase is true (BLIP's
-//     setting; sugarme keeps them, so Café becomes [UNK]), turns every Unicode space into ' ', and
-//     classifies control characters, non-spacing marks and punctuation with the older tables of
-//     the unicode_categories crate (unicode_tables.go holds them, measured from HF);
+//     setting; sugarme keeps them, so Café becomes [UNK]), turns every Unicode space into ' '
+//     (sugarme leaves "a\u00a0dog" one unknown word), and classifies control characters,
+//     non-spacing marks and punctuation with the older tables of the unicode_categories crate
+//     (unicode_tables.go holds them, measured from HF);
 //   - special tokens typed in the text ("a [SEP] b") are split out leftmost-longest, as HF's
-//     Aho-Corasick matcher does (sugarme re-sorts matches by pattern and can drop some);
+//     Aho-Corasick matcher does (sugarme re-sorts its matches by pattern, and of "a [SEP] dog
+//     [CLS] cat" keeps only [CLS] whole);
 //   - added tokens get the ids HF gives them, and tokenizer_config.json's do_lower_case,
 //     strip_accents and tokenize_chinese_chars override tokenizer.json as BertTokenizerFast does;
 //   - reading never panics or exits on a malformed file (sugarme's loader uses type assertions and
