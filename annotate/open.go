@@ -469,30 +469,34 @@ func (d *Dataset) addToItems(i int, caps []Caption, split string) {
 func (d *Dataset) attach(si int, e entry, resolve func(string) (string, error), manyRows bool, rep *Report, add adder) int {
 	s := d.sources[si]
 	s.recItem[e.rec] = -1
+	where := e.where + ": " // COCO entries have no line number to go by
+	if e.line > 0 {
+		where = "" // the warning's file:line says it
+	}
 	rel, err := resolve(e.name)
 	if err != nil {
 		kind := WarnMalformed
 		if errors.Is(err, errUnsafePath) {
 			kind = WarnUnsafePath
 		}
-		rep.warn(kind, s.rel, e.line, "%s: file_name %v; refused", e.where, err)
+		rep.warn(kind, s.rel, e.line, "%sfile_name %v; refused", where, err)
 		return -1
 	}
 	i, ok := d.index[rel]
 	if !ok {
 		if len(e.captions) > 0 {
-			rep.warn(WarnOrphan, s.rel, e.line, "%s: no image %s; its %d caption(s) are kept in the file but not shown", e.where, e.name, len(e.captions))
+			rep.warn(WarnOrphan, s.rel, e.line, "%sno image %s; its %d caption(s) are kept in the file but not shown", where, e.name, len(e.captions))
 		} else {
-			rep.warn(WarnOrphan, s.rel, e.line, "%s: no image %s", e.where, e.name)
+			rep.warn(WarnOrphan, s.rel, e.line, "%sno image %s", where, e.name)
 		}
 		return -1
 	}
 	switch o := d.owner[i]; {
 	case o >= 0 && o != si:
-		rep.warn(WarnDuplicate, s.rel, e.line, "%s: %s is already listed in %s; this entry is ignored", e.where, rel, d.sources[o].rel)
+		rep.warn(WarnDuplicate, s.rel, e.line, "%s%s is already listed in %s; this entry is ignored", where, rel, d.sources[o].rel)
 		return -1
 	case o == si && !manyRows:
-		rep.warn(WarnDuplicate, s.rel, e.line, "%s: %s is listed again; captions merged into its first entry", e.where, rel)
+		rep.warn(WarnDuplicate, s.rel, e.line, "%s%s is listed again; captions merged into its first entry", where, rel)
 	}
 	d.owner[i] = si
 	s.recItem[e.rec] = i

@@ -1,0 +1,117 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/captune/captune/annotate"
+)
+
+func init() {
+	register(&Command{
+		Name:    "export",
+		Summary: "write a dataset's captions as txt or .caption sidecars, metadata.jsonl, COCO JSON or CSV",
+		Usage:   "--data DIR --format txt|caption|jsonl|coco|csv --out PATH [--approved-only] [--split S] [--images link|copy|none]",
+		Run:     runExport,
+	})
+}
+
+func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	df := addDatasetFlags(fs)
+	format := fs.String("format", "", "txt, caption, jsonl, coco or csv (required)")
+	out := fs.String("out", "", "destination folder; for coco and csv also a .json / .csv file (required)")
+	approvedOnly := fs.Bool("approved-only", false, "export only approved captions, and only images that have one")
+	split := fs.String("split", "", "export only this split: train, val or test (default: every image)")
+	images := fs.String("images", string(annotate.ImagesLink), "how images go beside the captions in --out: link (hard links, copies where impossible), copy or none")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: captune export --data DIR --format FORMAT --out PATH [flags]
+
+Writes the captions of the dataset in DIR in another format, with the images placed beside them
+so that the result opens on its own (in Captune, kohya_ss, Hugging Face datasets, COCO tools):
+
+  txt      NAME.txt beside each image, one caption per line
+  caption  NAME.caption beside each image
+  jsonl    metadata.jsonl (Hugging Face imagefolder); with splits, train/, validation/ and test/
+           folders, each with its own metadata.jsonl
+  coco     COCO captions JSON (--out FILE.json, or a folder for captions.json); images keep the
+           ids of the COCO file they came from
+  csv      file_name,text,split,origin,state (--out FILE.csv, or a folder for metadata.csv)
+
+Folder formats also get .captune/project.json, COCO and CSV extra fields, so that review states,
+origins and splits survive a round trip. --out may be DIR itself for a format the dataset does not
+use (e.g. .txt sidecars beside the images of a metadata.jsonl dataset); a folder inside DIR is
+refused. Every file is written atomically.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	usageErr := func(err error) error { return &ExitError{Code: 2, Err: err} }
+	if fs.NArg() > 0 {
+		return usageErr(fmt.Errorf("unexpected argument %q (see captune export --help)", fs.Arg(0)))
+	}
+	if *format == "" || *out == "" {
+		return usageErr(errors.New("--format and --out are required (see captune export --help)"))
+	}
+	f, err := annotate.ParseExportFormat(*format)
+	if err != nil {
+		return usageErr(fmt.Errorf("--format: %w", err))
+	}
+	sp, ok := annotate.ParseSplit(*split)
+	if !ok {
+		return usageErr(fmt.Errorf("--split %q: want train, val or test", *split))
+	}
+	mode := annotate.ImageMode(strings.ToLower(*images))
+	if mode != annotate.ImagesLink && mode != annotate.ImagesCopy && mode != annotate.ImagesNone {
+		return usageErr(fmt.Errorf("--images %q: want link, copy or none", *images))
+	}
+	ds, _, err := df.open("export")
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	var last time.Time
+	var exported int
+	opts := annotate.ExportOptions{Format: f, Out: *out, ApprovedOnly: *approvedOnly, Split: sp, Images: mode,
+		OnProgress: func(done, total int) {
+			exported = total
+			if now := time.Now(); done == total || now.Sub(last) >= 100*time.Millisecond {
+				last = now
+				fmt.Fprintf(env.Stderr, "\rexport %d/%d images", done, total)
+				if done == total {
+					fmt.Fprintln(env.Stderr)
+				}
+			}
+		}}
+	if err := annotate.Export(ds, opts); err != nil {
+		return err
+	}
+	captions := 0
+	for _, it := range ds.Items() {
+		if sp != annotate.SplitNone && it.Split != sp {
+			continue
+		}
+		for _, c := range it.Captions {
+			if !*approvedOnly || c.State == annotate.StateApproved {
+				captions++
+			}
+		}
+	}
+	what := "all captions"
+	if *approvedOnly {
+		what = "approved captions"
+	}
+	if sp != annotate.SplitNone {
+		what += " of split " + string(sp)
+	}
+	fmt.Fprintf(env.Stdout, "exported %d images and %d captions (%s) as %s to %s in %s\n",
+		exported, captions, what, f, *out, time.Since(start).Round(time.Millisecond))
+	return nil
+}
