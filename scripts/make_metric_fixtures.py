@@ -17,7 +17,8 @@ and, from made-up text that needs no data folder:
   pycocoevalcap_handmade.json  a few tiny made-up cases (empty candidate, candidate equal to a
                             reference, punctuation, an empty reference) with their captions,
                             pycocoevalcap's tokenization and scores;
-  ptb_probes.json           tricky made-up lines (hand-written plus seeded random ones) and the raw
+  ptb_probes.json           tricky made-up lines (hand-written plus seeded random ones, some of them
+                            Greek capitals for Java's final-sigma rule) and the raw
                             output of the CoreNLP jar that pycocoevalcap runs (lower-cased tokens,
                             before punctuation removal), line by line;
   ptb_bmp.json              the jar's output for one probe line per BMP character, hashed per block
@@ -157,7 +158,7 @@ PROBES = [
     "", " ", "A man (in red) rides a bike.", "The letter B.", "A dog runs, U.S. flag.",
     "Colour of the grey sign.The end", "it's a \"big\" dog's toy; don't cannot gonna",
     "St. Mark's Ave. etc.", "e.g. 3.5 1/2 $5 5-6 well-known -- ... [x] {y} a&b AT&T <b> :) x@y.com www.foo.com",
-    "\u0130stanbul \u03a3\u0391\u03a3 \u00c9T\u00c9", "I.", "I. The end", "no. 5", "fig. 3", "Pty. Ltd",
+    "\u0130stanbul \u03a3\u0391\u03a3 \u00c9T\u00c9", "\u03a30\u03a3 \u039f\u0394\u039f\u03a3-\u0391\u0398\u0397\u039d\u0391\u03a3 \u03a3.\u03a3", "I.", "I. The end", "no. 5", "fig. 3", "Pty. Ltd",
     "co. lim", "Calif. Then", "Calif. then", "Calif.", "y'all", "o'clock", "rock'n'roll", "'90s", "'99",
     "dunkin' ol' 'em 'cause cont'd 'twas 'tis nor'easter c'mon e'er s'mores ev'ry li'l nat'l",
     "Cap'n c'est C.D.s S&P-500 S&Ls pro-life anti-war", "&amp; &quot;hi&quot; &apos;s &lt;b&gt; &nbsp;x",
@@ -199,6 +200,14 @@ def probe_lines(seed, count):
     return lines
 
 
+def greek_probe_lines(seed, count):
+    """Capital sigmas among digits, joiners and marks: Java lower-cases a sigma at the end of a word
+    as a final sigma, with its own idea of where words end."""
+    rnd = random.Random(seed)
+    alpha = list("\u03a3\u03a3\u03a3\u03a3\u03b1\u0391\u03b2\u0392 01.'-_:,;\u00b7\u0301\u00ad\u200baZ\u2019")
+    return ["".join(rnd.choice(alpha) for _ in range(rnd.randint(1, 14))) for _ in range(count)]
+
+
 # Characters that end a line for the jar; a BMP probe line must not contain them.
 LINE_BREAKS = {0x0A, 0x0B, 0x0C, 0x0D, 0x85, 0x2028, 0x2029}
 BMP_PROBE = "x{c}y {c} A{c}. 1{c}2"
@@ -227,7 +236,7 @@ def write_handmade(out):
 
 
 def write_probes(out):
-    lines = PROBES + probe_lines(seed=20141231, count=1500)
+    lines = PROBES + probe_lines(seed=20141231, count=1500) + greek_probe_lines(seed=7, count=400)
     got = run_jar(lines)
     fx = {"java": java_version(), "probes": lines, "jar_lines": got}
     with open(os.path.join(out, "ptb_probes.json"), "w") as f:

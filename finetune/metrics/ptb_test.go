@@ -43,6 +43,8 @@ func TestTokenize(t *testing.T) {
 		{"money and numbers", "$5 and 1,000.50", []string{"$", "5", "and", "1,000.50"}},
 		{"line breaks are spaces", "a dog\r\nruns\u2028fast", []string{"a", "dog", "runs", "fast"}},
 		{"java lower-casing", "\u0130STANBUL \u03a3\u0391\u03a3", []string{"i\u0307stanbul", "\u03c3\u03b1\u03c2"}},
+		{"final sigma at the end of Java's words", "\u039f\u0394\u039f\u03a3-\u0391\u0398\u0397\u039d\u0391\u03a3 \u03a30\u03a3 \u039f\u0394\u039f\u03a3.",
+			[]string{"\u03bf\u03b4\u03bf\u03c3-\u03b1\u03b8\u03b7\u03bd\u03b1\u03c2", "\u03c30\u03c2", "\u03bf\u03b4\u03bf\u03c2"}},
 		{"characters beyond the BMP are dropped", "a \U0001F600 dog", []string{"a", "dog"}},
 		{"url", "see www.example.com now", []string{"see", "www.example.com", "now"}},
 		{"smiley", "happy :)", []string{"happy", ":-rrb-"}},
@@ -58,8 +60,8 @@ func TestTokenize(t *testing.T) {
 	}
 }
 
-// TestTokenizeLinesSeesNextLine shows the one place where pycocoevalcap's result for a caption
-// depends on the next caption, which Tokenize fixes to "A ...".
+// TestTokenizeLinesSeesNextLine shows the two rules that make pycocoevalcap's result for a caption
+// depend on the next caption, which Tokenize fixes to "A ..." (outputs checked with the jar).
 func TestTokenizeLinesSeesNextLine(t *testing.T) {
 	tests := []struct {
 		lines []string
@@ -68,6 +70,8 @@ func TestTokenizeLinesSeesNextLine(t *testing.T) {
 		{[]string{"The letter B.", "A dog."}, [][]string{{"the", "letter", "b"}, {"a", "dog"}}},
 		{[]string{"The letter B.", "two dogs."}, [][]string{{"the", "letter", "b."}, {"two", "dogs"}}},
 		{[]string{"The letter B."}, [][]string{{"the", "letter", "b."}}},
+		{[]string{"a sign that says no.", "2 dogs"}, [][]string{{"a", "sign", "that", "says", "no."}, {"2", "dogs"}}},
+		{[]string{"a sign that says no.", "A dog"}, [][]string{{"a", "sign", "that", "says", "no"}, {"a", "dog"}}},
 	}
 	for _, tt := range tests {
 		if got := tokenizeLines(tt.lines); !reflect.DeepEqual(got, tt.want) {

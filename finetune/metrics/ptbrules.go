@@ -9,8 +9,8 @@ import (
 // written out as Go regular expressions. It follows that lexer's behaviour with its default options
 // (ptb3Escaping: brackets become -LRB- and friends, quotes become `` and '', long dashes --,
 // ellipses ..., no americanization, no slash escaping, non-strict Treebank 3 mode), which is what
-// `PTBTokenizer -preserveLines -lowerCase` uses. The rules were checked black-box against the jar,
-// on every caption of the shared COCO sample and on the probes in ptb_test.go.
+// `PTBTokenizer -preserveLines -lowerCase` uses. The tests hold it to the jar's output on every
+// caption of the shared COCO sample, on 1,591 corner-case lines and on every BMP character.
 //
 // The lexer is caseless: a literal letter matches both cases, but a character class does not, so
 // [A]bout matches "About" but not "about". ci() spells a literal the caseless way; classes are
@@ -239,7 +239,7 @@ const (
 	actCurrency                       // ¢ £ and euro-like signs become cents, #, $
 	actQuoteLeft                      // quotes normalized as opening quotes
 	actQuoteRight                     // quotes normalized as closing quotes
-	actAcronymEnd                     // sentence-final acronym: see ptbLexer.next
+	actAcronymEnd                     // sentence-final acronym: see ptbRule.apply
 	actAbbrevEnd                      // sentence-final abbreviation: the token, then its period again
 	actHyphens                        // 3 or 4 hyphens become --
 	actEllipsis                       // ...
