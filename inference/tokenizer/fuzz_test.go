@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"unicode/utf8"
 )
@@ -48,5 +50,45 @@ func FuzzEncode(f *testing.F) {
 		}
 		// Decoding arbitrary ids, out-of-range ones included, must not panic either.
 		tok.Decode(append(full, -1, 1<<40, tok.VocabSize()), true)
+	})
+}
+
+// FuzzLoadFiles feeds arbitrary bytes as tokenizer.json, tokenizer_config.json and vocab.txt to
+// the loader: it must return an error or a working tokenizer, never panic.
+//
+//	go test ./inference/tokenizer -run '^$' -fuzz FuzzLoadFiles -fuzztime 60s -fuzzminimizetime 5s
+//
+// (The seeds are whole tokenizer files: with the default 60 s per minimisation the fuzzer spends
+// most of its time shrinking them.)
+func FuzzLoadFiles(f *testing.F) {
+	read := func(dir, name string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		return b
+	}
+	tokJSON, cfg, vocab := read(fullDir, TokenizerJSON), read(fullDir, TokenizerConfig), read(fullDir, VocabTxt)
+	f.Add(tokJSON, cfg, []byte(nil))
+	f.Add([]byte(nil), cfg, vocab)
+	f.Add(tokJSON[:len(tokJSON)/3], []byte(`{"bos_token": {"content": "[DEC]"}}`), vocab[:40])
+	f.Add([]byte(`{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}, "normalizer": {"type": "BertNormalizer"}, "pre_tokenizer": {"type": "BertPreTokenizer"}, "added_tokens": [{"id": 5, "content": "x", "lstrip": true, "rstrip": true, "single_word": true}]}`), []byte(nil), []byte(nil))
+	f.Fuzz(func(t *testing.T, tokenizerJSON, config, vocabTxt []byte) {
+		files := map[string][]byte{}
+		for name, b := range map[string][]byte{TokenizerJSON: tokenizerJSON, TokenizerConfig: config, VocabTxt: vocabTxt} {
+			if b != nil {
+				files[name] = b
+			}
+		}
+		tok, err := build(files)
+		if err != nil {
+			return
+		}
+		ids := tok.Encode("a Red  circle [DEC] x [SEP]é\u00a0猫 ##", 8)
+		tok.Decode(ids, true)
+		tok.Decode(ids, false)
+		if err := tok.Save(t.TempDir()); err != nil {
+			t.Logf("Save: %v", err)
+		}
 	})
 }
