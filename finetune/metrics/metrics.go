@@ -76,7 +76,7 @@ func checkImages(refs map[string][]string, cands map[string]string) ([]string, e
 			return nil, fmt.Errorf("image %q: %w", id, ErrNoCandidate)
 		}
 	}
-	extra := make([]string, 0)
+	var extra []string
 	for id := range cands {
 		if _, ok := refs[id]; !ok {
 			extra = append(extra, id)

@@ -180,7 +180,7 @@ func cocoSampleDir(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join("..", "..", "..", "shared", "data", "coco_captions_sample")
 	if _, err := os.Stat(filepath.Join(dir, "magic_result.json")); err != nil {
-		t.Skipf("needs the shared COCO caption sample folder ../shared/data/coco_captions_sample/ (beside the project root, %s here): %v", dir, err)
+		t.Skipf("skipped: needs the shared COCO caption sample folder ../shared/data/coco_captions_sample/ next to the project root (looked for %s): %v", dir, err)
 	}
 	return dir
 }
