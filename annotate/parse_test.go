@@ -1,6 +1,7 @@
 package annotate
 
 import (
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -328,5 +329,18 @@ func TestSidecarNames(t *testing.T) {
 	want := []string{"a.png.txt", "a.txt", "b.txt", "sub/a.txt", "c.tar.txt"}
 	if d := diff(want, got); d != "" {
 		t.Errorf("sidecarNames %s", d)
+	}
+}
+
+func TestJSONStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", `quote " and \ backslash`, "a & b <c>", "tab\tnew\nline\rret", "\x00\x01\x1f\x7f",
+		"ünïcödé ✓ 🐈", "bad \xff utf8", "line\u2028sep\u2029", strings.Repeat("long ", 1000)} {
+		var want string
+		if err := json.Unmarshal(jsonString(s), &want); err != nil {
+			t.Fatalf("jsonString(%q) = %s: %v", s, jsonString(s), err)
+		}
+		if back := strings.ToValidUTF8(s, "\uFFFD"); want != back {
+			t.Errorf("jsonString(%q) decodes to %q", s, want)
+		}
 	}
 }

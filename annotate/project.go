@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strconv"
 )
 
 // ProjectDir is the folder, inside the dataset root, where Captune keeps what plain caption files
@@ -68,14 +70,66 @@ func newProject(format Format, sidecarExt, column string, splitsAssigned bool, i
 	return p
 }
 
+// render writes the project file by hand, one image per line: with 50,000 reviewed images it is
+// rewritten on every autosave, and encoding/json's indenting encoder took most of a save's time.
+// Default origins (imported) and states (unreviewed) are left out to keep it small.
 func (p *projectFile) render() []byte {
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(p); err != nil {
-		return nil // unreachable: the struct holds only strings, ints and bools
+	b.WriteString(`{"version":`)
+	b.WriteString(strconv.Itoa(p.Version))
+	for _, kv := range [][2]string{{"format", string(p.Format)}, {"sidecar_ext", p.SidecarExt}, {"text_column", p.TextColumn}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, `,"%s":`, kv[0])
+			b.Write(jsonString(kv[1]))
+		}
 	}
+	if p.SplitsAssigned {
+		b.WriteString(`,"splits_assigned":true`)
+	}
+	b.WriteString(`,"items":{`)
+	paths := make([]string, 0, len(p.Items))
+	for path := range p.Items {
+		paths = append(paths, path)
+	}
+	sort.Strings(paths)
+	for k, path := range paths {
+		if k > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("\n")
+		b.Write(jsonString(path))
+		b.WriteString(`:{`)
+		pi := p.Items[path]
+		if pi.Split != SplitNone {
+			b.WriteString(`"split":`)
+			b.Write(jsonString(string(pi.Split)))
+			if len(pi.Captions) > 0 {
+				b.WriteByte(',')
+			}
+		}
+		if len(pi.Captions) > 0 {
+			b.WriteString(`"captions":[`)
+			for j, c := range pi.Captions {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(`{"text":`)
+				b.Write(jsonString(c.Text))
+				if c.Origin != OriginImported {
+					b.WriteString(`,"origin":`)
+					b.Write(jsonString(string(c.Origin)))
+				}
+				if c.State != StateUnreviewed {
+					b.WriteString(`,"state":`)
+					b.Write(jsonString(string(c.State)))
+				}
+				b.WriteByte('}')
+			}
+			b.WriteByte(']')
+		}
+		b.WriteByte('}')
+	}
+	b.WriteString("\n}}\n")
 	return b.Bytes()
 }
 
@@ -102,6 +156,8 @@ func (p *projectFile) apply(it *Item) {
 				continue
 			}
 			used[j] = true
+			// Left out means the default, whatever the caption file says.
+			it.Captions[i].Origin, it.Captions[i].State = OriginImported, StateUnreviewed
 			if pc.Origin.valid() {
 				it.Captions[i].Origin = pc.Origin
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // rawField is one key of a JSON object with its value kept as written.
@@ -125,9 +126,57 @@ func (o rawObject) appendJSON(buf *bytes.Buffer) {
 	buf.WriteByte('}')
 }
 
-// jsonString encodes s without HTML escaping, so "a cat & a dog" stays readable in the file.
+// jsonString encodes s as a JSON string without HTML escaping, so "a cat & a dog" stays
+// readable in the file. It is written by hand because project.json and metadata.jsonl encode
+// tens of thousands of strings per save; invalid UTF-8 becomes U+FFFD as with encoding/json.
 func jsonString(s string) []byte {
-	return jsonValue(s)
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' { // valid JSON, but they break JavaScript readers
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // jsonValue marshals v without HTML escaping and without a trailing newline.
