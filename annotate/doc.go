@@ -2,4 +2,27 @@
 // read from and written to the formats captioning tools use (sidecar files, metadata.jsonl, COCO
 // captions JSON, CSV), with origins, review states, splits, undo and crash-safe saving.
 // It never imports Fyne.
+//
+// A window opens a folder, takes the lock, edits through the Dataset's methods and lets an
+// Autosaver write:
+//
+//	ds, report, err := annotate.Open(dir, annotate.OpenOptions{Recursive: true})
+//	// report.Summary(), report.Warnings: show them
+//	if err := ds.Lock(); errors.Is(err, annotate.ErrLocked) { /* warn: open elsewhere */ }
+//	defer ds.Close()
+//	ds.OnChange(func(c annotate.Change) { /* fyne.Do(refresh c.Items) */ })
+//	saver := annotate.NewAutosaver(ds, 0)
+//	saver.OnError = func(err error) { /* a *ConflictError: ask, then ds.Resolve(...) */ }
+//	saver.Start(ctx)
+//	defer saver.Stop()
+//	ds.SetCaption(i, 0, text, annotate.OriginHuman)
+//	ds.Undo()
+//
+// The fine-tuner reads (image, caption) pairs of a split with Pairs; exports go through Export.
+//
+// Guarantees: opening never decodes (or reads) an image; no file name from a caption file and no
+// symlink leads a read or write outside the dataset folder; every write is atomic (temporary file
+// in the same folder, fsync, rename); a caption file changed by another program since it was
+// loaded is never overwritten without the user's say (ConflictError, Resolve); lines and fields
+// Captune does not understand are written back as they were.
 package annotate

@@ -33,6 +33,7 @@ type LockError struct {
 	Holder LockInfo
 }
 
+// Error names the holder, for the warning the UI shows.
 func (e *LockError) Error() string {
 	return fmt.Sprintf("%s is open in another Captune (process %d on %s since %s)",
 		e.Root, e.Holder.PID, e.Holder.Host, e.Holder.Since.Local().Format("2006-01-02 15:04"))

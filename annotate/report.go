@@ -31,6 +31,7 @@ type Warning struct {
 	Msg  string      `json:"message"`
 }
 
+// String is "file:line: message", the form editors and terminals link to.
 func (w Warning) String() string {
 	var b strings.Builder
 	if w.File != "" {

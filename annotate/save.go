@@ -37,6 +37,7 @@ type ConflictError struct {
 	Conflicts []Conflict
 }
 
+// Error lists the first few files, for a one-line message.
 func (e *ConflictError) Error() string {
 	names := make([]string, 0, 3)
 	for i, c := range e.Conflicts {
