@@ -302,15 +302,15 @@ func relTo(dir, file string) string {
 	return filepath.ToSlash(r)
 }
 
-// exportProject is the project.json of an exported folder, with the output's paths.
+// exportProject is the project.json of an exported folder, with the output's paths. Its splits
+// are authoritative, so an image the user took out of every split stays out even in a train/
+// folder.
 func exportProject(format Format, ext string, sel []exported) []byte {
 	items := make([]*Item, len(sel))
-	splits := false
 	for k, e := range sel {
 		items[k] = &Item{Path: e.rel, Captions: e.caps, Split: e.item.Split}
-		splits = splits || e.item.Split != SplitNone
 	}
-	return newProject(format, ext, "", splits, items).render()
+	return newProject(format, ext, "", true, items).render()
 }
 
 // renderCOCOExport writes a COCO captions file. Images keep the ids they had in the COCO file the
