@@ -1,18 +1,309 @@
 package app
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/captune/captune/assets"
+	"github.com/captune/captune/finetune"
+	"github.com/captune/captune/inference"
 	"github.com/captune/captune/ui"
 )
 
-// runGUI opens the main window and returns when it closes.
+// runGUI opens the main window on args[0] (a folder), else on the last folder used, else on the
+// bundled sample dataset, and returns when the window closes.
 func runGUI(env *Env, args []string) int {
 	a := fyneapp.NewWithID("io.captune.app")
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
-	m := ui.NewMainWindow(a)
+	eng := inference.NewEngine()
+	defer eng.Close()
+	m := ui.NewMainWindow(a, guiDeps(eng))
+	folder := ""
+	switch {
+	case len(args) > 0:
+		folder = args[0]
+	case isDir(ui.LastFolder(a.Preferences())):
+		folder = ui.LastFolder(a.Preferences())
+	default:
+		dir, err := BundledSampleDir(filepath.Join(userDataDir(), "Captune", "sample"))
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "captune: copy the sample dataset: %v\n", err)
+		} else {
+			folder = dir
+		}
+	}
+	if folder != "" {
+		m.OpenFolder(folder)
+	}
 	m.Window.ShowAndRun()
 	return 0
 }
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return p != "" && err == nil && st.IsDir()
+}
+
+// userDataDir is where Captune keeps the sample copy and fine-tuning runs: $XDG_DATA_HOME (or
+// ~/.local/share) on Linux and BSDs, the user config folder elsewhere (Application Support on
+// macOS, %AppData% on Windows).
+func userDataDir() string {
+	if runtime.GOOS != "darwin" && runtime.GOOS != "windows" {
+		if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+			return x
+		}
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, ".local", "share")
+		}
+	}
+	if d, err := os.UserConfigDir(); err == nil {
+		return d
+	}
+	return os.TempDir()
+}
+
+// guiDeps wires the real model, trainer and evaluator into the window. Every libtorch call of the
+// captioner and evaluator goes through eng; fine-tuning runs on its own locked thread.
+func guiDeps(eng *inference.Engine) ui.Deps {
+	d := ui.Deps{
+		LoadModel: func(ctx context.Context, dir, device string) (ui.Captioner, error) {
+			return loadEngineCaptioner(ctx, eng, dir, device)
+		},
+		Trainer:     finetuneTrainer{},
+		Evaluator:   engineEvaluator{eng: eng},
+		DecodeImage: decodeForDisplay,
+		RunsDir:     filepath.Join(userDataDir(), "Captune", "runs"),
+		SampleDir: func() (string, error) {
+			return BundledSampleDir(filepath.Join(userDataDir(), "Captune", "sample"))
+		},
+	}
+	if cache, err := os.UserCacheDir(); err == nil {
+		d.ThumbCacheDir = filepath.Join(cache, "captune", "thumbs")
+	}
+	d.DefaultModel, d.DefaultModelErr = ResolveModel("bundled")
+	d.Devices, d.DeviceInfo = guiDevices(eng)
+	return d
+}
+
+// guiDevices lists the devices for the pickers and one line on what captune doctor finds.
+func guiDevices(eng *inference.Engine) ([]string, string) {
+	var r DoctorReport
+	var derr error
+	err := eng.Do(context.Background(), func() error {
+		r, derr = Doctor()
+		return nil
+	})
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		return []string{"cpu"}, fmt.Sprintf("libtorch check failed: %v (run captune doctor)", err)
+	}
+	devices := []string{"auto", "cpu"}
+	info := fmt.Sprintf("CPU only: no CUDA device (libtorch %s, %d threads)", r.LibtorchCompiled, r.Threads)
+	if r.CUDAAvailable {
+		for i := range r.CUDADevices {
+			devices = append(devices, fmt.Sprintf("cuda:%d", i))
+		}
+		info = fmt.Sprintf("CUDA: %d device(s); auto uses cuda:0 (libtorch %s)", r.CUDADevices, r.LibtorchCompiled)
+	}
+	return devices, info
+}
+
+// decodeForDisplay reads an image as the model sees it (EXIF orientation applied), for thumbnails
+// and the large view.
+func decodeForDisplay(path string) (image.Image, error) {
+	img, err := inference.LoadImage(path)
+	if err != nil {
+		return nil, err
+	}
+	out := image.NewRGBA(image.Rect(0, 0, img.W, img.H))
+	for i, j := 0, 0; i < len(img.Pix); i, j = i+3, j+4 {
+		out.Pix[j], out.Pix[j+1], out.Pix[j+2], out.Pix[j+3] = img.Pix[i], img.Pix[i+1], img.Pix[i+2], 255
+	}
+	return out, nil
+}
+
+// captionOptions turns the Generation panel's settings into the captioner's.
+func captionOptions(g ui.GenerationSettings) inference.CaptionOptions {
+	o := inference.DefaultDecodeOptions()
+	o.NumBeams, o.MinLength, o.MaxLength, o.RepetitionPenalty = g.Beams, g.MinLength, g.MaxLength, g.RepetitionPenalty
+	if g.Sample {
+		o.DoSample, o.NumBeams, o.TopP, o.Temperature = true, 1, g.TopP, g.Temperature
+	}
+	return inference.CaptionOptions{Decode: o, Prompt: g.Prompt, StripPrompt: true, BatchSize: 8}
+}
+
+// engineCaptioner is a loaded model whose calls all run on the engine's thread.
+type engineCaptioner struct {
+	eng *inference.Engine
+	c   *inference.Captioner
+}
+
+func loadEngineCaptioner(ctx context.Context, eng *inference.Engine, dir, device string) (*engineCaptioner, error) {
+	dev, err := inference.ParseDevice(device)
+	if err != nil {
+		return nil, err
+	}
+	var c *inference.Captioner
+	err = eng.Do(ctx, func() error {
+		var err error
+		c, _, err = inference.LoadCaptioner(dir, dev)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &engineCaptioner{eng: eng, c: c}, nil
+}
+
+func (e *engineCaptioner) Name() string { return e.c.Name }
+
+// Caption decodes the images on the calling goroutine (pure Go) and captions the readable ones on
+// the engine; unreadable ones are reported in a *ui.ImageError.
+func (e *engineCaptioner) Caption(ctx context.Context, paths []string, gen ui.GenerationSettings, onProgress func(int)) ([]string, error) {
+	var imgs []*inference.RGBImage
+	var idx []int
+	var bad ui.ImageError
+	for i, p := range paths {
+		img, err := inference.LoadImage(p)
+		if err != nil {
+			bad.Paths, bad.Errs = append(bad.Paths, p), append(bad.Errs, err)
+			continue
+		}
+		imgs, idx = append(imgs, img), append(idx, i)
+	}
+	out := make([]string, len(paths))
+	if len(imgs) > 0 {
+		var caps []inference.Caption
+		err := e.eng.Do(ctx, func() error {
+			var err error
+			caps, err = e.c.CaptionImages(ctx, imgs, captionOptions(gen), func(done int) {
+				if onProgress != nil {
+					onProgress(done)
+				}
+			})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for k, c := range caps {
+			out[idx[k]] = c.Text
+		}
+	}
+	if len(bad.Paths) > 0 {
+		return out, &bad
+	}
+	return out, nil
+}
+
+// Close frees the model's tensors on the engine thread.
+func (e *engineCaptioner) Close() error {
+	return e.eng.Do(context.Background(), func() error {
+		e.c.Free()
+		return nil
+	})
+}
+
+// finetuneTrainer runs finetune.Run on the dataset's train and val splits.
+type finetuneTrainer struct{}
+
+func (finetuneTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress func(ui.TrainProgress)) (ui.TrainResult, error) {
+	if s.Dataset == nil {
+		return ui.TrainResult{}, errors.New("no dataset")
+	}
+	cfg := finetune.DefaultConfig()
+	cfg.BaseModel, cfg.OutDir, cfg.Device = s.BaseModel, s.OutDir, s.Device
+	cfg.Epochs, cfg.LR, cfg.BatchSize, cfg.FreezeVision = s.Epochs, s.LR, s.BatchSize, s.FreezeVision
+	cfg.Resume, cfg.Overwrite, cfg.Prompt = s.Resume, s.Overwrite && !s.Resume, s.Prompt
+	data, how := trainingData(s.Dataset, s.ApprovedOnly)
+	onProgress(ui.TrainProgress{Phase: "load", ValLoss: math.NaN(),
+		Message: fmt.Sprintf("data: %s (%d training images, %d validation)", how, len(data.Train), len(data.Val))})
+	res, err := finetune.Run(ctx, cfg, data, func(p finetune.Progress) {
+		onProgress(ui.TrainProgress{Phase: p.Phase, Step: p.Step, Total: p.Total, Epoch: p.Epoch, Loss: p.Loss, LR: p.LR,
+			SamplesPerSec: p.SamplesPerSec, ETA: p.ETA, ValLoss: p.ValLoss, Message: p.Message})
+	})
+	return ui.TrainResult{OutDir: res.OutDir, Steps: res.Steps, Losses: res.Losses, LastCheckpoint: res.LastCheckpoint,
+		Resumed: res.Resumed, Stopped: res.Stopped}, err
+}
+
+// engineEvaluator captions the validation images with both models on the engine, scores them,
+// and writes compare.html and compare.json into the run folder.
+type engineEvaluator struct{ eng *inference.Engine }
+
+func (e engineEvaluator) Compare(ctx context.Context, req ui.CompareRequest, onProgress func(done, total int)) (ui.Comparison, error) {
+	data, _ := trainingData(req.Dataset, req.ApprovedOnly)
+	ex, split := data.Val, fmt.Sprintf("validation split, %d images", len(data.Val))
+	if len(ex) == 0 {
+		ex, split = data.Train, fmt.Sprintf("training images (no validation images), %d images", len(data.Train))
+	}
+	if len(ex) == 0 {
+		return ui.Comparison{}, errors.New("no captioned images to evaluate")
+	}
+	dev, err := inference.ParseDevice(req.Device)
+	if err != nil {
+		return ui.Comparison{}, err
+	}
+	opts := captionOptions(req.Generation)
+	total := 2 * len(ex)
+	caption := func(dir string, offset int) (map[string]string, error) {
+		var out map[string]string
+		err := e.eng.Do(ctx, func() error {
+			c, _, err := inference.LoadCaptioner(dir, dev)
+			if err != nil {
+				return fmt.Errorf("load %s: %w", dir, err)
+			}
+			defer c.Free()
+			out, err = finetune.CaptionExamples(ctx, c, ex, opts, func(done, _ int) { onProgress(offset+done, total) })
+			return err
+		})
+		return out, err
+	}
+	base, err := caption(req.BaseModel, 0)
+	if err != nil {
+		return ui.Comparison{}, err
+	}
+	tuned, err := caption(req.TunedModel, len(ex))
+	if err != nil {
+		return ui.Comparison{}, err
+	}
+	cmp, err := finetune.Compare(ex, base, tuned)
+	if err != nil {
+		return ui.Comparison{}, err
+	}
+	cmp.Split, cmp.Decoding, cmp.BaseModel, cmp.Tuned = split, finetune.DecodingSummary(opts), req.BaseModel, req.TunedModel
+	out := ui.Comparison{Split: cmp.Split, Decoding: cmp.Decoding, BaseModel: req.BaseModel, TunedModel: req.TunedModel,
+		Before: cmp.Before, After: cmp.After}
+	for _, r := range cmp.Images {
+		out.Rows = append(out.Rows, ui.CompareRow{Image: r.Image, References: r.References, Base: r.Base, Tuned: r.Tuned,
+			BaseCIDEr: r.BaseCIDEr, TunedCIDEr: r.TunedCIDEr})
+	}
+	if req.RunDir != "" {
+		html := filepath.Join(req.RunDir, "compare.html")
+		if err := cmp.WriteHTML(html); err != nil {
+			return out, fmt.Errorf("write the report: %w", err)
+		}
+		if err := cmp.WriteJSON(filepath.Join(req.RunDir, "compare.json")); err != nil {
+			return out, fmt.Errorf("write the report: %w", err)
+		}
+		out.ReportPath = html
+	}
+	return out, nil
+}
+
+// Check at compile time that the adapters satisfy the window's interfaces.
+var (
+	_ ui.Captioner = (*engineCaptioner)(nil)
+	_ ui.Trainer   = finetuneTrainer{}
+	_ ui.Evaluator = engineEvaluator{}
+)

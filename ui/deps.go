@@ -1,0 +1,211 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"strings"
+	"time"
+
+	"github.com/captune/captune/annotate"
+	"github.com/captune/captune/finetune/metrics"
+)
+
+// The screens reach the model and the trainer only through the small interfaces below, so that
+// package ui never links libtorch and every screen can be tested with fakes. Package app provides
+// the real implementations (engine-backed captioner, finetune.Run-backed trainer).
+
+// GenerationSettings are the decoding settings of the Generation panel, with the defaults of
+// shared/BLIP.md (DefaultGeneration).
+type GenerationSettings struct {
+	Beams             int     // 1 = greedy; more = beam search
+	MinLength         int     // tokens, counting the start token and prompt
+	MaxLength         int     // tokens, counting the start token and prompt
+	Prompt            string  // text every caption starts with (stripped from the result)
+	Sample            bool    // nucleus sampling instead of beam search
+	TopP              float64 // sampling: cumulative probability kept
+	Temperature       float64 // sampling: logits divided by this
+	RepetitionPenalty float64 // > 1 discourages repeated words
+}
+
+// DefaultGeneration returns the evaluation decoding of the BLIP paper: 3 beams, 5–20 tokens.
+func DefaultGeneration() GenerationSettings {
+	return GenerationSettings{Beams: 3, MinLength: 5, MaxLength: 20, TopP: 0.9, Temperature: 1, RepetitionPenalty: 1}
+}
+
+// Validate reports settings the model cannot decode with, phrased for the user.
+func (g GenerationSettings) Validate() error {
+	switch {
+	case g.Beams < 1:
+		return fmt.Errorf("beams %d: want at least 1", g.Beams)
+	case g.MaxLength < 2:
+		return fmt.Errorf("max length %d: want at least 2", g.MaxLength)
+	case g.MinLength < 0 || g.MinLength > g.MaxLength:
+		return fmt.Errorf("min length %d: want between 0 and the max length %d", g.MinLength, g.MaxLength)
+	case g.Sample && (g.TopP <= 0 || g.TopP > 1):
+		return fmt.Errorf("top-p %v: want a number in (0, 1]", g.TopP)
+	case g.Sample && g.Temperature <= 0:
+		return fmt.Errorf("temperature %v: want a positive number", g.Temperature)
+	case g.RepetitionPenalty <= 0:
+		return fmt.Errorf("repetition penalty %v: want a positive number (1 = off)", g.RepetitionPenalty)
+	}
+	return nil
+}
+
+// Summary describes the settings in a few words, for the panel header and reports.
+func (g GenerationSettings) Summary() string {
+	var b strings.Builder
+	if g.Sample {
+		fmt.Fprintf(&b, "sampling top-p %g", g.TopP)
+	} else if g.Beams <= 1 {
+		b.WriteString("greedy")
+	} else {
+		fmt.Fprintf(&b, "beams %d", g.Beams)
+	}
+	fmt.Fprintf(&b, " · %d–%d", g.MinLength, g.MaxLength)
+	if g.Prompt != "" {
+		fmt.Fprintf(&b, " · %q", g.Prompt)
+	}
+	return b.String()
+}
+
+// Captioner captions image files with one loaded model. Implementations may be slow and must be
+// safe to call from any goroutine (the app's runs every model call on its engine thread).
+type Captioner interface {
+	// Name is the short model name recorded in caption origins ("model:NAME").
+	Name() string
+	// Caption returns one caption per path, in order, calling onProgress (if not nil) with the
+	// number of images done so far. When some images cannot be read it returns the other captions
+	// with "" for those and an *ImageError naming them. It stops early when ctx is cancelled.
+	Caption(ctx context.Context, paths []string, gen GenerationSettings, onProgress func(done int)) ([]string, error)
+	// Close frees the model. The captioner is not used afterwards.
+	Close() error
+}
+
+// ImageError reports images a Captioner could not read; the captions of the others are valid.
+type ImageError struct {
+	Paths []string
+	Errs  []error
+}
+
+func (e *ImageError) Error() string {
+	if len(e.Errs) == 1 {
+		return e.Errs[0].Error()
+	}
+	return fmt.Sprintf("%d images could not be read, the first: %v", len(e.Errs), e.Errs[0])
+}
+
+// ModelLoader loads the captioning model in a Hugging Face folder onto a device ("auto", "cpu",
+// "cuda:N"). Loading a large model takes seconds: the UI calls it off its goroutine.
+type ModelLoader func(ctx context.Context, dir, device string) (Captioner, error)
+
+// TrainSettings are the Fine-tune panel's settings for one run.
+type TrainSettings struct {
+	Dataset      *annotate.Dataset
+	BaseModel    string // model folder
+	OutDir       string // run folder: checkpoints, log and the fine-tuned model
+	Epochs       int
+	LR           float64
+	BatchSize    int
+	FreezeVision bool
+	Device       string
+	ApprovedOnly bool // train on approved captions only
+	Resume       bool // continue from the newest checkpoint in OutDir
+	Overwrite    bool // replace what OutDir holds
+	Prompt       string
+}
+
+// TrainProgress mirrors finetune.Progress: what a run is doing now.
+type TrainProgress struct {
+	Phase         string // "load", "train", "checkpoint", "eval", "done"
+	Step, Total   int    // optimizer steps done / planned
+	Epoch         int
+	Loss          float64
+	LR            float64
+	SamplesPerSec float64
+	ETA           time.Duration
+	ValLoss       float64 // NaN unless an evaluation just finished
+	Message       string
+}
+
+// TrainResult summarises a finished or stopped run.
+type TrainResult struct {
+	OutDir         string
+	Steps          int
+	Losses         []float64
+	LastCheckpoint string
+	Resumed        bool
+	Stopped        bool // cancelled before the end
+}
+
+// Trainer fine-tunes a model. Train is synchronous (the UI runs it in a goroutine), reports
+// through onProgress from its own goroutine, and stops within a step when ctx is cancelled.
+type Trainer interface {
+	Train(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainResult, error)
+}
+
+// CompareRequest asks for the before/after evaluation of a run.
+type CompareRequest struct {
+	Dataset      *annotate.Dataset
+	BaseModel    string // folder
+	TunedModel   string // folder (usually RunDir)
+	RunDir       string // where the report files go
+	Generation   GenerationSettings
+	Device       string
+	ApprovedOnly bool
+}
+
+// CompareRow is one image of the before/after table.
+type CompareRow struct {
+	Image      string // absolute path
+	References []string
+	Base       string
+	Tuned      string
+	BaseCIDEr  float64 // CIDEr-D, pycocoevalcap scale (0..10)
+	TunedCIDEr float64
+}
+
+// Improvement is the change of the image's CIDEr-D from the base to the fine-tuned model.
+func (r CompareRow) Improvement() float64 { return r.TunedCIDEr - r.BaseCIDEr }
+
+// Comparison is the before/after evaluation shown by the Compare tab.
+type Comparison struct {
+	Split      string // which images were evaluated, e.g. "val (5 images)"
+	Decoding   string // the decoding settings, printed beside the scores
+	BaseModel  string
+	TunedModel string
+	Before     metrics.Scores
+	After      metrics.Scores
+	Rows       []CompareRow
+	ReportPath string // the HTML report, "" when none was written
+}
+
+// Evaluator captions the evaluation images with the base and the fine-tuned model and scores
+// both, writing the HTML report into the run folder. It reports progress as done/total captions.
+type Evaluator interface {
+	Compare(ctx context.Context, req CompareRequest, onProgress func(done, total int)) (Comparison, error)
+}
+
+// Deps is everything the window needs from outside package ui. Zero fields switch features off
+// (no loader: auto-captioning explains that there is no model).
+type Deps struct {
+	LoadModel    ModelLoader
+	DefaultModel string // folder of the default (bundled) model; "" when there is none
+	// DefaultModelErr says why there is no default model, shown in the model picker.
+	DefaultModelErr error
+	Trainer         Trainer
+	Evaluator       Evaluator
+	// Devices lists the devices for the pickers, the first being the default ("auto", "cpu", …).
+	Devices []string
+	// DeviceInfo is one line about what the machine offers (from captune doctor).
+	DeviceInfo string
+	// DecodeImage reads an image file for display; nil means the standard library decoders.
+	DecodeImage func(path string) (image.Image, error)
+	// RunsDir is where fine-tuning runs go by default, one folder per run.
+	RunsDir string
+	// ThumbCacheDir holds the thumbnail cache on disk; "" keeps thumbnails in memory only.
+	ThumbCacheDir string
+	// SampleDir copies the bundled sample dataset to the user's folder and returns it; nil hides
+	// File › Open Sample.
+	SampleDir func() (string, error)
+}

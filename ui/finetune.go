@@ -1,0 +1,414 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// finetuneTab holds the training settings, the loss curve and the run's progress line.
+type finetuneTab struct {
+	m          *MainWindow
+	content    fyne.CanvasObject
+	base       *widget.Select
+	baseDirs   map[string]string
+	data       *widget.Select
+	epochs     *widget.Entry
+	lr         *widget.Entry
+	batch      *widget.Entry
+	freeze     *widget.Check
+	device     *widget.Select
+	deviceInfo *widget.Label
+	out        *widget.Entry
+	startBtn   *widget.Button
+	cancelBtn  *widget.Button
+	resumeBtn  *widget.Button
+	compareBtn *widget.Button
+	curve      *LossCurve
+	progress   *widget.ProgressBar
+	line       *widget.Label
+	phase      *widget.Label
+
+	mu      sync.Mutex
+	latest  TrainProgress
+	redraw  *throttle
+	running bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+	lastRun string // output folder of the last finished run
+	lastErr error
+	lastRes TrainResult
+}
+
+var dataLabels = []string{"all captions (rejected ones left out)", "approved captions only"}
+
+func newFinetuneTab(m *MainWindow) *finetuneTab {
+	t := &finetuneTab{m: m, baseDirs: map[string]string{}}
+	d := loadTraining(m.prefs)
+	t.base = widget.NewSelect(nil, nil)
+	t.base.PlaceHolder = labelNoModel
+	t.data = widget.NewSelect(dataLabels, nil)
+	t.data.SetSelectedIndex(0)
+	if d.ApprovedOnly {
+		t.data.SetSelectedIndex(1)
+	}
+	t.epochs = widget.NewEntry()
+	t.epochs.SetText(strconv.Itoa(d.Epochs))
+	t.lr = widget.NewEntry()
+	t.lr.SetText(strconv.FormatFloat(d.LR, 'g', -1, 64))
+	t.batch = widget.NewEntry()
+	t.batch.SetText(strconv.Itoa(d.Batch))
+	t.freeze = widget.NewCheck("train only the text decoder (less memory, faster)", nil)
+	t.freeze.SetChecked(d.FreezeVision)
+	devices := m.deps.Devices
+	if len(devices) == 0 {
+		devices = []string{"auto", "cpu"}
+	}
+	t.device = widget.NewSelect(devices, func(s string) {
+		m.prefs.SetString(prefDevice, s)
+		m.models.setDevice(s)
+	})
+	t.device.SetSelected(m.prefs.StringWithFallback(prefDevice, devices[0]))
+	t.deviceInfo = widget.NewLabel(m.deps.DeviceInfo)
+	t.deviceInfo.Wrapping = fyne.TextWrapWord
+	t.deviceInfo.SizeName = theme.SizeNameCaptionText
+	t.out = widget.NewEntry()
+	t.out.SetPlaceHolder("a new folder under " + m.deps.RunsDir)
+	t.out.SetText(m.prefs.String(prefLastRun))
+	t.out.OnChanged = func(string) { t.syncButtons() }
+	browse := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
+		m.chooseFolder("Choose the run folder", func(dir string) { t.out.SetText(dir) }, nil)
+	})
+
+	t.startBtn = widget.NewButtonWithIcon("Start", theme.MediaPlayIcon(), func() { t.start(false) })
+	t.startBtn.Importance = widget.HighImportance
+	t.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.MediaStopIcon(), t.stop)
+	t.resumeBtn = widget.NewButtonWithIcon("Resume", theme.MediaReplayIcon(), func() { t.start(true) })
+	t.compareBtn = widget.NewButtonWithIcon("Compare before/after", theme.ViewRefreshIcon(), func() {
+		if t.lastRun != "" {
+			m.cmp.run(t.baseDir(), t.lastRun)
+		}
+	})
+
+	form := widget.NewForm(
+		widget.NewFormItem("Base model", t.base),
+		widget.NewFormItem("Training data", t.data),
+		widget.NewFormItem("Epochs", t.epochs),
+		widget.NewFormItem("Learning rate", t.lr),
+		widget.NewFormItem("Batch size", t.batch),
+		widget.NewFormItem("Vision encoder", t.freeze),
+		widget.NewFormItem("Device", t.device),
+		widget.NewFormItem("", t.deviceInfo),
+		widget.NewFormItem("Run folder", container.NewBorder(nil, nil, nil, browse, t.out)),
+	)
+	note := widget.NewLabel("The dataset's train and val splits are used; without splits, every tenth image is held out for validation. Checkpoints are written at the end of each epoch: Resume continues from the newest one after a stop or a crash.")
+	note.Wrapping = fyne.TextWrapWord
+	note.SizeName = theme.SizeNameCaptionText
+	left := container.NewVBox(widget.NewLabelWithStyle("Fine-tune", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), form, note)
+
+	t.curve = NewLossCurve()
+	t.progress = widget.NewProgressBar()
+	t.line = widget.NewLabel("Not running.")
+	t.line.Truncation = fyne.TextTruncateEllipsis
+	t.phase = widget.NewLabel("")
+	buttons := container.NewHBox(t.startBtn, t.cancelBtn, t.resumeBtn, layout.NewSpacer(), t.compareBtn)
+	bottom := container.NewVBox(container.NewBorder(nil, nil, t.phase, nil, t.line), t.progress, buttons)
+	right := container.NewBorder(nil, bottom, nil, nil, t.curve)
+	split := container.NewHSplit(container.NewVScroll(left), right)
+	split.Offset = 0.36
+	t.content = container.NewPadded(split)
+	t.redraw = newThrottle(curveRedrawInterval, t.draw)
+	t.syncButtons()
+	return t
+}
+
+// refreshModels fills the base model menu from the model picker's list. UI goroutine.
+func (t *finetuneTab) refreshModels() {
+	if t == nil || t.m.models == nil {
+		return
+	}
+	labels, dirs := t.m.models.options()
+	t.base.Options = labels
+	t.baseDirs = dirs
+	if t.base.Selected == "" || dirs[t.base.Selected] == "" {
+		if l := t.m.models.labelOf(t.m.models.chosen()); l != "" {
+			t.base.SetSelected(l)
+		} else if len(labels) > 0 {
+			t.base.SetSelected(labels[0])
+		} else {
+			t.base.ClearSelected()
+		}
+	}
+	t.base.Refresh()
+}
+
+func (t *finetuneTab) baseDir() string { return t.baseDirs[t.base.Selected] }
+
+// hasCheckpoint reports whether dir holds a checkpoint that training can resume from.
+func hasCheckpoint(dir string) bool {
+	if dir == "" {
+		return false
+	}
+	m, _ := filepath.Glob(filepath.Join(dir, "checkpoints", "*", "trainer_state.json"))
+	return len(m) > 0
+}
+
+func (t *finetuneTab) syncButtons() {
+	if t.running {
+		t.startBtn.Disable()
+		t.resumeBtn.Disable()
+		t.cancelBtn.Enable()
+		t.compareBtn.Disable()
+		return
+	}
+	t.startBtn.Enable()
+	t.cancelBtn.Disable()
+	if hasCheckpoint(strings.TrimSpace(t.out.Text)) {
+		t.resumeBtn.Enable()
+	} else {
+		t.resumeBtn.Disable()
+	}
+	if t.lastRun != "" && t.m.deps.Evaluator != nil {
+		t.compareBtn.Enable()
+	} else {
+		t.compareBtn.Disable()
+	}
+}
+
+// settings reads the form.
+func (t *finetuneTab) settings() (TrainSettings, trainDefaults, error) {
+	var errs []error
+	epochs, err := strconv.Atoi(strings.TrimSpace(t.epochs.Text))
+	if err != nil || epochs < 1 {
+		errs = append(errs, fmt.Errorf("epochs %q: want a whole number of at least 1", t.epochs.Text))
+	}
+	lr, err := strconv.ParseFloat(strings.TrimSpace(t.lr.Text), 64)
+	if err != nil || lr <= 0 || lr > 1 || math.IsNaN(lr) {
+		errs = append(errs, fmt.Errorf("learning rate %q: want a small positive number such as 2e-5", t.lr.Text))
+	}
+	batch, err := strconv.Atoi(strings.TrimSpace(t.batch.Text))
+	if err != nil || batch < 1 {
+		errs = append(errs, fmt.Errorf("batch size %q: want a whole number of at least 1", t.batch.Text))
+	}
+	base := t.baseDir()
+	if base == "" {
+		errs = append(errs, errors.New("no base model: choose one (the bundled model, or a folder in the model menu)"))
+	}
+	approved := t.data.SelectedIndex() == 1
+	d := trainDefaults{Epochs: epochs, LR: lr, Batch: batch, FreezeVision: t.freeze.Checked, ApprovedOnly: approved}
+	s := TrainSettings{Dataset: t.m.ds, BaseModel: base, OutDir: strings.TrimSpace(t.out.Text), Epochs: epochs, LR: lr,
+		BatchSize: batch, FreezeVision: t.freeze.Checked, Device: t.device.Selected, ApprovedOnly: approved}
+	return s, d, errors.Join(errs...)
+}
+
+// defaultRunDir names a fresh run folder after the dataset: NAME-run1, NAME-run2, …
+func (t *finetuneTab) defaultRunDir() string {
+	name := "dataset"
+	if t.m.ds != nil {
+		name = filepath.Base(t.m.ds.Root())
+	}
+	for n := 1; ; n++ {
+		d := filepath.Join(t.m.deps.RunsDir, fmt.Sprintf("%s-run%d", name, n))
+		if _, err := os.Stat(d); os.IsNotExist(err) {
+			return d
+		}
+	}
+}
+
+func (t *finetuneTab) start(resume bool) {
+	m := t.m
+	if t.running {
+		return
+	}
+	if m.ds == nil {
+		m.showError("start fine-tuning", errors.New("no dataset is open"), "Open a folder of captioned images first (Ctrl+O).")
+		return
+	}
+	if m.deps.Trainer == nil {
+		m.showError("start fine-tuning", errors.New("this build has no trainer"), "")
+		return
+	}
+	s, d, err := t.settings()
+	if err != nil {
+		m.showError("read the fine-tuning settings", err, "Correct the values on the left, then press Start again.")
+		return
+	}
+	s.Resume = resume
+	if s.OutDir == "" || (!resume && t.lastRun == s.OutDir) {
+		s.OutDir = t.defaultRunDir()
+		t.out.SetText(s.OutDir)
+	}
+	saveTraining(m.prefs, d)
+	m.editor.commit()
+	if !resume && dirHasFiles(s.OutDir) {
+		dialog.ShowConfirm("Replace the run folder?",
+			fmt.Sprintf("%s already holds files.\nReplace them with this run? (Resume continues the run in it instead.)", s.OutDir),
+			func(ok bool) {
+				if ok {
+					s.Overwrite = true
+					t.launch(s)
+				}
+			}, m.Window)
+		return
+	}
+	t.launch(s)
+}
+
+func dirHasFiles(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return err == nil && len(ents) > 0
+}
+
+func (t *finetuneTab) launch(s TrainSettings) {
+	m := t.m
+	ctx, cancel := context.WithCancel(m.ctx)
+	t.running, t.cancel, t.done = true, cancel, make(chan struct{})
+	t.lastErr = nil
+	m.prefs.SetString(prefLastRun, s.OutDir)
+	if !s.Resume {
+		t.curve.Reset()
+	}
+	t.mu.Lock()
+	t.latest = TrainProgress{Phase: "load", Message: "starting", ValLoss: math.NaN()}
+	t.mu.Unlock()
+	t.draw()
+	t.syncButtons()
+	m.setStatus("Fine-tuning " + filepath.Base(s.BaseModel) + " into " + s.OutDir)
+	done := t.done
+	go func() {
+		defer close(done)
+		defer cancel()
+		res, err := m.deps.Trainer.Train(ctx, s, t.onProgress)
+		fyne.Do(func() { t.finish(s, res, err, ctx.Err() != nil) })
+	}()
+}
+
+// onProgress records a report from the trainer's goroutine; the widgets follow through a throttle.
+func (t *finetuneTab) onProgress(p TrainProgress) {
+	t.mu.Lock()
+	t.latest = p
+	t.mu.Unlock()
+	switch p.Phase {
+	case "train":
+		t.curve.Add(p.Step, p.Loss)
+	case "eval":
+		t.curve.AddValidation(p.Step, p.ValLoss)
+	}
+	t.redraw.trigger()
+}
+
+func (t *finetuneTab) draw() {
+	t.mu.Lock()
+	p := t.latest
+	t.mu.Unlock()
+	if p.Total > 0 {
+		t.progress.Max = float64(p.Total)
+		t.progress.SetValue(float64(p.Step))
+	}
+	t.phase.SetText(phaseLabel(p.Phase))
+	switch p.Phase {
+	case "train", "checkpoint":
+		s := fmt.Sprintf("step %d/%d · epoch %d · loss %.4f · lr %.2g", p.Step, p.Total, p.Epoch, p.Loss, p.LR)
+		if p.SamplesPerSec > 0 {
+			s += fmt.Sprintf(" · %.1f img/s", p.SamplesPerSec)
+		}
+		if p.ETA > 0 {
+			s += " · ETA " + formatDuration(p.ETA)
+		}
+		t.line.SetText(s)
+	case "eval":
+		if !math.IsNaN(p.ValLoss) {
+			t.line.SetText(fmt.Sprintf("epoch %d: validation loss %.4f", p.Epoch, p.ValLoss))
+		} else {
+			t.line.SetText(fmt.Sprintf("epoch %d: measuring the validation loss…", p.Epoch))
+		}
+	default:
+		t.line.SetText(p.Message)
+	}
+}
+
+func phaseLabel(p string) string {
+	switch p {
+	case "load":
+		return "Loading"
+	case "train":
+		return "Training"
+	case "checkpoint":
+		return "Checkpoint"
+	case "eval":
+		return "Validating"
+	case "done":
+		return "Saving"
+	}
+	return ""
+}
+
+func (t *finetuneTab) stop() {
+	if t.cancel != nil {
+		t.cancel()
+		t.cancelBtn.Disable()
+		t.line.SetText("Stopping after this step…")
+	}
+}
+
+func (t *finetuneTab) finish(s TrainSettings, res TrainResult, err error, cancelled bool) {
+	m := t.m
+	t.running = false
+	t.redraw.stop()
+	t.redraw = newThrottle(curveRedrawInterval, t.draw)
+	t.draw()
+	t.curve.Refresh()
+	t.lastRes, t.lastErr = res, err
+	switch {
+	case cancelled || res.Stopped:
+		t.phase.SetText("Stopped")
+		msg := fmt.Sprintf("Stopped at step %d.", res.Steps)
+		if hasCheckpoint(s.OutDir) {
+			msg += " Resume continues from the last checkpoint."
+		}
+		t.line.SetText(msg)
+		m.setStatus("Fine-tuning stopped.")
+	case err != nil:
+		t.phase.SetText("Failed")
+		t.line.SetText(err.Error())
+		hint := "Check the settings and the dataset's captions, then Start again."
+		if hasCheckpoint(s.OutDir) {
+			hint = "Resume continues from the last checkpoint in " + s.OutDir + "."
+		}
+		m.showError("fine-tune "+filepath.Base(s.BaseModel), err, hint)
+	default:
+		t.lastRun = s.OutDir
+		t.phase.SetText("Finished")
+		msg := fmt.Sprintf("%d steps", res.Steps)
+		if n := len(res.Losses); n > 0 {
+			msg += fmt.Sprintf(" · loss %.4f → %.4f", res.Losses[0], res.Losses[n-1])
+		}
+		t.line.SetText(msg + " · model in " + s.OutDir)
+		m.setStatus("Fine-tuning finished: " + s.OutDir)
+		m.models.refreshOptions()
+		if m.deps.Evaluator != nil {
+			m.cmp.run(s.BaseModel, s.OutDir)
+		}
+	}
+	t.syncButtons()
+}
+
+// wait blocks until the running training goroutine has ended (tests).
+func (t *finetuneTab) wait() {
+	if t.done != nil {
+		<-t.done
+	}
+}

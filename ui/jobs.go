@@ -1,0 +1,216 @@
+package ui
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// throttle runs fn on the UI goroutine at most once per interval however often it is triggered,
+// and always once after the last trigger, so that a training loop reporting every few
+// milliseconds redraws the window only a few times a second (fyne-io/terminal does the same).
+type throttle struct {
+	interval time.Duration
+	fn       func()
+
+	mu        sync.Mutex
+	last      time.Time
+	scheduled bool
+	stopped   bool
+}
+
+func newThrottle(interval time.Duration, fn func()) *throttle {
+	return &throttle{interval: interval, fn: fn}
+}
+
+// trigger asks for a run; it may be called from any goroutine.
+func (t *throttle) trigger() {
+	t.mu.Lock()
+	if t.scheduled || t.stopped {
+		t.mu.Unlock()
+		return
+	}
+	t.scheduled = true
+	wait := t.interval - time.Since(t.last)
+	if wait <= 0 {
+		t.last = time.Now()
+		t.mu.Unlock()
+		t.fire()
+		return
+	}
+	t.mu.Unlock()
+	time.AfterFunc(wait, func() {
+		t.mu.Lock()
+		t.last = time.Now()
+		t.mu.Unlock()
+		t.fire()
+	})
+}
+
+func (t *throttle) fire() {
+	fyne.Do(func() {
+		t.mu.Lock()
+		stopped := t.stopped
+		t.mu.Unlock()
+		if !stopped {
+			t.fn()
+		}
+		t.mu.Lock()
+		t.scheduled = false
+		t.mu.Unlock()
+	})
+}
+
+// settle waits until no run is pending (tests, screenshots).
+func (t *throttle) settle() {
+	for {
+		t.mu.Lock()
+		busy := t.scheduled
+		t.mu.Unlock()
+		if !busy {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// stop makes pending and later triggers do nothing (the window is closing).
+func (t *throttle) stop() {
+	t.mu.Lock()
+	t.stopped = true
+	t.mu.Unlock()
+}
+
+// jobBar is the status bar's progress line for long work: "Captioning 41/173 ▓▓▓░░ 2.1 img/s ·
+// ETA 1:03 [Cancel]". Counts may be set from any goroutine; the widgets are redrawn through a
+// throttle on the UI goroutine.
+type jobBar struct {
+	Box    *fyne.Container
+	label  *widget.Label
+	bar    *widget.ProgressBar
+	cancel *widget.Button
+
+	mu       sync.Mutex
+	title    string
+	unit     string
+	done     int
+	total    int
+	start    time.Time
+	onCancel func()
+	redraw   *throttle
+}
+
+func newJobBar() *jobBar {
+	j := &jobBar{label: widget.NewLabel(""), bar: widget.NewProgressBar()}
+	j.bar.TextFormatter = func() string {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return fmt.Sprintf("%d/%d", j.done, j.total)
+	}
+	j.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
+		j.mu.Lock()
+		f := j.onCancel
+		j.mu.Unlock()
+		if f != nil {
+			f()
+			j.cancel.Disable()
+			j.cancel.SetText("Cancelling…")
+		}
+	})
+	j.redraw = newThrottle(100*time.Millisecond, j.draw)
+	barBox := container.NewGridWrap(fyne.NewSize(180, j.bar.MinSize().Height), j.bar)
+	j.Box = container.NewHBox(j.label, barBox, j.cancel)
+	j.Box.Hide()
+	return j
+}
+
+// begin shows the bar for a job of total units; cancel (may be nil) is called by the Cancel button.
+// UI goroutine only.
+func (j *jobBar) begin(title, unit string, total int, cancel func()) {
+	j.mu.Lock()
+	j.title, j.unit, j.done, j.total, j.start, j.onCancel = title, unit, 0, total, time.Now(), cancel
+	j.mu.Unlock()
+	j.cancel.SetText("Cancel")
+	j.cancel.Enable()
+	j.cancel.Show()
+	if cancel == nil {
+		j.cancel.Hide()
+	}
+	j.bar.Show()
+	j.Box.Show()
+	j.draw()
+}
+
+// set records progress; any goroutine.
+func (j *jobBar) set(done int) {
+	j.mu.Lock()
+	j.done = min(done, j.total)
+	j.mu.Unlock()
+	j.redraw.trigger()
+}
+
+// setTitle changes what the line says the job is doing ("Loading model…"); any goroutine.
+func (j *jobBar) setTitle(title string) {
+	j.mu.Lock()
+	j.title = title
+	j.mu.Unlock()
+	j.redraw.trigger()
+}
+
+// end stops the job and leaves msg in the line. UI goroutine only.
+func (j *jobBar) end(msg string) {
+	j.mu.Lock()
+	j.onCancel = nil
+	j.mu.Unlock()
+	j.draw()
+	j.bar.Hide()
+	j.cancel.Hide()
+	j.label.SetText(msg)
+}
+
+// running reports whether a job is in progress.
+func (j *jobBar) running() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.onCancel != nil
+}
+
+func (j *jobBar) draw() {
+	j.mu.Lock()
+	done, total, title, unit := j.done, j.total, j.title, j.unit
+	elapsed := time.Since(j.start)
+	j.mu.Unlock()
+	j.label.SetText(title + " " + rateAndETA(done, total, elapsed, unit))
+	if total > 0 {
+		j.bar.Max = float64(total)
+		j.bar.SetValue(float64(done))
+	}
+}
+
+// rateAndETA formats "2.1 img/s · ETA 1:03" for done of total units after elapsed.
+func rateAndETA(done, total int, elapsed time.Duration, unit string) string {
+	if done <= 0 || elapsed <= 0 {
+		return ""
+	}
+	rate := float64(done) / elapsed.Seconds()
+	if done >= total {
+		return fmt.Sprintf("· %.1f %s/s", rate, unit)
+	}
+	eta := time.Duration(float64(total-done) / rate * float64(time.Second))
+	return fmt.Sprintf("· %.1f %s/s · ETA %s", rate, unit, formatDuration(eta))
+}
+
+// formatDuration prints m:ss or h:mm:ss.
+func formatDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%d:%02d", m, s)
+}

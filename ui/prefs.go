@@ -1,0 +1,107 @@
+package ui
+
+import (
+	"slices"
+
+	"fyne.io/fyne/v2"
+)
+
+// Preference keys. Fyne stores them per application ID (io.captune.app) in the user's config folder.
+const (
+	prefLastFolder    = "lastFolder"
+	prefRecentFolders = "recentFolders"
+	prefRecentModels  = "recentModels"
+	prefModel         = "model"
+	prefDevice        = "device"
+	prefLastRun       = "lastRun"
+	prefGenBeams      = "gen.beams"
+	prefGenMin        = "gen.minLength"
+	prefGenMax        = "gen.maxLength"
+	prefGenPrompt     = "gen.prompt"
+	prefGenSample     = "gen.sample"
+	prefGenTopP       = "gen.topP"
+	prefGenTemp       = "gen.temperature"
+	prefGenRepetition = "gen.repetitionPenalty"
+	prefGenExisting   = "gen.existing"
+	prefTrainEpochs   = "train.epochs"
+	prefTrainLR       = "train.lr"
+	prefTrainBatch    = "train.batch"
+	prefTrainFreeze   = "train.freezeVision"
+	prefTrainApproved = "train.approvedOnly"
+	prefExportFormat  = "export.format"
+	prefExportOut     = "export.out"
+)
+
+// LastFolder returns the dataset folder the window showed last, or "".
+func LastFolder(p fyne.Preferences) string { return p.String(prefLastFolder) }
+
+// maxRecent bounds the recent folder and model lists.
+const maxRecent = 8
+
+// trainDefaults are the Fine-tune panel's initial values (finetune.DefaultConfig's).
+type trainDefaults struct {
+	Epochs       int
+	LR           float64
+	Batch        int
+	FreezeVision bool
+	ApprovedOnly bool
+}
+
+func defaultTraining() trainDefaults {
+	return trainDefaults{Epochs: 5, LR: 2e-5, Batch: 8}
+}
+
+func loadGeneration(p fyne.Preferences) GenerationSettings {
+	d := DefaultGeneration()
+	return GenerationSettings{
+		Beams:             p.IntWithFallback(prefGenBeams, d.Beams),
+		MinLength:         p.IntWithFallback(prefGenMin, d.MinLength),
+		MaxLength:         p.IntWithFallback(prefGenMax, d.MaxLength),
+		Prompt:            p.StringWithFallback(prefGenPrompt, d.Prompt),
+		Sample:            p.BoolWithFallback(prefGenSample, d.Sample),
+		TopP:              p.FloatWithFallback(prefGenTopP, d.TopP),
+		Temperature:       p.FloatWithFallback(prefGenTemp, d.Temperature),
+		RepetitionPenalty: p.FloatWithFallback(prefGenRepetition, d.RepetitionPenalty),
+	}
+}
+
+func saveGeneration(p fyne.Preferences, g GenerationSettings) {
+	p.SetInt(prefGenBeams, g.Beams)
+	p.SetInt(prefGenMin, g.MinLength)
+	p.SetInt(prefGenMax, g.MaxLength)
+	p.SetString(prefGenPrompt, g.Prompt)
+	p.SetBool(prefGenSample, g.Sample)
+	p.SetFloat(prefGenTopP, g.TopP)
+	p.SetFloat(prefGenTemp, g.Temperature)
+	p.SetFloat(prefGenRepetition, g.RepetitionPenalty)
+}
+
+func loadTraining(p fyne.Preferences) trainDefaults {
+	d := defaultTraining()
+	return trainDefaults{
+		Epochs:       p.IntWithFallback(prefTrainEpochs, d.Epochs),
+		LR:           p.FloatWithFallback(prefTrainLR, d.LR),
+		Batch:        p.IntWithFallback(prefTrainBatch, d.Batch),
+		FreezeVision: p.BoolWithFallback(prefTrainFreeze, d.FreezeVision),
+		ApprovedOnly: p.BoolWithFallback(prefTrainApproved, d.ApprovedOnly),
+	}
+}
+
+func saveTraining(p fyne.Preferences, t trainDefaults) {
+	p.SetInt(prefTrainEpochs, t.Epochs)
+	p.SetFloat(prefTrainLR, t.LR)
+	p.SetInt(prefTrainBatch, t.Batch)
+	p.SetBool(prefTrainFreeze, t.FreezeVision)
+	p.SetBool(prefTrainApproved, t.ApprovedOnly)
+}
+
+// pushRecent puts v first in the list stored under key, without duplicates, keeping maxRecent.
+func pushRecent(p fyne.Preferences, key, v string) []string {
+	list := slices.DeleteFunc(slices.Clone(p.StringList(key)), func(s string) bool { return s == v || s == "" })
+	list = append([]string{v}, list...)
+	if len(list) > maxRecent {
+		list = list[:maxRecent]
+	}
+	p.SetStringList(key, list)
+	return list
+}

@@ -1,0 +1,358 @@
+package ui
+
+import (
+	"bytes"
+	"container/list"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"image"
+	"image/draw"
+	_ "image/gif" // registered decoders for the default image reader
+	"image/jpeg"
+	_ "image/png"
+	"os"
+	"path/filepath"
+	"sync"
+
+	xdraw "golang.org/x/image/draw"
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/tiff"
+	_ "golang.org/x/image/webp"
+)
+
+// Sizes of decoded images. Thumbnails are small enough that hundreds fit in memory; previews are
+// capped because a 50-megapixel photo does not need more than a screen's worth of pixels.
+const (
+	thumbSize      = 160
+	previewMaxSide = 2048
+	thumbMemItems  = 800
+	previewMemItem = 6
+)
+
+// decodeFile reads an image with the standard library's decoders (JPEG, PNG, GIF, WebP, BMP, TIFF).
+func decodeFile(path string) (image.Image, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read image %s: %w", path, err)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("decode image %s: %w", path, err)
+	}
+	return img, nil
+}
+
+// loaded is a decoded image with the size of the original file's pixels.
+type loaded struct {
+	img  image.Image
+	w, h int
+}
+
+// imageLoader decodes images off the UI goroutine. Thumbnails go through a memory LRU and a disk
+// cache (keyed by path, size and modification time, so an edited image gets a new thumbnail);
+// previews for the large view through a small LRU. The most recent request is served first, so
+// the thumbnails the user scrolled to appear before those scrolled past.
+type imageLoader struct {
+	decode   func(string) (image.Image, error)
+	cacheDir string
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	thumbs   []*loadReq // LIFO
+	previews []*loadReq // LIFO, served before thumbnails
+	pending  map[string]*loadReq
+	busy     int
+	closed   bool
+	thumbMem *lru
+	prevMem  *lru
+}
+
+type loadReq struct {
+	key     string
+	path    string
+	preview bool
+	cbs     []func(loaded, error)
+}
+
+// maxQueuedThumbs bounds the thumbnail queue: requests for cells scrolled far away are dropped
+// (oldest first) and asked again when the cells come back.
+const maxQueuedThumbs = 512
+
+func newImageLoader(decode func(string) (image.Image, error), cacheDir string, workers int) *imageLoader {
+	if decode == nil {
+		decode = decodeFile
+	}
+	l := &imageLoader{decode: decode, cacheDir: cacheDir, pending: map[string]*loadReq{},
+		thumbMem: newLRU(thumbMemItems), prevMem: newLRU(previewMemItem)}
+	l.cond = sync.NewCond(&l.mu)
+	for range max(workers, 1) {
+		go l.work()
+	}
+	return l
+}
+
+// cachedThumbnail returns a thumbnail already in memory, so that a cell can show it at once.
+func (l *imageLoader) cachedThumbnail(path string) (loaded, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.thumbMem.get("t:" + path)
+}
+
+// cachedPreview returns a preview already in memory.
+func (l *imageLoader) cachedPreview(path string) (loaded, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.prevMem.get("p:" + path)
+}
+
+// thumbnail asks for the thumbnail of path; cb runs on a loader goroutine.
+func (l *imageLoader) thumbnail(path string, cb func(loaded, error)) { l.request(path, false, cb) }
+
+// preview asks for the large-view image of path; cb runs on a loader goroutine.
+func (l *imageLoader) preview(path string, cb func(loaded, error)) { l.request(path, true, cb) }
+
+func (l *imageLoader) request(path string, preview bool, cb func(loaded, error)) {
+	key := "t:" + path
+	if preview {
+		key = "p:" + path
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	if r, ok := l.pending[key]; ok {
+		r.cbs = append(r.cbs, cb)
+		return
+	}
+	r := &loadReq{key: key, path: path, preview: preview, cbs: []func(loaded, error){cb}}
+	l.pending[key] = r
+	if preview {
+		l.previews = append(l.previews, r)
+	} else {
+		l.thumbs = append(l.thumbs, r)
+		if len(l.thumbs) > maxQueuedThumbs {
+			old := l.thumbs[0]
+			l.thumbs = l.thumbs[1:]
+			delete(l.pending, old.key)
+		}
+	}
+	l.cond.Broadcast()
+}
+
+func (l *imageLoader) work() {
+	for {
+		l.mu.Lock()
+		for !l.closed && len(l.thumbs) == 0 && len(l.previews) == 0 {
+			l.cond.Wait()
+		}
+		if l.closed {
+			l.mu.Unlock()
+			return
+		}
+		var r *loadReq
+		if n := len(l.previews); n > 0 {
+			r, l.previews = l.previews[n-1], l.previews[:n-1]
+		} else {
+			n := len(l.thumbs)
+			r, l.thumbs = l.thumbs[n-1], l.thumbs[:n-1]
+		}
+		l.busy++
+		l.mu.Unlock()
+
+		var res loaded
+		var err error
+		if r.preview {
+			res, err = l.loadPreview(r.path)
+		} else {
+			res, err = l.loadThumb(r.path)
+		}
+
+		l.mu.Lock()
+		delete(l.pending, r.key)
+		if err == nil {
+			if r.preview {
+				l.prevMem.put(r.key, res)
+			} else {
+				l.thumbMem.put(r.key, res)
+			}
+		}
+		cbs := r.cbs
+		l.mu.Unlock()
+		for _, cb := range cbs {
+			cb(res, err)
+		}
+		l.mu.Lock()
+		l.busy--
+		l.cond.Broadcast()
+		l.mu.Unlock()
+	}
+}
+
+// wait blocks until every queued request has been served (for tests and screenshots).
+func (l *imageLoader) wait() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for !l.closed && (len(l.thumbs) > 0 || len(l.previews) > 0 || l.busy > 0) {
+		l.cond.Wait()
+	}
+}
+
+// close stops the workers; requests not yet served are dropped.
+func (l *imageLoader) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.thumbs, l.previews = nil, nil
+	l.cond.Broadcast()
+	l.mu.Unlock()
+}
+
+func (l *imageLoader) loadPreview(path string) (loaded, error) {
+	img, err := l.decode(path)
+	if err != nil {
+		return loaded{}, err
+	}
+	b := img.Bounds()
+	return loaded{img: fitImage(img, previewMaxSide), w: b.Dx(), h: b.Dy()}, nil
+}
+
+func (l *imageLoader) loadThumb(path string) (loaded, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return loaded{}, fmt.Errorf("read image %s: %w", path, err)
+	}
+	var cachePath string
+	if l.cacheDir != "" {
+		h := sha1.Sum(fmt.Appendf(nil, "%s|%d|%d|%d", path, st.Size(), st.ModTime().UnixNano(), thumbSize))
+		name := hex.EncodeToString(h[:])
+		cachePath = filepath.Join(l.cacheDir, name[:2], name+".jpg")
+		if f, err := os.Open(cachePath); err == nil {
+			img, err := jpeg.Decode(f)
+			f.Close()
+			if err == nil {
+				return loaded{img: img, w: img.Bounds().Dx(), h: img.Bounds().Dy()}, nil
+			}
+		}
+	}
+	img, err := l.decode(path)
+	if err != nil {
+		return loaded{}, err
+	}
+	b := img.Bounds()
+	small := fitImage(img, thumbSize)
+	if cachePath != "" {
+		// A cache that cannot be written only costs time on the next start: ignore the error.
+		_ = writeThumb(cachePath, small)
+	}
+	return loaded{img: small, w: b.Dx(), h: b.Dy()}, nil
+}
+
+// writeThumb stores a thumbnail atomically, so that a crash never leaves half a JPEG in the cache.
+func writeThumb(path string, img image.Image) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".thumb-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// fitImage scales img down so that its longer side is at most maxSide. A box filter first takes it
+// to within twice the target (cheap, and without the aliasing of sampling a large image sparsely),
+// then Catmull-Rom gives the exact size.
+func fitImage(img image.Image, maxSide int) image.Image {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= maxSide && h <= maxSide || w == 0 || h == 0 {
+		return img
+	}
+	tw, th := maxSide, h*maxSide/w
+	if h > w {
+		tw, th = w*maxSide/h, maxSide
+	}
+	tw, th = max(tw, 1), max(th, 1)
+	src := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(src, src.Bounds(), img, b.Min, draw.Src)
+	if k := min(w/tw, h/th) / 2; k >= 2 {
+		src = boxShrink(src, k)
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, tw, th))
+	xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), xdraw.Src, nil)
+	return dst
+}
+
+// boxShrink averages k×k blocks.
+func boxShrink(src *image.RGBA, k int) *image.RGBA {
+	w, h := src.Bounds().Dx()/k, src.Bounds().Dy()/k
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	n := uint32(k * k)
+	for y := range h {
+		for x := range w {
+			var r, g, b, a uint32
+			for yy := y * k; yy < y*k+k; yy++ {
+				row := src.Pix[yy*src.Stride+x*k*4:]
+				for xx := 0; xx < k*4; xx += 4 {
+					r += uint32(row[xx])
+					g += uint32(row[xx+1])
+					b += uint32(row[xx+2])
+					a += uint32(row[xx+3])
+				}
+			}
+			o := y*dst.Stride + x*4
+			dst.Pix[o], dst.Pix[o+1], dst.Pix[o+2], dst.Pix[o+3] = uint8(r/n), uint8(g/n), uint8(b/n), uint8(a/n)
+		}
+	}
+	return dst
+}
+
+// lru is a small least-recently-used map; the caller locks.
+type lru struct {
+	cap   int
+	order *list.List
+	items map[string]*list.Element
+}
+
+type lruEntry struct {
+	key string
+	val loaded
+}
+
+func newLRU(n int) *lru { return &lru{cap: n, order: list.New(), items: map[string]*list.Element{}} }
+
+func (c *lru) get(key string) (loaded, bool) {
+	if e, ok := c.items[key]; ok {
+		c.order.MoveToFront(e)
+		return e.Value.(*lruEntry).val, true
+	}
+	return loaded{}, false
+}
+
+func (c *lru) put(key string, v loaded) {
+	if e, ok := c.items[key]; ok {
+		e.Value.(*lruEntry).val = v
+		c.order.MoveToFront(e)
+		return
+	}
+	c.items[key] = c.order.PushFront(&lruEntry{key, v})
+	for c.order.Len() > c.cap {
+		e := c.order.Back()
+		c.order.Remove(e)
+		delete(c.items, e.Value.(*lruEntry).key)
+	}
+}

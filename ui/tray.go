@@ -1,0 +1,408 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/captune/captune/annotate"
+)
+
+// trayEntry is one dropped image and its generated caption.
+type trayEntry struct {
+	Path    string
+	Caption string
+	Origin  annotate.Origin
+	Err     error
+	Pending bool
+}
+
+// dropTray is the drawer over the caption column that lists images dropped from outside the
+// dataset with the model's captions, and lets the user copy a caption, save captions beside the
+// images, or add the images to the dataset.
+type dropTray struct {
+	m       *MainWindow
+	entries []*trayEntry
+	list    *widget.List
+	title   *widget.Label
+	content fyne.CanvasObject
+	cancel  context.CancelFunc
+	jobs    sync.WaitGroup // captioning goroutines, for tests to wait on
+}
+
+func newDropTray(m *MainWindow) *dropTray {
+	t := &dropTray{m: m, title: widget.NewLabelWithStyle("Dropped images", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})}
+	t.list = widget.NewList(func() int { return len(t.entries) }, t.createRow, t.updateRow)
+	t.list.HideSeparators = false
+	closeBtn := widget.NewButtonWithIcon("", theme.CancelIcon(), t.hide)
+	closeBtn.Importance = widget.LowImportance
+	addAll := widget.NewButtonWithIcon("Add all", theme.ContentAddIcon(), func() { t.addToDataset(t.entries) })
+	saveAll := widget.NewButtonWithIcon("Save all", theme.DocumentSaveIcon(), func() { t.saveSidecars(t.entries) })
+	clear := widget.NewButtonWithIcon("Clear", theme.DeleteIcon(), t.clear)
+	top := container.NewBorder(nil, nil, nil, closeBtn, t.title)
+	bottom := container.NewHBox(addAll, saveAll, layout.NewSpacer(), clear)
+	bg := canvas.NewRectangle(theme.Color(theme.ColorNameBackground))
+	t.content = container.NewStack(bg, container.NewBorder(top, bottom, nil, nil, t.list))
+	t.content.Hide()
+	return t
+}
+
+type trayRow struct {
+	widget.BaseWidget
+	img     *canvas.Image
+	name    *widget.Label
+	caption *widget.Label
+	copyBtn *widget.Button
+	addBtn  *widget.Button
+	saveBtn *widget.Button
+	path    string
+}
+
+func (t *dropTray) createRow() fyne.CanvasObject {
+	r := &trayRow{img: &canvas.Image{FillMode: canvas.ImageFillContain}, name: widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		caption: widget.NewLabel("")}
+	r.img.SetMinSize(fyne.NewSize(88, 88))
+	r.name.Truncation = fyne.TextTruncateEllipsis
+	r.caption.Wrapping = fyne.TextWrapWord
+	r.copyBtn = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), nil)
+	r.addBtn = widget.NewButtonWithIcon("Add", theme.ContentAddIcon(), nil)
+	r.saveBtn = widget.NewButtonWithIcon("Save .txt", theme.DocumentSaveIcon(), nil)
+	for _, b := range []*widget.Button{r.copyBtn, r.addBtn, r.saveBtn} {
+		b.Importance = widget.LowImportance
+	}
+	r.ExtendBaseWidget(r)
+	return r
+}
+
+// CreateRenderer is part of fyne.Widget.
+func (r *trayRow) CreateRenderer() fyne.WidgetRenderer {
+	buttons := container.NewHBox(r.copyBtn, r.addBtn, r.saveBtn)
+	text := container.NewBorder(r.name, buttons, nil, nil, r.caption)
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, r.img, nil, text))
+}
+
+func (t *dropTray) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
+	if id >= len(t.entries) {
+		return
+	}
+	r, e := o.(*trayRow), t.entries[id]
+	r.name.SetText(filepath.Base(e.Path))
+	switch {
+	case e.Pending:
+		r.caption.SetText("captioning…")
+	case e.Err != nil:
+		r.caption.SetText("no caption: " + e.Err.Error())
+	default:
+		r.caption.SetText(e.Caption)
+	}
+	has := !e.Pending && e.Err == nil && e.Caption != ""
+	for _, b := range []*widget.Button{r.copyBtn, r.addBtn, r.saveBtn} {
+		if has {
+			b.Enable()
+		} else {
+			b.Disable()
+		}
+	}
+	r.copyBtn.OnTapped = func() {
+		t.m.App.Clipboard().SetContent(e.Caption)
+		t.m.setStatus("Caption copied.")
+	}
+	r.addBtn.OnTapped = func() { t.addToDataset([]*trayEntry{e}) }
+	r.saveBtn.OnTapped = func() { t.saveSidecars([]*trayEntry{e}) }
+	if r.path != e.Path {
+		r.path = e.Path
+		r.img.Image = nil
+		r.img.Refresh()
+		p := e.Path
+		t.m.images.thumbnail(p, func(l loaded, err error) {
+			if err == nil {
+				fyne.Do(func() {
+					if r.path == p {
+						r.img.Image = l.img
+						r.img.Refresh()
+					}
+				})
+			}
+		})
+	}
+}
+
+func (t *dropTray) show() {
+	t.title.SetText(fmt.Sprintf("Dropped images (%d)", len(t.entries)))
+	t.content.Show()
+	t.list.Refresh()
+}
+
+func (t *dropTray) hide() { t.content.Hide() }
+
+func (t *dropTray) clear() {
+	if t.cancel != nil {
+		t.cancel()
+	}
+	t.entries = nil
+	t.list.Refresh()
+	t.hide()
+}
+
+// add puts image files into the tray and captions them in the background.
+func (t *dropTray) add(paths []string) {
+	var fresh []*trayEntry
+	for _, p := range paths {
+		dup := false
+		for _, e := range t.entries {
+			dup = dup || e.Path == p
+		}
+		if !dup {
+			e := &trayEntry{Path: p, Pending: true}
+			t.entries = append(t.entries, e)
+			fresh = append(fresh, e)
+		}
+	}
+	t.show()
+	if len(fresh) == 0 {
+		return
+	}
+	gen, err := t.m.gen.settings()
+	if err != nil {
+		gen = DefaultGeneration()
+	}
+	ctx, cancel := context.WithCancel(t.m.ctx)
+	prev := t.cancel
+	t.cancel = cancel
+	_ = prev // an earlier drop keeps captioning its own images
+	t.jobs.Add(1)
+	go func() {
+		defer t.jobs.Done()
+		defer cancel()
+		finish := func(caps []string, origin annotate.Origin, err error) {
+			fyne.Do(func() {
+				for k, e := range fresh {
+					e.Pending = false
+					var ie *ImageError
+					switch {
+					case err != nil && errors.As(err, &ie):
+						for j, p := range ie.Paths {
+							if p == e.Path {
+								e.Err = ie.Errs[j]
+							}
+						}
+					case err != nil:
+						e.Err = err
+					}
+					if e.Err == nil && k < len(caps) {
+						e.Caption, e.Origin = cleanCaption(caps[k]), origin
+						if e.Caption == "" {
+							e.Err = errors.New("the model returned an empty caption")
+						}
+					}
+				}
+				t.list.Refresh()
+				if err != nil && errors.Is(err, errNoModel) {
+					t.m.setStatus("Dropped images wait for a model: choose one in the model menu.")
+				}
+			})
+		}
+		lm, err := t.m.models.acquire(ctx, func(s string) { fyne.Do(func() { t.title.SetText(s) }) })
+		if err != nil {
+			finish(nil, "", err)
+			return
+		}
+		defer t.m.models.release(lm)
+		paths := make([]string, len(fresh))
+		for k, e := range fresh {
+			paths[k] = e.Path
+		}
+		fyne.Do(func() { t.title.SetText(fmt.Sprintf("Dropped images (%d): captioning…", len(t.entries))) })
+		caps, err := lm.c.Caption(ctx, paths, gen, nil)
+		finish(caps, annotate.ModelOrigin(lm.c.Name()), err)
+		fyne.Do(func() { t.title.SetText(fmt.Sprintf("Dropped images (%d)", len(t.entries))) })
+	}()
+}
+
+func ready(entries []*trayEntry) []*trayEntry {
+	var out []*trayEntry
+	for _, e := range entries {
+		if !e.Pending && e.Err == nil && e.Caption != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// saveSidecars writes each caption to NAME.txt beside its image, asking before replacing files.
+func (t *dropTray) saveSidecars(entries []*trayEntry) {
+	entries = ready(entries)
+	if len(entries) == 0 {
+		return
+	}
+	var existing []string
+	for _, e := range entries {
+		if _, err := os.Stat(sidecarPath(e.Path)); err == nil {
+			existing = append(existing, filepath.Base(sidecarPath(e.Path)))
+		}
+	}
+	write := func() {
+		var errs []error
+		for _, e := range entries {
+			if err := writeFileAtomic(sidecarPath(e.Path), []byte(e.Caption+"\n")); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			t.m.showError("save the captions beside the images", err, "Check that the folders are writable.")
+			return
+		}
+		t.m.setStatus(fmt.Sprintf("Saved %d caption files beside the images.", len(entries)))
+	}
+	if len(existing) == 0 {
+		write()
+		return
+	}
+	dialog.ShowConfirm("Replace caption files?",
+		fmt.Sprintf("%d caption files exist already (%s).\nReplace them with the model's captions?", len(existing), strings.Join(firstN(existing, 3), ", ")),
+		func(ok bool) {
+			if ok {
+				write()
+			}
+		}, t.m.Window)
+}
+
+func sidecarPath(img string) string {
+	return strings.TrimSuffix(img, filepath.Ext(img)) + ".txt"
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it over path.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, werr := tmp.Write(data)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// addToDataset copies the images into the dataset folder and adds their captions (as the model's,
+// unreviewed). The dataset is saved and opened again, since it lists its images when opened.
+func (t *dropTray) addToDataset(entries []*trayEntry) {
+	m := t.m
+	entries = ready(entries)
+	if len(entries) == 0 {
+		return
+	}
+	if m.ds == nil {
+		m.showError("add the images to the dataset", errors.New("no dataset is open"), "Open a folder first (Ctrl+O), then add the dropped images.")
+		return
+	}
+	if m.captioning != nil || m.exporting {
+		m.showError("add the images to the dataset", errors.New("a job is running"), "Wait for it to finish (or cancel it in the status bar), then add the images.")
+		return
+	}
+	m.editor.commit()
+	root := m.ds.Root()
+	if err := m.stopAutosave(); err != nil {
+		m.showError("save the dataset before adding images", err, "Resolve the problem (see the message), then add the images again.")
+		return
+	}
+	var added []string
+	var errs []error
+	for _, e := range entries {
+		rel, err := copyInto(root, e.Path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		added = append(added, rel)
+	}
+	ds, report, err := annotate.Open(root, annotate.OpenOptions{Source: m.ds.Format()})
+	if err != nil {
+		m.showError("open "+root+" again", err, "Open the folder again with File › Open Folder.")
+		return
+	}
+	m.closeDataset()
+	if err := ds.Lock(); err != nil {
+		ds.Close()
+		m.showError("lock "+root, err, "Close the other Captune using this folder, then open it again.")
+		return
+	}
+	m.SetDataset(ds, report)
+	first := -1
+	for k, rel := range added {
+		i, ok := ds.Index(rel)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s was copied but is not listed: is its extension an image one?", rel))
+			continue
+		}
+		if _, err := ds.AddCaption(i, entries[k].Caption, entries[k].Origin); err != nil {
+			errs = append(errs, err)
+		}
+		if first < 0 {
+			first = i
+		}
+	}
+	if first >= 0 {
+		if p := m.posOf(first); p >= 0 {
+			m.selectPos(p)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		m.showError("add some of the images", err, "")
+	}
+	m.setStatus(fmt.Sprintf("Added %d images to the dataset.", len(added)))
+}
+
+// copyInto copies file src into folder root under a name not taken yet, and returns that name.
+func copyInto(root, src string) (string, error) {
+	base := filepath.Base(src)
+	ext := filepath.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	name := base
+	for n := 2; ; n++ {
+		if _, err := os.Lstat(filepath.Join(root, name)); os.IsNotExist(err) {
+			break
+		}
+		name = fmt.Sprintf("%s-%d%s", stem, n, ext)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return "", fmt.Errorf("copy %s: %w", src, err)
+	}
+	defer in.Close()
+	dst := filepath.Join(root, name)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("copy %s: %w", src, err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return "", fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(dst)
+		return "", fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	return name, nil
+}
