@@ -15,8 +15,8 @@ import (
 	"path/filepath"
 	"sync"
 
-	xdraw "golang.org/x/image/draw"
 	_ "golang.org/x/image/bmp"
+	xdraw "golang.org/x/image/draw"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 )

@@ -54,7 +54,9 @@ func TestParseFilter(t *testing.T) {
 }
 
 func TestBadgeOf(t *testing.T) {
-	human := func(s annotate.State) annotate.Caption { return annotate.Caption{Text: "x", Origin: annotate.OriginHuman, State: s} }
+	human := func(s annotate.State) annotate.Caption {
+		return annotate.Caption{Text: "x", Origin: annotate.OriginHuman, State: s}
+	}
 	model := func(s annotate.State) annotate.Caption {
 		return annotate.Caption{Text: "x", Origin: annotate.ModelOrigin("m"), State: s}
 	}
