@@ -17,15 +17,17 @@ const LongCaptionBytes = 4096
 // UTF-8 with U+FFFD. problem is empty when the bytes were clean UTF-8 (with or without BOM).
 func decodeText(data []byte) (text []byte, problem string) {
 	switch {
-	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
-		data = data[3:]
 	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}), bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
-		return decodeUTF16(data[2:], data[0] == 0xFE), "UTF-16 text converted to UTF-8"
+		data, problem = decodeUTF16(data[2:], data[0] == 0xFE), "UTF-16 text converted to UTF-8"
+	case !utf8.Valid(data):
+		data, problem = bytes.ToValidUTF8(data, []byte("\uFFFD")), "invalid UTF-8 replaced by U+FFFD"
 	}
-	if utf8.Valid(data) {
-		return data, ""
+	// Every byte order mark at the start goes: a file saved twice by a careless tool can have two,
+	// and a U+FEFF left in front would be read as a BOM the next time anyway.
+	for bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}) {
+		data = data[3:]
 	}
-	return bytes.ToValidUTF8(data, []byte("\uFFFD")), "invalid UTF-8 replaced by U+FFFD"
+	return data, problem
 }
 
 func decodeUTF16(b []byte, bigEndian bool) []byte {
