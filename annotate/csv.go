@@ -50,6 +50,7 @@ func parseCSV(data []byte, column string) (*csvFile, []Warning, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: header: %v", errNotCaptionCSV, err)
 	}
+	normalizeBreaks(header)
 	f := &csvFile{header: header, fileCol: -1, textCol: -1, splitCol: -1, originCol: -1, stateCol: -1}
 	f.fileCol = findColumn(header, fileColumns)
 	cols := defaultTextColumns
@@ -81,6 +82,7 @@ func parseCSV(data []byte, column string) (*csvFile, []Warning, error) {
 			}
 			continue
 		}
+		normalizeBreaks(rec)
 		if len(rec) == 1 && rec[0] == "" {
 			continue // a lone "" : nothing in it, and CSV writers cannot write it back
 		}
@@ -97,6 +99,18 @@ func parseCSV(data []byte, column string) (*csvFile, []Warning, error) {
 		f.rows = append(f.rows, row)
 	}
 	return f, warns, nil
+}
+
+// lineBreaks turns every line break in a quoted field into \n. encoding/csv already turns \r\n
+// into \n, but not a lone \r, which would then read differently once written back.
+var lineBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+
+func normalizeBreaks(fields []string) {
+	for i, f := range fields {
+		if strings.IndexByte(f, '\r') >= 0 {
+			fields[i] = lineBreaks.Replace(f)
+		}
+	}
 }
 
 func findColumn(header []string, names []string) int {
