@@ -168,9 +168,10 @@ func newImageView() *imageView {
 	v := &imageView{img: &canvas.Image{FillMode: canvas.ImageFillContain, ScaleMode: canvas.ImageScaleSmooth},
 		msg: widget.NewLabel("Open a folder of images: File › Open Folder (Ctrl+O), or drop one here.")}
 	v.msg.Alignment = fyne.TextAlignCenter
-	v.msg.Wrapping = fyne.TextWrapWord
+	// Not wrapped: a wrapping label asks for a tall window before it knows its width.
+	v.msg.Truncation = fyne.TextTruncateEllipsis
 	bg := canvas.NewRectangle(theme.Color(theme.ColorNameInputBackground))
-	v.content = container.NewStack(bg, v.img, container.NewCenter(v.msg))
+	v.content = container.NewStack(bg, v.img, container.NewVBox(layout.NewSpacer(), v.msg, layout.NewSpacer()))
 	return v
 }
 

@@ -98,7 +98,7 @@ type compareTab struct {
 func newCompareTab(m *MainWindow) *compareTab {
 	t := &compareTab{m: m, key: sortImprovement, desc: true}
 	t.info = widget.NewLabel("")
-	t.info.Wrapping = fyne.TextWrapWord
+	t.info.Truncation = fyne.TextTruncateEllipsis
 	t.scores = container.NewGridWithColumns(4)
 	t.table = widget.NewTable(func() (int, int) { return len(t.rows), len(compareColumns) }, t.createCell, t.updateCell)
 	t.table.ShowHeaderRow = true
@@ -122,8 +122,7 @@ func newCompareTab(m *MainWindow) *compareTab {
 			t.run(m.ft.baseDir(), m.ft.lastRun)
 		}
 	})
-	t.empty = widget.NewLabel("Fine-tune a model (Fine-tune tab): when the run ends, its captions and the base model's are compared here on the validation images.")
-	t.empty.Wrapping = fyne.TextWrapWord
+	t.empty = widget.NewLabel("No comparison yet.\nFine-tune a model (Fine-tune tab): when the run ends, its captions and the base model's\nare compared here on the validation images.")
 	top := container.NewVBox(t.info, container.NewHBox(t.scores, layout.NewSpacer()), container.NewHBox(t.openBtn, t.useBtn, layout.NewSpacer(), t.runBtn))
 	t.content = container.NewPadded(container.NewBorder(top, nil, nil, nil, container.NewStack(t.table, t.empty)))
 	t.sync()

@@ -87,7 +87,11 @@ func newFinetuneTab(m *MainWindow) *finetuneTab {
 	t.deviceInfo.SizeName = theme.SizeNameCaptionText
 	t.out = widget.NewEntry()
 	t.out.SetPlaceHolder("a new folder under " + m.deps.RunsDir)
-	t.out.SetText(m.prefs.String(prefLastRun))
+	// A run that stopped or crashed before it finished (no model yet, but a checkpoint) is offered
+	// for Resume; otherwise Start makes a fresh folder.
+	if last := m.prefs.String(prefLastRun); hasCheckpoint(last) && !fileExists(filepath.Join(last, "config.json")) {
+		t.out.SetText(last)
+	}
 	t.out.OnChanged = func(string) { t.syncButtons() }
 	browse := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
 		m.chooseFolder("Choose the run folder", func(dir string) { t.out.SetText(dir) }, nil)
@@ -247,7 +251,7 @@ func (t *finetuneTab) start(resume bool) {
 		return
 	}
 	s.Resume = resume
-	if s.OutDir == "" || (!resume && t.lastRun == s.OutDir) {
+	if s.OutDir == "" {
 		s.OutDir = t.defaultRunDir()
 		t.out.SetText(s.OutDir)
 	}
@@ -265,6 +269,16 @@ func (t *finetuneTab) start(resume bool) {
 		return
 	}
 	t.launch(s)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 func dirHasFiles(dir string) bool {
@@ -397,6 +411,7 @@ func (t *finetuneTab) finish(s TrainSettings, res TrainResult, err error, cancel
 			msg += fmt.Sprintf(" · loss %.4f → %.4f", res.Losses[0], res.Losses[n-1])
 		}
 		t.line.SetText(msg + " · model in " + s.OutDir)
+		t.out.SetText("") // the next Start makes a new run folder
 		m.setStatus("Fine-tuning finished: " + s.OutDir)
 		m.models.refreshOptions()
 		if m.deps.Evaluator != nil {

@@ -216,26 +216,12 @@ func settle(m *MainWindow) {
 	}
 }
 
-// relayout lays every container out again, as the desktop driver does when a child's minimum
-// size changes (the test canvas does not).
-func relayout(o fyne.CanvasObject) {
-	switch c := o.(type) {
-	case *fyne.Container:
-		c.Refresh()
-		for _, ch := range c.Objects {
-			relayout(ch)
-		}
-	case fyne.Widget:
-		for _, ch := range test.WidgetRenderer(c).Objects() {
-			relayout(ch)
-		}
-		c.Refresh()
-	}
-}
-
 // assertGolden compares the canvas with testdata/name, rewriting the file first with -update.
-func assertGolden(t *testing.T, name string, c fyne.Canvas) {
+func assertGolden(t *testing.T, m *MainWindow, name string) {
+	c := m.Window.Canvas()
 	t.Helper()
+	m.images.wait()
+	settle(m)
 	relayout(c.Content())
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -131,8 +132,7 @@ func (m *MainWindow) showShortcuts() {
 	}
 	grid.Add(widget.NewLabelWithStyle("Enter", fyne.TextAlignTrailing, fyne.TextStyle{Monospace: true}))
 	grid.Add(widget.NewLabel("Keep the caption being typed"))
-	help := widget.NewLabel("Filter: " + FilterHelp)
-	help.Wrapping = fyne.TextWrapWord
+	help := widget.NewLabel("Filter box:\n  " + strings.ReplaceAll(FilterHelp, " · ", "\n  "))
 	content := container.NewBorder(nil, help, nil, nil, container.NewVScroll(grid))
 	d := dialog.NewCustom("Keyboard shortcuts", "Close", content, m.Window)
 	d.Resize(fyne.NewSize(560, 640))

@@ -5,8 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"fyne.io/fyne/v2"
 )
 
 // capture writes the window's canvas as dir/name.png when CAPTUNE_UI_SHOTS names a folder.
@@ -16,10 +14,7 @@ func capture(t *testing.T, m *MainWindow, name string) {
 	if dir == "" {
 		return
 	}
-	m.images.wait()
-	settle(m)
-	relayout(m.Window.Content())
-	img := m.Window.Canvas().Capture()
+	img := m.Capture()
 	f, err := os.Create(filepath.Join(dir, name+".png"))
 	if err != nil {
 		t.Fatal(err)
@@ -28,5 +23,4 @@ func capture(t *testing.T, m *MainWindow, name string) {
 	if err := png.Encode(f, img); err != nil {
 		t.Fatal(err)
 	}
-	_ = fyne.NewSize
 }

@@ -41,7 +41,10 @@ type dropTray struct {
 	content fyne.CanvasObject
 	cancel  context.CancelFunc
 	jobs    sync.WaitGroup // captioning goroutines, for tests to wait on
+	running int            // captioning goroutines not finished; UI goroutine
 }
+
+func (t *dropTray) busy() bool { return t.running > 0 }
 
 func newDropTray(m *MainWindow) *dropTray {
 	t := &dropTray{m: m, title: widget.NewLabelWithStyle("Dropped images", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})}
@@ -184,8 +187,10 @@ func (t *dropTray) add(paths []string) {
 	t.cancel = cancel
 	_ = prev // an earlier drop keeps captioning its own images
 	t.jobs.Add(1)
+	t.running++
 	go func() {
 		defer t.jobs.Done()
+		defer fyne.Do(func() { t.running-- })
 		defer cancel()
 		finish := func(caps []string, origin annotate.Origin, err error) {
 			fyne.Do(func() {

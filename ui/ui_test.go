@@ -545,7 +545,7 @@ func TestLayoutsGolden(t *testing.T) {
 	m.setStatus("ready")
 	m.refreshStats()
 	capture(t, m, "annotate")
-	assertGolden(t, "annotate.xml", m.Window.Canvas())
+	assertGolden(t, m, "annotate.xml")
 
 	m.Tabs.SelectIndex(1)
 	m.ft.out.SetText("/runs/sample-run1")
@@ -557,7 +557,7 @@ func TestLayoutsGolden(t *testing.T) {
 	settle(m)
 	m.ft.curve.Refresh()
 	capture(t, m, "finetune")
-	assertGolden(t, "finetune.xml", m.Window.Canvas())
+	assertGolden(t, m, "finetune.xml")
 
 	m.Tabs.SelectIndex(2)
 	c := sampleComparison()
@@ -569,7 +569,7 @@ func TestLayoutsGolden(t *testing.T) {
 	m.images.wait()
 	settle(m)
 	capture(t, m, "compare")
-	assertGolden(t, "compare.xml", m.Window.Canvas())
+	assertGolden(t, m, "compare.xml")
 
 	m.Tabs.SelectIndex(0)
 	outside := t.TempDir()
@@ -581,5 +581,5 @@ func TestLayoutsGolden(t *testing.T) {
 	settle(m)
 	m.setStatus("ready")
 	capture(t, m, "tray")
-	assertGolden(t, "tray.xml", m.Window.Canvas())
+	assertGolden(t, m, "tray.xml")
 }
