@@ -3,6 +3,8 @@ package annotate
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -342,5 +344,38 @@ func TestJSONStringMatchesEncodingJSON(t *testing.T) {
 		if back := strings.ToValidUTF8(s, "\uFFFD"); want != back {
 			t.Errorf("jsonString(%q) decodes to %q", s, want)
 		}
+	}
+}
+
+// TestReadSidecarMatchesReadStamped checks the Linux fast path against the portable one: same
+// bytes, and a stamp that Save's conflict check (which uses os.Stat) accepts as unchanged.
+func TestReadSidecarMatchesReadStamped(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"a.txt": "a caption\nand another", "empty.txt": ""})
+	for _, name := range []string{"a.txt", "empty.txt"} {
+		p := filepath.Join(dir, name)
+		fast, fst, err := readSidecar(p, maxSidecarBytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, sst, err := readStamped(p, maxSidecarBytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(fast) != string(slow) || fst != sst {
+			t.Errorf("%s: readSidecar %q %+v, readStamped %q %+v", name, fast, fst, slow, sst)
+		}
+		if changed, kind, err := changedSince(p, fst); changed || err != nil {
+			t.Errorf("%s: changedSince right after reading: %v %s %v", name, changed, kind, err)
+		}
+	}
+	if _, _, err := readSidecar(filepath.Join(dir, "missing.txt"), maxSidecarBytes); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, _, err := readSidecar(dir, maxSidecarBytes); err == nil {
+		t.Error("read a folder")
+	}
+	if _, _, err := readSidecar(filepath.Join(dir, "a.txt"), 4); err == nil {
+		t.Error("read past the size limit")
 	}
 }
