@@ -357,13 +357,17 @@ func TestDownloadErrors(t *testing.T) {
 		{name: "missing revision", repo: testRepo, revision: "v9", want: hub.ErrRevisionNotFound,
 			wantText: []string{`revision "v9" not found`}},
 		{name: "missing config.json", repo: "captune-test/empty", want: hub.ErrFileNotFound,
-			setup:    func(h *hubtest.Server, _ *hubtest.Repo) { h.AddRepo("captune-test/empty", map[string][]byte{"README.md": []byte("hi")}) },
+			setup: func(h *hubtest.Server, _ *hubtest.Repo) {
+				h.AddRepo("captune-test/empty", map[string][]byte{"README.md": []byte("hi")})
+			},
 			wantText: []string{"captune-test/empty: config.json not found in the repo (404 Not Found): not a transformers model"}},
 		{name: "missing preprocessor_config.json", repo: "captune-test/nopre", want: hub.ErrFileNotFound,
 			setup:    func(h *hubtest.Server, _ *hubtest.Repo) { h.AddRepo("captune-test/nopre", noPre, "model.safetensors") },
 			wantText: []string{"preprocessor_config.json not found in the repo (404 Not Found)"}},
 		{name: "missing tokenizer", repo: "captune-test/notok", want: hub.ErrFileNotFound,
-			setup:    func(h *hubtest.Server, _ *hubtest.Repo) { h.AddRepo("captune-test/notok", noTokenizer, "model.safetensors") },
+			setup: func(h *hubtest.Server, _ *hubtest.Repo) {
+				h.AddRepo("captune-test/notok", noTokenizer, "model.safetensors")
+			},
 			wantText: []string{"neither tokenizer.json nor vocab.txt"}},
 		{name: "missing weights", repo: "captune-test/noweights", want: hub.ErrFileNotFound,
 			setup:    func(h *hubtest.Server, _ *hubtest.Repo) { h.AddRepo("captune-test/noweights", noWeights) },

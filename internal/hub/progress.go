@@ -26,11 +26,11 @@ type Progress struct {
 // ignores everything, for files fetched outside a pull's accounting (the shard index).
 type progress struct {
 	Progress
-	callback  func(Progress)
-	first     time.Time // first byte received
+	callback      func(Progress)
+	first         time.Time // first byte received
 	receivedBytes int64
-	fileBase  int64 // Done when the current file started
-	last      time.Time
+	fileBase      int64 // Done when the current file started
+	last          time.Time
 }
 
 func newProgress(repo string, pl plan, callback func(Progress)) *progress {
