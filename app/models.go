@@ -1,21 +1,31 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/captune/captune/assets"
+	"github.com/captune/captune/internal/hub"
 )
 
 // ModelFlagHelp describes --model for every command that takes it.
-const ModelFlagHelp = `model: a Hugging Face BLIP folder, a hub repo id (ORG/NAME) already in the Hugging Face cache, or "bundled" (the small demo model shipped with Captune)`
+const ModelFlagHelp = `model: a Hugging Face BLIP folder, a hub repo id (ORG/NAME, or ORG/NAME@REVISION) in the Hugging Face cache (captune model pull ORG/NAME downloads one), or "bundled" (the small demo model shipped with Captune)`
 
-// ResolveModel turns a --model value into a model folder on disk.
+// ResolveModel turns a --model value into a model folder on disk, without touching the network: a
+// repo id must already be in the Hugging Face cache (Captune's downloads and Python's share it).
 func ResolveModel(spec string) (string, error) {
+	return ResolveModelPull(context.Background(), spec, false, nil)
+}
+
+// ResolveModelPull is ResolveModel that, when pull is true, downloads a repo id missing from the
+// cache (unless HF_HUB_OFFLINE is set), drawing its progress on progress (nil: silent).
+func ResolveModelPull(ctx context.Context, spec string, pull bool, progress io.Writer) (string, error) {
 	if spec == "" || spec == "bundled" {
 		return bundledModelDir()
 	}
@@ -25,47 +35,53 @@ func ResolveModel(spec string) (string, error) {
 		}
 		return spec, nil
 	}
-	if strings.Count(spec, "/") == 1 && !strings.HasPrefix(spec, ".") && !strings.HasPrefix(spec, "/") {
-		dir, err := hubCacheSnapshot(spec)
-		if err != nil {
-			return "", err
-		}
+	repo, revision, ok := parseRepoSpec(spec)
+	if !ok {
+		return "", fmt.Errorf("model %q: no such folder", spec)
+	}
+	settings := hub.SettingsFromEnv()
+	dir, err := hub.Cache{Dir: settings.CacheDir}.Snapshot(repo, revision)
+	if err == nil {
 		return dir, nil
 	}
-	return "", fmt.Errorf("model %q: no such folder", spec)
+	if !errors.Is(err, hub.ErrNotCached) {
+		return "", fmt.Errorf("model %s: %w", spec, err)
+	}
+	if !pull || settings.Offline {
+		how := "download it with: captune model pull " + spec
+		if settings.Offline {
+			how = "HF_HUB_OFFLINE is set; unset it and run: captune model pull " + spec
+		}
+		return "", fmt.Errorf("model %s: %w; %s", spec, err, how)
+	}
+	return pullModel(ctx, settings, repo, revision, progress)
 }
 
-// hfHome is the Hugging Face cache root: $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface.
-func hfHome() string {
-	if h := os.Getenv("HF_HOME"); h != "" {
-		return h
+// parseRepoSpec splits ORG/NAME[@REVISION]; it refuses what looks like a path (./x, /x, a/b/c).
+func parseRepoSpec(spec string) (repo, revision string, ok bool) {
+	repo, revision, _ = strings.Cut(spec, "@")
+	if strings.Count(repo, "/") != 1 || strings.HasPrefix(repo, ".") || strings.HasPrefix(repo, "/") {
+		return "", "", false
 	}
-	if x := os.Getenv("XDG_CACHE_HOME"); x != "" {
-		return filepath.Join(x, "huggingface")
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "huggingface")
+	return repo, revision, hub.ValidateRepoID(repo) == nil
 }
 
-// hubCacheSnapshot finds a repo's snapshot in the Hugging Face cache, as Python tools leave it
-// (hub/models--ORG--NAME/refs/main names the snapshot).
-func hubCacheSnapshot(repo string) (string, error) {
-	root := filepath.Join(hfHome(), "hub", "models--"+strings.ReplaceAll(repo, "/", "--"))
-	ref, err := os.ReadFile(filepath.Join(root, "refs", "main"))
-	if err == nil {
-		dir := filepath.Join(root, "snapshots", strings.TrimSpace(string(ref)))
-		if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
-			return dir, nil
-		}
+// pullModel downloads repo into the Hugging Face cache and returns its snapshot folder, drawing
+// progress (bytes, rate, ETA) on w.
+func pullModel(ctx context.Context, settings hub.Settings, repo, revision string, w io.Writer) (string, error) {
+	c := hub.NewClient(settings)
+	c.UserAgent = "captune/" + Version
+	var onProgress func(hub.Progress)
+	var bar *pullProgress
+	if w != nil {
+		bar = newPullProgress(w)
+		onProgress = bar.Update
 	}
-	snaps, _ := os.ReadDir(filepath.Join(root, "snapshots"))
-	for i := len(snaps) - 1; i >= 0; i-- {
-		dir := filepath.Join(root, "snapshots", snaps[i].Name())
-		if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
-			return dir, nil
-		}
+	dir, err := c.Download(ctx, repo, revision, onProgress)
+	if bar != nil {
+		bar.Finish()
 	}
-	return "", fmt.Errorf("model %s is not in the Hugging Face cache (%s); download it with Python's huggingface-cli, or give a folder", repo, root)
+	return dir, err
 }
 
 // ErrNoBundledModel is returned by binaries built without the demo model.
