@@ -106,10 +106,33 @@ func newThumbCell() *thumbCell {
 }
 
 // CreateRenderer is part of fyne.Widget.
-func (c *thumbCell) CreateRenderer() fyne.WidgetRenderer {
-	badge := container.NewStack(c.bgdot, c.badge)
-	corner := container.NewVBox(container.NewHBox(layout.NewSpacer(), badge))
-	return widget.NewSimpleRenderer(container.NewBorder(nil, c.name, nil, nil, container.NewStack(c.img, corner)))
+func (c *thumbCell) CreateRenderer() fyne.WidgetRenderer { return &thumbRenderer{c} }
+
+// thumbRenderer places the parts by hand: the image above the name, the badge in the image's
+// top-right corner.
+type thumbRenderer struct{ c *thumbCell }
+
+func (r *thumbRenderer) Destroy() {}
+func (r *thumbRenderer) Objects() []fyne.CanvasObject {
+	return []fyne.CanvasObject{r.c.img, r.c.bgdot, r.c.badge, r.c.name}
+}
+func (r *thumbRenderer) Refresh() { r.Layout(r.c.Size()); canvas.Refresh(r.c) }
+func (r *thumbRenderer) MinSize() fyne.Size {
+	img, name := r.c.img.MinSize(), r.c.name.MinSize()
+	return fyne.NewSize(max(img.Width, name.Width), img.Height+name.Height)
+}
+func (r *thumbRenderer) Layout(s fyne.Size) {
+	nh := r.c.name.MinSize().Height
+	r.c.name.Move(fyne.NewPos(0, s.Height-nh))
+	r.c.name.Resize(fyne.NewSize(s.Width, nh))
+	r.c.img.Move(fyne.NewPos(0, 0))
+	r.c.img.Resize(fyne.NewSize(s.Width, s.Height-nh))
+	b := theme.IconInlineSize()
+	pos := fyne.NewPos(s.Width-b-2, 2)
+	r.c.bgdot.Move(pos)
+	r.c.bgdot.Resize(fyne.NewSquareSize(b))
+	r.c.badge.Move(pos)
+	r.c.badge.Resize(fyne.NewSquareSize(b))
 }
 
 func (c *thumbCell) setBadge(b Badge) {

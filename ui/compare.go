@@ -227,8 +227,31 @@ func (t *compareTab) createCell() fyne.CanvasObject {
 }
 
 // CreateRenderer is part of fyne.Widget.
-func (c *compareCell) CreateRenderer() fyne.WidgetRenderer {
-	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, c.img, nil, c.label))
+func (c *compareCell) CreateRenderer() fyne.WidgetRenderer { return &compareCellRenderer{c} }
+
+// compareCellRenderer shows the thumbnail (image column only) left of the text. It lays out by
+// hand because one cell template serves every column and showing or hiding the thumbnail does
+// not change the cell's size, so a container would keep the old layout.
+type compareCellRenderer struct{ c *compareCell }
+
+func (r *compareCellRenderer) Destroy() {}
+func (r *compareCellRenderer) Objects() []fyne.CanvasObject {
+	return []fyne.CanvasObject{r.c.img, r.c.label}
+}
+func (r *compareCellRenderer) Refresh() { r.Layout(r.c.Size()); canvas.Refresh(r.c) }
+func (r *compareCellRenderer) MinSize() fyne.Size {
+	return fyne.NewSize(r.c.img.MinSize().Width, r.c.img.MinSize().Height)
+}
+func (r *compareCellRenderer) Layout(s fyne.Size) {
+	x := float32(0)
+	if r.c.img.Visible() {
+		w := r.c.img.MinSize().Width
+		r.c.img.Move(fyne.NewPos(0, 0))
+		r.c.img.Resize(fyne.NewSize(w, min(w, s.Height)))
+		x = w + theme.Padding()
+	}
+	r.c.label.Move(fyne.NewPos(x, 0))
+	r.c.label.Resize(fyne.NewSize(s.Width-x, s.Height))
 }
 
 func (t *compareTab) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
@@ -239,10 +262,15 @@ func (t *compareTab) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 	r := t.rows[id.Row]
 	c.label.Importance = widget.MediumImportance
 	c.label.TextStyle = fyne.TextStyle{}
+	c.label.Wrapping = fyne.TextWrapWord
+	if id.Col >= 4 {
+		c.label.Wrapping = fyne.TextWrapOff
+	}
 	if id.Col != 0 {
 		c.img.Hide()
 		c.path = ""
 	}
+	defer c.Refresh()
 	switch id.Col {
 	case 0:
 		c.img.Show()

@@ -173,11 +173,11 @@ func (ed *captionEditor) appendRow(c int) *captionRow {
 	ed.fill(r)
 	actions := container.NewHBox(r.meta, layout.NewSpacer(), r.accept, r.reject, remove)
 	r.box = container.NewBorder(nil, actions, container.NewVBox(r.icon), nil, r.entry)
-	ed.rows = append(ed.rows, r)
-	ed.list.Add(r.box)
 	if n > 0 {
 		ed.list.Add(widget.NewSeparator())
 	}
+	ed.rows = append(ed.rows, r)
+	ed.list.Add(r.box)
 	return r
 }
 
@@ -224,6 +224,9 @@ func (ed *captionEditor) refresh() {
 		it = ed.m.ds.Item(ed.item)
 	}
 	sameShape := len(it.Captions) == len(ed.rows) && len(it.Captions) > 0
+	for i, r := range ed.rows {
+		sameShape = sameShape && r.c == i
+	}
 	ed.shown = it
 	if !sameShape {
 		focused := ed.m.Window.Canvas().Focused()

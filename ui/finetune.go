@@ -380,7 +380,12 @@ func (t *finetuneTab) stop() {
 
 func (t *finetuneTab) finish(s TrainSettings, res TrainResult, err error, cancelled bool) {
 	m := t.m
-	t.running = false
+	// running stays true until the end, so that Busy never reports idle between the run and the
+	// comparison it starts.
+	defer func() {
+		t.running = false
+		t.syncButtons()
+	}()
 	t.redraw.stop()
 	t.redraw = newThrottle(curveRedrawInterval, t.draw)
 	t.draw()
@@ -418,7 +423,6 @@ func (t *finetuneTab) finish(s TrainSettings, res TrainResult, err error, cancel
 			m.cmp.run(s.BaseModel, s.OutDir)
 		}
 	}
-	t.syncButtons()
 }
 
 // wait blocks until the running training goroutine has ended (tests).

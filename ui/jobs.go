@@ -96,6 +96,7 @@ type jobBar struct {
 	cancel *widget.Button
 
 	mu       sync.Mutex
+	active   bool // between begin and end: redraws show the counts
 	title    string
 	unit     string
 	done     int
@@ -134,6 +135,7 @@ func newJobBar() *jobBar {
 func (j *jobBar) begin(title, unit string, total int, cancel func()) {
 	j.mu.Lock()
 	j.title, j.unit, j.done, j.total, j.start, j.onCancel = title, unit, 0, total, time.Now(), cancel
+	j.active = true
 	j.mu.Unlock()
 	j.cancel.SetText("Cancel")
 	j.cancel.Enable()
@@ -164,10 +166,11 @@ func (j *jobBar) setTitle(title string) {
 
 // end stops the job and leaves msg in the line. UI goroutine only.
 func (j *jobBar) end(msg string) {
+	j.draw()
 	j.mu.Lock()
 	j.onCancel = nil
+	j.active = false // a redraw still pending must not bring the counts back
 	j.mu.Unlock()
-	j.draw()
 	j.bar.Hide()
 	j.cancel.Hide()
 	j.label.SetText(msg)
@@ -182,9 +185,12 @@ func (j *jobBar) running() bool {
 
 func (j *jobBar) draw() {
 	j.mu.Lock()
-	done, total, title, unit := j.done, j.total, j.title, j.unit
+	done, total, title, unit, active := j.done, j.total, j.title, j.unit, j.active
 	elapsed := time.Since(j.start)
 	j.mu.Unlock()
+	if !active {
+		return
+	}
 	j.label.SetText(title + " " + rateAndETA(done, total, elapsed, unit))
 	if total > 0 {
 		j.bar.Max = float64(total)

@@ -117,7 +117,7 @@ func NewMainWindow(a fyne.App, deps Deps) *MainWindow {
 	m.Window.SetContent(container.NewBorder(nil, status, nil, nil, top))
 	m.buildMenu()
 	m.Window.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { m.handleDrop(uris) })
-	m.Window.SetCloseIntercept(func() { m.requestClose(m.Close) })
+	m.Window.SetCloseIntercept(m.closeIntercept)
 	m.Window.Resize(fyne.NewSize(1280, 800))
 	return m
 }
@@ -484,6 +484,22 @@ func (m *MainWindow) requestClose(then func()) {
 		func(ok bool) {
 			if ok {
 				then()
+			}
+		}, m.Window)
+}
+
+// closeIntercept runs when the user closes the window: it asks before stopping a training run,
+// saves, and closes.
+func (m *MainWindow) closeIntercept() {
+	if !m.ft.running {
+		m.requestClose(m.Close)
+		return
+	}
+	dialog.ShowConfirm("Fine-tuning is running",
+		"Stop it and quit? Resume (Fine-tune tab) continues from the last checkpoint, written at the end of each epoch.",
+		func(ok bool) {
+			if ok {
+				m.requestClose(m.Close)
 			}
 		}, m.Window)
 }

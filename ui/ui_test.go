@@ -210,6 +210,9 @@ func TestAutoCaptionFillsUncaptioned(t *testing.T) {
 			t.Errorf("image %d origin %s, want %s", i, it.Captions[0].Origin, wantOrigin)
 		}
 	}
+	if len(m.editor.rows) != 1 || m.editor.rows[0].c != 0 || m.editor.rows[0].entry.Text != "a picture of img00" {
+		t.Errorf("the editor does not show the new caption of the current image")
+	}
 	if m.job.bar.Max != 3 || m.job.bar.Value != 3 {
 		t.Errorf("progress %v of %v, want 3 of 3 (100%%)", m.job.bar.Value, m.job.bar.Max)
 	}
@@ -340,6 +343,23 @@ func TestFineTuneDrawsCurve(t *testing.T) {
 	}
 	if want := filepath.Join(deps.RunsDir, filepath.Base(dir)+"-run1"); m.ft.lastRun != want {
 		t.Errorf("run folder %q, want %q", m.ft.lastRun, want)
+	}
+}
+
+// A redraw still pending when a job ends must not replace the final message with the counts.
+func TestJobBarEndKeepsMessage(t *testing.T) {
+	test.NewTempApp(t)
+	j := newJobBar()
+	j.begin("Working", "img", 10, func() {})
+	j.set(3)
+	j.set(4) // within the throttle interval: redrawn later
+	j.end("Done.")
+	j.redraw.settle()
+	if got := j.label.Text; got != "Done." {
+		t.Errorf("label %q after end, want %q", got, "Done.")
+	}
+	if j.running() || j.bar.Visible() {
+		t.Error("the bar still shows a running job")
 	}
 }
 
