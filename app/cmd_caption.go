@@ -163,7 +163,14 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 		return err
 	}
 	defer eng.Do(context.Background(), func() error { capt.Free(); return nil })
-	if dev.IsCuda() == false && len(paths) > 50 {
+	est := inference.EstimateMemory(capt.Model.Config, opts.BatchSize, opts.Decode.NumBeams, opts.Decode.MaxLength, false)
+	if avail := inference.AvailableMemory(); !dev.IsCuda() && avail > 0 && est.Total() > avail {
+		return fmt.Errorf("captioning needs about %d MB but %d MB are available: lower --batch-size or --beams", est.Total()>>20, avail>>20)
+	}
+	if len(paths) > 1 {
+		fmt.Fprintf(env.Stderr, "memory estimate: %s\n", est)
+	}
+	if !dev.IsCuda() && len(paths) > 50 {
 		fmt.Fprintf(env.Stderr, "note: captioning %d images on the CPU\n", len(paths))
 	}
 

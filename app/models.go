@@ -156,3 +156,16 @@ func copyFS(fsys fs.FS, root, dest string) error {
 		return os.WriteFile(target, data, 0o644)
 	})
 }
+
+// tempSampleCopy unpacks the bundled sample dataset into a fresh temporary folder.
+func tempSampleCopy() (string, error) {
+	tmp, err := os.MkdirTemp("", "captune-sample-")
+	if err != nil {
+		return "", err
+	}
+	dest := filepath.Join(tmp, "sample")
+	if _, err := BundledSampleDir(dest); err != nil {
+		return "", err
+	}
+	return dest, nil
+}

@@ -1,7 +1,11 @@
 package finetune
 
 import (
+	lib "github.com/sugarme/gotch/libtch"
+	"unsafe"
+
 	"fmt"
+	"github.com/captune/captune/internal/tx"
 	"math"
 	"sort"
 
@@ -40,41 +44,57 @@ func NewAdamW(params []NamedParam, lr, beta1, beta2, eps, weightDecay float64) *
 // ZeroGrad clears the gradients of every parameter.
 func (o *AdamW) ZeroGrad() {
 	for _, p := range o.Params {
-		p.Tensor.ZeroGrad()
+		g := grad(p.Tensor)
+		if lib.AtDefined(g.C) {
+			tx.Call("zero_", func(r *lib.Ctensor) { lib.AtgZero_(r, g.C) }).Free()
+		}
+		g.Free()
 	}
+}
+
+// grad returns a handle to a parameter's gradient (possibly undefined); free it.
+func grad(p *ts.Tensor) tx.T {
+	w := tx.W(p)
+	return tx.Call("grad", func(r *lib.Ctensor) { lib.AtgGrad(r, w.C) })
 }
 
 // ClipGradNorm scales gradients so that their global 2-norm is at most maxNorm, as
 // torch.nn.utils.clip_grad_norm_ does, and returns the norm before clipping.
 func (o *AdamW) ClipGradNorm(maxNorm float64) float64 {
 	var sq float64
-	var grads []*ts.Tensor
+	var grads []tx.T
 	for _, p := range o.Params {
-		g := p.Tensor.MustGrad(false)
-		if !g.MustDefined() {
-			g.MustDrop()
+		g := grad(p.Tensor)
+		if !lib.AtDefined(g.C) {
+			g.Free()
 			continue
 		}
-		n := g.MustNorm(false).Float64Values(true)[0]
-		sq += n * n
+		n := tx.Call("norm", func(r *lib.Ctensor) { lib.AtgNorm(r, g.C) })
+		if lib.AtDevice(n.C) != -1 { // read the norm on the CPU
+			onCPU := tx.Call("to", func(r *lib.Ctensor) { lib.AtgTo(r, n.C, -1) })
+			n.Free()
+			n = onCPU
+		}
+		v := make([]float32, 1)
+		lib.AtCopyData(n.C, unsafe.Pointer(&v[0]), 1, 4)
+		tx.Check("copy")
+		n.Free()
+		sq += float64(v[0]) * float64(v[0])
 		grads = append(grads, g)
 	}
 	total := math.Sqrt(sq)
-	if maxNorm > 0 {
-		coef := maxNorm / (total + 1e-6)
-		if coef < 1 {
-			for _, g := range grads {
-				g.MustMulScalar_(ts.FloatScalar(coef))
-			}
+	if coef := maxNorm / (total + 1e-6); maxNorm > 0 && coef < 1 {
+		for _, g := range grads {
+			tx.ScalarOp("mul_", coef, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar_(r, g.C, s) }).Free()
 		}
 	}
-	for _, g := range grads {
-		g.MustDrop()
-	}
+	tx.Free(grads...)
 	return total
 }
 
-// StepOnce applies one update with the current LR to every parameter that has a gradient.
+// StepOnce applies one update with the current LR to every parameter that has a gradient, as
+// torch.optim.AdamW's single-tensor path does. It calls libtorch directly (package tx): a step
+// touches every parameter a dozen times, and gotch's wrappers leak a little C memory per call.
 func (o *AdamW) StepOnce() {
 	o.Step++
 	ng := ts.NewNoGradGuard()
@@ -84,9 +104,10 @@ func (o *AdamW) StepOnce() {
 	stepSize := o.LR / bc1
 	bc2Sqrt := math.Sqrt(bc2)
 	for _, p := range o.Params {
-		g := p.Tensor.MustGrad(false)
-		if !g.MustDefined() {
-			g.MustDrop()
+		w := tx.W(p.Tensor)
+		g := grad(p.Tensor)
+		if !lib.AtDefined(g.C) {
+			g.Free()
 			continue
 		}
 		m, ok := o.expAvg[p.Name]
@@ -95,21 +116,22 @@ func (o *AdamW) StepOnce() {
 			o.expAvg[p.Name] = m
 			o.expAvgSq[p.Name] = p.Tensor.MustZerosLike(false)
 		}
-		v := o.expAvgSq[p.Name]
+		mt, vt := tx.W(m), tx.W(o.expAvgSq[p.Name])
 		if o.WeightDecay != 0 {
-			p.Tensor.MustMulScalar_(ts.FloatScalar(1 - o.LR*o.WeightDecay))
+			tx.ScalarOp("mul_", 1-o.LR*o.WeightDecay, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar_(r, w.C, s) }).Free()
 		}
-		m.MustLerp_(g, ts.FloatScalar(1-o.Beta1))
-		g2 := g.MustMul(g, false).MustMulScalar(ts.FloatScalar(1-o.Beta2), true)
-		v.MustMulScalar_(ts.FloatScalar(o.Beta2))
-		v.MustAdd_(g2)
-		g2.MustDrop()
-		denom := v.MustSqrt(false).MustDivScalar(ts.FloatScalar(bc2Sqrt), true).MustAddScalar(ts.FloatScalar(o.Eps), true)
-		upd := m.MustDiv(denom, false).MustMulScalar(ts.FloatScalar(-stepSize), true)
-		p.Tensor.MustAdd_(upd)
-		upd.MustDrop()
-		denom.MustDrop()
-		g.MustDrop()
+		tx.ScalarOp("lerp_", 1-o.Beta1, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgLerp_(r, mt.C, g.C, s) }).Free()
+		gg := tx.Call("mul", func(r *lib.Ctensor) { lib.AtgMul(r, g.C, g.C) })
+		gs := tx.ScalarOp("mul", 1-o.Beta2, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar(r, gg.C, s) })
+		tx.ScalarOp("mul_", o.Beta2, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar_(r, vt.C, s) }).Free()
+		tx.Call("add_", func(r *lib.Ctensor) { lib.AtgAdd_(r, vt.C, gs.C) }).Free()
+		sq := tx.Call("sqrt", func(r *lib.Ctensor) { lib.AtgSqrt(r, vt.C) })
+		sd := tx.ScalarOp("div", bc2Sqrt, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgDivScalar(r, sq.C, s) })
+		denom := tx.ScalarOp("add", o.Eps, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgAddScalar(r, sd.C, s) })
+		ratio := tx.Call("div", func(r *lib.Ctensor) { lib.AtgDiv(r, mt.C, denom.C) })
+		upd := tx.ScalarOp("mul", -stepSize, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar(r, ratio.C, s) })
+		tx.Call("add_", func(r *lib.Ctensor) { lib.AtgAdd_(r, w.C, upd.C) }).Free()
+		tx.Free(g, gg, gs, sq, sd, denom, ratio, upd)
 	}
 }
 

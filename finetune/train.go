@@ -57,6 +57,9 @@ type Result struct {
 	Stopped        bool // cancelled before the end
 }
 
+// ErrOutOfMemory is returned when training does not fit, before it starts or when it runs out.
+var ErrOutOfMemory = errors.New("not enough memory")
+
 // ErrNaNLoss is returned when the loss stops being a number.
 var ErrNaNLoss = errors.New("loss is not a number")
 
@@ -130,6 +133,30 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 			res.Resumed = true
 		}
 	}
+	mcfg, err := inference.LoadConfig(from)
+	if err != nil {
+		return res, err
+	}
+	est := inference.EstimateMemory(mcfg, cfg.BatchSize, 1, cfg.MaxTextLen, true)
+	onProgress(Progress{Phase: "load", Message: "memory estimate: " + est.String(), ValLoss: math.NaN()})
+	if avail := inference.AvailableMemory(); !device.IsCuda() && avail > 0 && est.Total() > avail {
+		if fit := inference.FitBatch(mcfg, cfg.BatchSize, cfg.MaxTextLen, avail); fit > 0 {
+			return res, fmt.Errorf("%w: training needs about %d MB but %d MB are available: use batch size %d (with --grad-accum %d to keep the effective batch)",
+				ErrOutOfMemory, est.Total()>>20, avail>>20, fit, (cfg.BatchSize*cfg.GradAccum+fit-1)/fit)
+		}
+		return res, fmt.Errorf("%w: training needs about %d MB but %d MB are available, even at batch size 1", ErrOutOfMemory, est.Total()>>20, avail>>20)
+	}
+	defer func() {
+		// Model code panics on libtorch errors (see inference.T); out of memory is the one users can fix.
+		if r := recover(); r != nil {
+			msg := fmt.Sprint(r)
+			if strings.Contains(msg, "memory") {
+				err = fmt.Errorf("%w at step %d (%s): try batch size %d; the last checkpoint %s is kept", ErrOutOfMemory, res.Steps+1, msg, max(1, cfg.BatchSize/2), orNone(res.LastCheckpoint))
+			} else {
+				err = fmt.Errorf("training failed at step %d: %s (last checkpoint %s)", res.Steps+1, msg, orNone(res.LastCheckpoint))
+			}
+		}
+	}()
 	onProgress(Progress{Phase: "load", Message: "loading " + from, ValLoss: math.NaN()})
 	capt, _, err := inference.LoadCaptioner(from, device)
 	if err != nil {

@@ -90,8 +90,8 @@ func (m *Model) Generate(pixels *ts.Tensor, opts DecodeOptions) ([][]int64, erro
 	defer runtime.UnlockOSThread()
 	ng := ts.NewNoGradGuard()
 	defer ng.Drop()
-	img := m.EncodeImage(pixels)
-	defer img.MustDrop()
+	img := m.encode(pixels)
+	defer img.Free()
 	if opts.NumBeams > 1 {
 		return m.beamSearch(img, start, opts)
 	}
@@ -99,7 +99,7 @@ func (m *Model) Generate(pixels *ts.Tensor, opts DecodeOptions) ([][]int64, erro
 }
 
 // stepLogits feeds new tokens rows×T and returns the last position's logits [rows, vocab] on the CPU.
-func (m *Model) stepLogits(newIDs [][]int64, cache []*LayerCache, past int64, logSoftmax bool) ([][]float32, error) {
+func (m *Model) stepLogits(newIDs [][]int64, cache []*LayerCache, past int64, logProbs bool) ([][]float32, error) {
 	rows, t := len(newIDs), len(newIDs[0])
 	flat := make([]int64, 0, rows*t)
 	for _, r := range newIDs {
@@ -112,15 +112,18 @@ func (m *Model) stepLogits(newIDs [][]int64, cache []*LayerCache, past int64, lo
 	if m.Device != gotch.CPU {
 		ids = ids.MustTo(m.Device, true)
 	}
-	h := m.Text.Step(ids, cache, past)
+	h := m.Text.Step(W(ids), cache, past, m.Device)
 	ids.MustDrop()
-	last := h.MustNarrow(1, int64(t-1), 1, true)
-	logits := m.Text.Head.Forward(last)
-	last.MustDrop()
-	logits = logits.MustSqueezeDim(1, true)
-	if logSoftmax {
-		logits = logits.MustLogSoftmax(-1, gotch.Float, true)
+	last := narrow(h, 1, int64(t-1), 1)
+	l3 := m.Text.Head.Forward(last)
+	l2 := squeezeDim(l3, 1)
+	free(h, last, l3)
+	if logProbs {
+		ls := logSoftmax(l2, -1)
+		l2.Free()
+		l2 = ls
 	}
+	logits := l2.TS()
 	if m.Device != gotch.CPU {
 		logits = logits.MustTo(gotch.CPU, true)
 	}
@@ -234,8 +237,8 @@ func (o *DecodeOptions) sampleToken(scores []float32, rng *rand.Rand) int64 {
 	return int64(idx[keep-1])
 }
 
-func (m *Model) sampleOrGreedy(img *ts.Tensor, start []int64, opts DecodeOptions) ([][]int64, error) {
-	b := int(img.MustSize()[0])
+func (m *Model) sampleOrGreedy(img T, start []int64, opts DecodeOptions) ([][]int64, error) {
+	b := int(img.Shape()[0])
 	eos, pad := m.Config.Text.SepTokenID, m.Config.Text.PadTokenID
 	cache := m.Text.NewCache(img)
 	defer FreeCache(cache)
@@ -337,8 +340,8 @@ type candidate struct {
 	index int
 }
 
-func (m *Model) beamSearch(img *ts.Tensor, start []int64, opts DecodeOptions) ([][]int64, error) {
-	b := int(img.MustSize()[0])
+func (m *Model) beamSearch(img T, start []int64, opts DecodeOptions) ([][]int64, error) {
+	b := int(img.Shape()[0])
 	k := opts.NumBeams
 	eos, pad := m.Config.Text.SepTokenID, m.Config.Text.PadTokenID
 	vocab := int(m.Config.Text.VocabSize)
@@ -350,10 +353,10 @@ func (m *Model) beamSearch(img *ts.Tensor, start []int64, opts DecodeOptions) ([
 		}
 	}
 	repIdx := ts.MustOfSlice(rep).MustTo(m.Device, true)
-	imgRep := img.MustIndexSelect(0, repIdx, false)
+	imgRep := indexSelect(img, 0, W(repIdx))
 	repIdx.MustDrop()
 	cache := m.Text.NewCache(imgRep)
-	imgRep.MustDrop()
+	imgRep.Free()
 	defer FreeCache(cache)
 
 	rows := b * k
@@ -432,7 +435,7 @@ func (m *Model) beamSearch(img *ts.Tensor, start []int64, opts DecodeOptions) ([
 		seqs = newSeqs
 		beamScores = nextScores
 		idx := ts.MustOfSlice(nextRows).MustTo(m.Device, true)
-		ReorderCache(cache, idx)
+		ReorderCache(cache, W(idx))
 		idx.MustDrop()
 		cur++
 		all := true

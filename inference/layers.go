@@ -21,9 +21,7 @@ func newLinear(b *builder, p kp, in, out int64) *Linear {
 }
 
 // Forward applies the layer; x is not freed.
-func (l *Linear) Forward(x *ts.Tensor) *ts.Tensor {
-	return ts.MustLinear(x, l.Weight, l.Bias)
-}
+func (l *Linear) Forward(x T) T { return linear(x, W(l.Weight), W(l.Bias)) }
 
 // LayerNorm normalises the last dimension with "weight" and "bias".
 type LayerNorm struct {
@@ -41,23 +39,24 @@ func newLayerNorm(b *builder, p kp, dim int64, eps float64) *LayerNorm {
 }
 
 // Forward applies the layer; x is not freed.
-func (l *LayerNorm) Forward(x *ts.Tensor) *ts.Tensor {
-	return ts.MustLayerNorm(x, []int64{l.dim}, l.Weight, l.Bias, l.Eps, true)
-}
+func (l *LayerNorm) Forward(x T) T { return layerNorm(x, l.dim, W(l.Weight), W(l.Bias), l.Eps) }
 
 // activations maps config.json's hidden_act to its function. Each frees its input.
-var activations = map[string]func(x *ts.Tensor) *ts.Tensor{
-	"gelu":              func(x *ts.Tensor) *ts.Tensor { return x.MustGelu("none", true) },
-	"gelu_new":          func(x *ts.Tensor) *ts.Tensor { return x.MustGelu("tanh", true) },
-	"gelu_pytorch_tanh": func(x *ts.Tensor) *ts.Tensor { return x.MustGelu("tanh", true) },
-	"relu":              func(x *ts.Tensor) *ts.Tensor { return x.MustRelu(true) },
-	"quick_gelu": func(x *ts.Tensor) *ts.Tensor {
-		s := x.MustMulScalar(ts.FloatScalar(1.702), false).MustSigmoid(true)
-		return x.MustMul(s, true)
+var activations = map[string]func(x T) T{
+	"gelu":              func(x T) T { defer x.Free(); return gelu(x, "none") },
+	"gelu_new":          func(x T) T { defer x.Free(); return gelu(x, "tanh") },
+	"gelu_pytorch_tanh": func(x T) T { defer x.Free(); return gelu(x, "tanh") },
+	"relu":              func(x T) T { defer x.Free(); return relu(x) },
+	"quick_gelu": func(x T) T {
+		a := mulScalar(x, 1.702)
+		s := sigmoid(a)
+		out := mul(x, s)
+		free(x, a, s)
+		return out
 	},
 }
 
-func activation(name string) (func(*ts.Tensor) *ts.Tensor, error) {
+func activation(name string) (func(T) T, error) {
 	f, ok := activations[name]
 	if !ok {
 		return nil, fmt.Errorf("unsupported hidden_act %q", name)
@@ -66,17 +65,21 @@ func activation(name string) (func(*ts.Tensor) *ts.Tensor, error) {
 }
 
 // splitHeads reshapes [B, T, H·D] to [B, H, T, D], freeing x.
-func splitHeads(x *ts.Tensor, heads int64) *ts.Tensor {
-	s := x.MustSize()
-	v := x.MustView([]int64{s[0], s[1], heads, s[2] / heads}, true)
-	return v.MustTranspose(1, 2, true)
+func splitHeads(x T, heads int64) T {
+	s := x.Shape()
+	v := view(x, s[0], s[1], heads, s[2]/heads)
+	out := transpose(v, 1, 2)
+	free(x, v)
+	return out
 }
 
 // mergeHeads reshapes [B, H, T, D] to [B, T, H·D], freeing x.
-func mergeHeads(x *ts.Tensor) *ts.Tensor {
-	s := x.MustSize()
-	t := x.MustTranspose(1, 2, true)
-	return t.MustReshape([]int64{s[0], s[2], s[1] * s[3]}, true)
+func mergeHeads(x T) T {
+	s := x.Shape()
+	t := transpose(x, 1, 2)
+	out := reshape(t, s[0], s[2], s[1]*s[3])
+	free(x, t)
+	return out
 }
 
 // attention computes softmax(q·kᵀ·scale + mask)·v as transformers' BLIP modules do, for q [B, H, Tq, D]
@@ -84,15 +87,19 @@ func mergeHeads(x *ts.Tensor) *ts.Tensor {
 // (gotch cannot pass "no mask" to libtorch's scaled_dot_product_attention: its optional argument
 // arrives as an undefined tensor, which libtorch 2.1 rejects, and on the CPU libtorch 2.1 runs the
 // same math anyway.)
-func attention(q, k, v, mask *ts.Tensor, scale float64) *ts.Tensor {
-	kt := k.MustTranspose(-1, -2, false)
-	s := q.MustMatmul(kt, false).MustMulScalar(ts.FloatScalar(scale), true)
-	kt.MustDrop()
+func attention(q, k, v T, mask *T, scale float64) T {
+	kt := transpose(k, -1, -2)
+	raw := matmul(q, kt)
+	s := mulScalar(raw, scale)
+	free(kt, raw)
 	if mask != nil {
-		s = s.MustAdd(mask, true)
+		m := add(s, *mask)
+		s.Free()
+		s = m
 	}
-	p := s.MustSoftmax(-1, gotch.Float, true)
-	out := p.MustMatmul(v, true)
+	p := softmax(s, -1)
+	out := matmul(p, v)
+	free(s, p)
 	return out
 }
 
@@ -100,14 +107,17 @@ func attention(q, k, v, mask *ts.Tensor, scale float64) *ts.Tensor {
 const maskMin = -3.4028234663852886e38
 
 // causalMask returns an additive mask [T, T]: 0 where position i may see j <= i, maskMin elsewhere.
-func causalMask(t int64, device gotch.Device) *ts.Tensor {
-	allowed := ts.MustOnes([]int64{t, t}, gotch.Bool, device).MustTril(0, true)
-	return additiveMask(allowed)
+func causalMask(t int64, device gotch.Device) T {
+	ones := ts.MustOnes([]int64{t, t}, gotch.Float, device)
+	tri := ones.MustTril(0, true)
+	return additiveMask(W(tri), tri)
 }
 
-// additiveMask turns a boolean "may attend" mask into 0 / maskMin floats, freeing it.
-func additiveMask(allowed *ts.Tensor) *ts.Tensor {
-	f := allowed.MustTotype(gotch.Float, true)
-	// (1 - allowed) * min, as transformers' get_extended_attention_mask.
-	return f.MustRsubScalar(ts.FloatScalar(1), true).MustMulScalar(ts.FloatScalar(maskMin), true)
+// additiveMask turns a float 0/1 "may attend" mask into 0 / maskMin, freeing owner.
+func additiveMask(allowed T, owner *ts.Tensor) T {
+	inv := rsubScalar(allowed, 1)
+	out := mulScalar(inv, maskMin)
+	inv.Free()
+	owner.MustDrop()
+	return out
 }

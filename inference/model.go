@@ -87,21 +87,23 @@ func (m *Model) Free() {
 }
 
 // EncodeImage runs the vision encoder: pixels [B, 3, H, W] on any device to image tokens [B, N, C].
-func (m *Model) EncodeImage(pixels *ts.Tensor) *ts.Tensor {
+func (m *Model) EncodeImage(pixels *ts.Tensor) *ts.Tensor { return m.encode(pixels).TS() }
+
+func (m *Model) encode(pixels *ts.Tensor) T {
 	if pixels.MustDevice() != m.Device {
 		p := pixels.MustTo(m.Device, false)
 		defer p.MustDrop()
-		return m.Vision.Forward(p)
+		return m.Vision.Forward(W(p))
 	}
-	return m.Vision.Forward(pixels)
+	return m.Vision.Forward(W(pixels))
 }
 
 // Logits runs the full model: pixels [B, 3, H, W], ids [B, T] and an optional padding mask [B, T]
 // give decoder logits [B, T, vocab], as BlipForConditionalGeneration.forward does.
 func (m *Model) Logits(pixels, ids, attention *ts.Tensor) *ts.Tensor {
-	img := m.EncodeImage(pixels)
-	defer img.MustDrop()
-	return m.Text.Forward(ids, attention, img)
+	img := m.encode(pixels)
+	defer img.Free()
+	return m.Text.Forward(W(ids), attention, img, m.Device).TS()
 }
 
 // Tensors returns every parameter by Hugging Face key.

@@ -17,14 +17,13 @@ type TextEmbeddings struct {
 }
 
 // Forward embeds ids [B, T] at positions past..past+T-1.
-func (e *TextEmbeddings) Forward(ids *ts.Tensor, past int64) *ts.Tensor {
-	t := ids.MustSize()[1]
-	w := ts.MustEmbedding(e.WordEmbeddings, ids, -1, false, false)
-	pos := e.PositionEmbeddings.MustNarrow(0, past, t, false)
-	x := w.MustAdd(pos, true)
-	pos.MustDrop()
+func (e *TextEmbeddings) Forward(ids T, past int64) T {
+	t := ids.Shape()[1]
+	w := embedding(W(e.WordEmbeddings), ids)
+	pos := narrow(W(e.PositionEmbeddings), 0, past, t)
+	x := add(w, pos)
 	out := e.LayerNorm.Forward(x)
-	x.MustDrop()
+	free(w, pos, x)
 	return out
 }
 
@@ -50,23 +49,22 @@ func newTextAttention(b *builder, p kp, hidden, kvIn, heads int64, eps float64) 
 }
 
 // keyValue projects a source sequence [B, S, C] into heads [B, H, S, D].
-func (a *TextAttention) keyValue(src *ts.Tensor) (k, v *ts.Tensor) {
+func (a *TextAttention) keyValue(src T) (k, v T) {
 	return splitHeads(a.Key.Forward(src), a.heads), splitHeads(a.Value.Forward(src), a.heads)
 }
 
 // attend runs attention of h's queries over k, v and the output block; h is not freed.
 // mask is nil or an additive mask (see attention).
-func (a *TextAttention) attend(h, k, v, mask *ts.Tensor) *ts.Tensor {
+func (a *TextAttention) attend(h, k, v T, mask *T) T {
 	q := splitHeads(a.Query.Forward(h), a.heads)
-	d := q.MustSize()[3]
+	d := q.Shape()[3]
 	o := attention(q, k, v, mask, 1/math.Sqrt(float64(d)))
-	q.MustDrop()
+	q.Free()
 	o = mergeHeads(o)
 	dense := a.OutputDense.Forward(o)
-	o.MustDrop()
-	r := dense.MustAdd(h, true)
+	r := add(dense, h)
 	out := a.OutputLayerNorm.Forward(r)
-	r.MustDrop()
+	free(o, dense, r)
 	return out
 }
 
@@ -78,40 +76,33 @@ type TextLayer struct {
 	IntermediateDense *Linear
 	OutputDense       *Linear
 	OutputLayerNorm   *LayerNorm
-	act               func(*ts.Tensor) *ts.Tensor
+	act               func(T) T
 }
 
 // LayerCache holds one layer's keys and values across decoding steps: the self-attention ones grow
 // by one token per step, the cross-attention ones are computed once per image.
 type LayerCache struct {
-	SelfK, SelfV   *ts.Tensor
-	CrossK, CrossV *ts.Tensor
+	SelfK, SelfV   T
+	CrossK, CrossV T
 }
 
-// Forward runs the block on h [B, T, C]; h is not freed. With a cache, self-attention keys and values
-// are appended to it; mask is the self-attention mask (see TextAttention.attend).
-func (l *TextLayer) Forward(h *ts.Tensor, c *LayerCache, mask *ts.Tensor) *ts.Tensor {
+// Forward runs the block on h [B, T, C]; h is not freed. Self-attention keys and values are
+// appended to the cache; mask is the self-attention mask (see attention).
+func (l *TextLayer) Forward(h T, c *LayerCache, mask *T) T {
 	k, v := l.Attention.keyValue(h)
-	if c.SelfK != nil {
-		k2 := ts.MustCat([]*ts.Tensor{c.SelfK, k}, 2)
-		v2 := ts.MustCat([]*ts.Tensor{c.SelfV, v}, 2)
-		k.MustDrop()
-		v.MustDrop()
-		c.SelfK.MustDrop()
-		c.SelfV.MustDrop()
+	if c.SelfK.C != nil {
+		k2, v2 := cat(2, c.SelfK, k), cat(2, c.SelfV, v)
+		free(k, v, c.SelfK, c.SelfV)
 		k, v = k2, v2
 	}
 	a := l.Attention.attend(h, k, v, mask)
 	c.SelfK, c.SelfV = k, v
 	x := l.CrossAttention.attend(a, c.CrossK, c.CrossV, nil)
-	a.MustDrop()
 	m := l.act(l.IntermediateDense.Forward(x))
 	d := l.OutputDense.Forward(m)
-	m.MustDrop()
-	r := d.MustAdd(x, true)
-	x.MustDrop()
+	r := add(d, x)
 	out := l.OutputLayerNorm.Forward(r)
-	r.MustDrop()
+	free(a, x, m, d, r)
 	return out
 }
 
@@ -121,16 +112,15 @@ type LMHead struct {
 	TransformLayerNorm *LayerNorm // transform.LayerNorm
 	DecoderWeight      *ts.Tensor // decoder.weight [vocab, hidden]
 	Bias               *ts.Tensor // bias [vocab]
-	act                func(*ts.Tensor) *ts.Tensor
+	act                func(T) T
 }
 
 // Forward returns logits [B, T, vocab]; h is not freed.
-func (l *LMHead) Forward(h *ts.Tensor) *ts.Tensor {
+func (l *LMHead) Forward(h T) T {
 	x := l.act(l.TransformDense.Forward(h))
 	y := l.TransformLayerNorm.Forward(x)
-	x.MustDrop()
-	out := ts.MustLinear(y, l.DecoderWeight, l.Bias)
-	y.MustDrop()
+	out := linear(y, W(l.DecoderWeight), W(l.Bias))
+	free(x, y)
 	return out
 }
 
@@ -181,7 +171,7 @@ func newTextDecoder(b *builder, p kp, c TextConfig) *TextDecoder {
 
 // NewCache prepares per-layer caches for decoding over image tokens [B, N, C]: the cross-attention
 // keys and values are computed here, once.
-func (d *TextDecoder) NewCache(image *ts.Tensor) []*LayerCache {
+func (d *TextDecoder) NewCache(image T) []*LayerCache {
 	cs := make([]*LayerCache, len(d.Layers))
 	for i, l := range d.Layers {
 		k, v := l.CrossAttention.keyValue(image)
@@ -193,80 +183,79 @@ func (d *TextDecoder) NewCache(image *ts.Tensor) []*LayerCache {
 // FreeCache releases every tensor of a cache.
 func FreeCache(cs []*LayerCache) {
 	for _, c := range cs {
-		for _, t := range []*ts.Tensor{c.SelfK, c.SelfV, c.CrossK, c.CrossV} {
-			if t != nil {
-				t.MustDrop()
-			}
-		}
+		free(c.SelfK, c.SelfV, c.CrossK, c.CrossV)
 		*c = LayerCache{}
 	}
 }
 
-// ReorderCache keeps rows idx (a CPU or device int64 tensor) of the self-attention caches, as beam
-// search does when beams are re-ranked. Cross-attention rows need no reordering: beams of one image
-// share the same image tokens.
-func ReorderCache(cs []*LayerCache, idx *ts.Tensor) {
+// ReorderCache keeps rows idx (an int64 tensor on the model's device) of the self-attention caches,
+// as beam search does when beams are re-ranked. Cross-attention rows need no reordering: beams of
+// one image share the same image tokens.
+func ReorderCache(cs []*LayerCache, idx T) {
 	for _, c := range cs {
-		if c.SelfK == nil {
+		if c.SelfK.C == nil {
 			continue
 		}
-		k := c.SelfK.MustIndexSelect(0, idx, true)
-		v := c.SelfV.MustIndexSelect(0, idx, true)
+		k, v := indexSelect(c.SelfK, 0, idx), indexSelect(c.SelfV, 0, idx)
+		free(c.SelfK, c.SelfV)
 		c.SelfK, c.SelfV = k, v
 	}
 }
 
 // Step runs the decoder on new tokens ids [B, T] that follow the cached ones and returns hidden
 // states [B, T, C]. past is the number of tokens already cached.
-func (d *TextDecoder) Step(ids *ts.Tensor, cs []*LayerCache, past int64) *ts.Tensor {
+func (d *TextDecoder) Step(ids T, cs []*LayerCache, past int64, device gotch.Device) T {
 	h := d.Embeddings.Forward(ids, past)
-	var mask *ts.Tensor
-	if t := ids.MustSize()[1]; t > 1 {
+	var mask *T
+	if t := ids.Shape()[1]; t > 1 {
 		// Several new tokens at once (the start tokens): each sees the cache and the ones before it.
-		c := causalMask(t, ids.MustDevice())
+		c := causalMask(t, device)
 		if past > 0 {
-			seen := ts.MustZeros([]int64{t, past}, gotch.Float, ids.MustDevice())
-			c = ts.MustCat([]*ts.Tensor{seen, c}, 1)
+			seen := ts.MustZeros([]int64{t, past}, gotch.Float, device)
+			c2 := cat(1, W(seen), c)
 			seen.MustDrop()
+			c.Free()
+			c = c2
 		}
-		mask = c
+		mask = &c
 	}
 	for i, l := range d.Layers {
 		y := l.Forward(h, cs[i], mask)
-		h.MustDrop()
+		h.Free()
 		h = y
 	}
 	if mask != nil {
-		mask.MustDrop()
+		mask.Free()
 	}
 	return h
 }
 
 // Forward runs the decoder over full sequences ids [B, T] with padding mask attention [B, T] (1 = token,
 // 0 = pad; nil for none) against image tokens [B, N, C], and returns logits [B, T, vocab]. This is
-// the training path: nothing is cached.
-func (d *TextDecoder) Forward(ids, attention, image *ts.Tensor) *ts.Tensor {
+// the training path: nothing is kept between calls.
+func (d *TextDecoder) Forward(ids T, attention *ts.Tensor, image T, device gotch.Device) T {
 	// As transformers' get_extended_attention_mask for a decoder: causal AND key is not padding.
-	t := ids.MustSize()[1]
-	var mask *ts.Tensor
+	t := ids.Shape()[1]
+	var mask T
 	if attention != nil {
-		tri := ts.MustOnes([]int64{t, t}, gotch.Float, ids.MustDevice()).MustTril(0, true)
+		tri := ts.MustOnes([]int64{t, t}, gotch.Float, device).MustTril(0, true)
 		keys := attention.MustTotype(gotch.Float, false).MustUnsqueeze(1, true).MustUnsqueeze(1, true) // B,1,1,T
-		mask = additiveMask(keys.MustMul(tri, true))                                                   // B,1,T,T
+		allowed := keys.MustMul(tri, true)                                                             // B,1,T,T
 		tri.MustDrop()
+		mask = additiveMask(W(allowed), allowed)
 	} else {
-		mask = causalMask(t, ids.MustDevice())
+		mask = causalMask(t, device)
 	}
 	cs := d.NewCache(image)
 	h := d.Embeddings.Forward(ids, 0)
 	for i, l := range d.Layers {
-		y := l.Forward(h, cs[i], mask)
-		h.MustDrop()
+		y := l.Forward(h, cs[i], &mask)
+		h.Free()
 		h = y
 	}
 	FreeCache(cs)
-	mask.MustDrop()
+	mask.Free()
 	logits := d.Head.Forward(h)
-	h.MustDrop()
+	h.Free()
 	return logits
 }

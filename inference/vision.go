@@ -29,17 +29,17 @@ func newVisionEmbeddings(b *builder, p kp, c VisionConfig) *VisionEmbeddings {
 }
 
 // Forward maps pixels [B, 3, H, W] to tokens [B, 1+patches, hidden].
-func (e *VisionEmbeddings) Forward(pixels *ts.Tensor) *ts.Tensor {
-	x := ts.MustConv2d(pixels, e.PatchEmbeddingW, e.PatchEmbeddingB, []int64{e.patch, e.patch}, []int64{0, 0}, []int64{1, 1}, 1)
-	x = x.MustFlatten(2, -1, true).MustTranspose(1, 2, true)
-	s := x.MustSize()
-	cls := e.ClassEmbedding.MustExpand([]int64{s[0], 1, s[2]}, false, false)
-	cat := ts.MustCat([]*ts.Tensor{cls, x}, 1)
-	cls.MustDrop()
-	x.MustDrop()
-	pos := e.PositionEmbedding.MustNarrow(1, 0, s[1]+1, false)
-	out := cat.MustAdd(pos, true)
-	pos.MustDrop()
+func (e *VisionEmbeddings) Forward(pixels T) T {
+	c := conv2d(pixels, W(e.PatchEmbeddingW), W(e.PatchEmbeddingB), e.patch)
+	f := flatten(c, 2, -1)
+	x := transpose(f, 1, 2)
+	free(c, f)
+	s := x.Shape()
+	cls := expand(W(e.ClassEmbedding), s[0], 1, s[2])
+	joined := cat(1, cls, x)
+	pos := narrow(W(e.PositionEmbedding), 1, 0, s[1]+1)
+	out := add(joined, pos)
+	free(x, cls, joined, pos)
 	return out
 }
 
@@ -50,20 +50,19 @@ type VisionAttention struct {
 }
 
 // Forward attends over all tokens; x is not freed.
-func (a *VisionAttention) Forward(x *ts.Tensor) *ts.Tensor {
-	s := x.MustSize() // B, T, C
-	qkv := a.QKV.Forward(x).MustView([]int64{s[0], s[1], 3, a.heads, s[2] / a.heads}, true).MustPermute([]int64{2, 0, 3, 1, 4}, true)
-	q := qkv.MustSelect(0, 0, false)
-	k := qkv.MustSelect(0, 1, false)
-	v := qkv.MustSelect(0, 2, false)
-	qkv.MustDrop()
+func (a *VisionAttention) Forward(x T) T {
+	s := x.Shape() // B, T, C
+	qkv := a.QKV.Forward(x)
+	v5 := view(qkv, s[0], s[1], 3, a.heads, s[2]/a.heads)
+	perm := permute(v5, 2, 0, 3, 1, 4)
+	free(qkv, v5)
+	q, k, v := selectAt(perm, 0, 0), selectAt(perm, 0, 1), selectAt(perm, 0, 2)
+	perm.Free()
 	o := attention(q, k, v, nil, 1/math.Sqrt(float64(s[2]/a.heads)))
-	q.MustDrop()
-	k.MustDrop()
-	v.MustDrop()
+	free(q, k, v)
 	o = mergeHeads(o)
 	out := a.Projection.Forward(o)
-	o.MustDrop()
+	o.Free()
 	return out
 }
 
@@ -73,22 +72,20 @@ type VisionLayer struct {
 	SelfAttn   *VisionAttention
 	LayerNorm2 *LayerNorm
 	FC1, FC2   *Linear // mlp.fc1, mlp.fc2
-	act        func(*ts.Tensor) *ts.Tensor
+	act        func(T) T
 }
 
 // Forward applies the block; x is not freed.
-func (l *VisionLayer) Forward(x *ts.Tensor) *ts.Tensor {
+func (l *VisionLayer) Forward(x T) T {
 	h := l.LayerNorm1.Forward(x)
 	a := l.SelfAttn.Forward(h)
-	h.MustDrop()
-	x1 := a.MustAdd(x, true)
+	x1 := add(a, x)
+	free(h, a)
 	h = l.LayerNorm2.Forward(x1)
 	m := l.act(l.FC1.Forward(h))
-	h.MustDrop()
 	m2 := l.FC2.Forward(m)
-	m.MustDrop()
-	out := m2.MustAdd(x1, true)
-	x1.MustDrop()
+	out := add(m2, x1)
+	free(h, m, m2, x1)
 	return out
 }
 
@@ -124,14 +121,14 @@ func newVisionModel(b *builder, p kp, c VisionConfig) *VisionModel {
 }
 
 // Forward encodes pixels [B, 3, H, W] into image tokens [B, 1+patches, hidden] (last_hidden_state).
-func (m *VisionModel) Forward(pixels *ts.Tensor) *ts.Tensor {
+func (m *VisionModel) Forward(pixels T) T {
 	x := m.Embeddings.Forward(pixels)
 	for _, l := range m.Layers {
 		y := l.Forward(x)
-		x.MustDrop()
+		x.Free()
 		x = y
 	}
 	out := m.PostLayerNorm.Forward(x)
-	x.MustDrop()
+	x.Free()
 	return out
 }

@@ -19,7 +19,7 @@ bin/captune synth --out "$WORK/base" --n "$N_TRAIN" --seed 11 --variant base --s
 bin/captune finetune --data "$WORK/base" --model "$WORK/init" --out "$WORK/trained" --epochs "$EPOCHS" \
   --batch-size 32 --lr 1e-3 --warmup 50 --weight-decay 0.01 --seed 1 --keep 1
 bin/captune synth --out "$WORK/sample" --n 50 --seed 7 --variant textures --size 64
-bin/captune split --data "$WORK/sample" --seed 1 --train 0.8 --val 0.2
+bin/captune split --data "$WORK/sample" --seed 1 --train 0.8 --val 0.2 --test 0
 rm -rf assets/model assets/sample
 mkdir -p assets/model
 for f in config.json model.safetensors generation_config.json preprocessor_config.json tokenizer.json \

@@ -87,7 +87,7 @@ def calibrate_end_token(model, proc, sep):
     bias = model.text_decoder.cls.predictions.bias
     base = float(bias[sep])
     best = (-1, 0.0)
-    for delta in [x * 0.1 for x in range(0, 300)]:
+    for delta in [x * 0.1 for x in range(0, 31)]:
         with torch.no_grad():
             bias[sep] = base + delta
             g = model.generate(pixel_values=pv, max_length=20)

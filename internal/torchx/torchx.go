@@ -4,8 +4,11 @@ package torchx
 
 // #cgo CXXFLAGS: -std=c++17
 // #cgo LDFLAGS: -ltorch_cpu -lc10
+// #include <stdlib.h>
 // #include "torchx.h"
 import "C"
+
+import "unsafe"
 
 // NumThreads returns libtorch's intra-op thread count.
 func NumThreads() int { return int(C.captune_get_num_threads()) }
@@ -26,3 +29,13 @@ func Version() string { return C.GoString(C.captune_torch_version()) }
 
 // CXX11ABI reports whether the binary was compiled with the C++11 std::string ABI.
 func CXX11ABI() bool { return C.captune_cxx11_abi() != 0 }
+
+// CString copies a NUL-terminated C string and frees it with free(3); nil gives "".
+func CString(p unsafe.Pointer) string {
+	if p == nil {
+		return ""
+	}
+	s := C.GoString((*C.char)(p))
+	C.free(p)
+	return s
+}
