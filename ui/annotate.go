@@ -87,7 +87,8 @@ func badgeIcon(b Badge) fyne.Resource {
 // thumbCell is one tile of the thumbnail grid: the image, its badge and its file name.
 type thumbCell struct {
 	widget.BaseWidget
-	idx   int // dataset index shown; -1 while unbound
+	idx   int   // dataset index shown; -1 while unbound
+	shown Badge // the badge drawn, so that rebinding the same item redraws nothing
 	img   *canvas.Image
 	badge *widget.Icon
 	bgdot *canvas.Circle
@@ -95,7 +96,7 @@ type thumbCell struct {
 }
 
 func newThumbCell() *thumbCell {
-	c := &thumbCell{idx: -1, img: &canvas.Image{FillMode: canvas.ImageFillContain, ScaleMode: canvas.ImageScaleFastest},
+	c := &thumbCell{idx: -1, shown: -1, img: &canvas.Image{FillMode: canvas.ImageFillContain, ScaleMode: canvas.ImageScaleFastest},
 		badge: widget.NewIcon(nil), name: widget.NewLabel(""), bgdot: canvas.NewCircle(color.Transparent)}
 	c.img.SetMinSize(fyne.NewSize(thumbSize*3/4, thumbSize*3/4))
 	c.name.Truncation = fyne.TextTruncateEllipsis
@@ -136,6 +137,10 @@ func (r *thumbRenderer) Layout(s fyne.Size) {
 }
 
 func (c *thumbCell) setBadge(b Badge) {
+	if b == c.shown {
+		return
+	}
+	c.shown = b
 	c.badge.SetResource(badgeIcon(b))
 	if b == BadgeUncaptioned {
 		c.bgdot.FillColor = color.Transparent
@@ -153,7 +158,11 @@ func (m *MainWindow) bindCell(c *thumbCell, idx int) {
 	}
 	it := ds.Item(idx)
 	c.setBadge(BadgeOf(it))
-	c.name.SetText(path.Base(it.Path))
+	// Setting a label's text shapes it again even when it is unchanged, and the grid rebinds
+	// every visible cell on each selection: skip what did not change.
+	if name := path.Base(it.Path); c.name.Text != name {
+		c.name.SetText(name)
+	}
 	if c.idx == idx && c.img.Image != nil {
 		return
 	}
