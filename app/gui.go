@@ -45,6 +45,12 @@ func runGUI(env *Env, args []string) int {
 		m.OpenFolder(folder)
 	}
 	m.Window.ShowAndRun()
+	// Reached also when the driver quit on SIGINT/SIGTERM without closing through the window:
+	// save what is pending.
+	if err := m.Shutdown(); err != nil {
+		fmt.Fprintf(env.Stderr, "captune: save the captions: %v\n", err)
+		return 1
+	}
 	return 0
 }
 

@@ -212,7 +212,7 @@ func (ed *captionEditor) fill(r *captionRow) {
 // refresh follows a change of the dataset: rows are updated in place when the number of captions
 // stayed the same (so the field being typed in keeps its focus), rebuilt otherwise.
 func (ed *captionEditor) refresh() {
-	if ed.item < 0 || ed.m.ds == nil || ed.committing {
+	if ed.item < 0 || ed.m.ds == nil || ed.committing || ed.m.closed {
 		return
 	}
 	it := ed.m.ds.Item(ed.item)

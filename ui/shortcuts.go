@@ -96,6 +96,13 @@ func (m *MainWindow) buildMenu() {
 				}
 			}
 		}
+		if gi == 0 {
+			// Our own Quit (the driver adds one otherwise) so that quitting saves like closing.
+			quit := fyne.NewMenuItem("Quit", m.closeIntercept)
+			quit.IsQuit = true
+			quit.Shortcut = ctrl(fyne.KeyQ)
+			items = append(items, fyne.NewMenuItemSeparator(), quit)
+		}
 		menus = append(menus, fyne.NewMenu(g.title, items...))
 	}
 	m.Window.SetMainMenu(fyne.NewMainMenu(menus...))

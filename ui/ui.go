@@ -175,10 +175,10 @@ func (e *userError) Unwrap() error { return e.err }
 func (m *MainWindow) showError(what string, err error, hint string) {
 	ue := &userError{what: what, err: err, hint: hint}
 	m.lastErr = ue
-	m.setStatus("Could not " + what + ": " + err.Error())
 	if m.closed {
 		return
 	}
+	m.setStatus("Could not " + what + ": " + err.Error())
 	dialog.ShowError(ue, m.Window)
 }
 
@@ -359,6 +359,9 @@ func (m *MainWindow) onDatasetChange(ds *annotate.Dataset, ch annotate.Change) {
 // refreshStats updates the status bar's counts and the window title.
 func (m *MainWindow) refreshStats() {
 	ds := m.ds
+	if m.closed {
+		return
+	}
 	if ds == nil {
 		m.statsLabel.SetText("")
 		m.Window.SetTitle("Captune")
@@ -546,6 +549,34 @@ func (m *MainWindow) Close() {
 	m.images.close()
 	m.models.close()
 	m.Window.Close()
+}
+
+// Shutdown saves and stops every job without touching the window, for when the application quit
+// by other means (SIGINT or SIGTERM, which the desktop driver answers by quitting) and the window
+// is gone. It returns the error of the last save. It does nothing after Close.
+func (m *MainWindow) Shutdown() error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true // from here on, listeners and redraws leave the widgets alone
+	m.cancel()
+	var err error
+	if m.ds != nil {
+		if m.unlisten != nil {
+			m.unlisten()
+		}
+		m.editor.commit()
+		if m.autosaver != nil {
+			err = m.autosaver.Stop()
+		} else {
+			err = m.ds.Save()
+		}
+		m.ds.Close()
+	}
+	m.stats.stop()
+	m.images.close()
+	m.models.close()
+	return err
 }
 
 // Drop does what dropping files on the window does (the desktop driver calls it); scripts and

@@ -126,6 +126,24 @@ func TestTypeCaptionNextUndoRedo(t *testing.T) {
 	}
 }
 
+// Quitting by a signal skips the window's close: Shutdown still saves the field being typed in
+// and releases the lock.
+func TestShutdownSavesTyping(t *testing.T) {
+	dir := makeDataset(t, 2, nil)
+	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
+	test.Type(m.editor.rows[0].entry, "typed, not yet kept")
+	if err := m.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "img00.txt"))
+	if err != nil || strings.TrimSpace(string(data)) != "typed, not yet kept" {
+		t.Errorf("img00.txt = %q, %v; want the typed caption", data, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, annotate.ProjectDir, "lock")); !os.IsNotExist(err) {
+		t.Errorf("the lock file is still there (%v)", err)
+	}
+}
+
 // The navigation and review shortcuts, run in sequence on one dataset.
 func TestReviewShortcuts(t *testing.T) {
 	dir := makeDataset(t, 5, map[int]string{0: "one", 1: "two", 3: "four"})
