@@ -12,6 +12,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/storage"
 
 	"github.com/captune/captune/assets"
 	"github.com/captune/captune/finetune"
@@ -19,8 +20,8 @@ import (
 	"github.com/captune/captune/ui"
 )
 
-// runGUI opens the main window on args[0] (a folder), else on the last folder used, else on the
-// bundled sample dataset, and returns when the window closes.
+// runGUI opens the main window on args[0] (a folder; image files go to the drop tray), else on the
+// last folder used, else on the bundled sample dataset, and returns when the window closes.
 func runGUI(env *Env, args []string) int {
 	a := fyneapp.NewWithID("io.captune.app")
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
@@ -29,6 +30,15 @@ func runGUI(env *Env, args []string) int {
 	m := ui.NewMainWindow(a, guiDeps(eng))
 	folder := ""
 	switch {
+	case len(args) > 0 && !isDir(args[0]):
+		// Image files: caption them in the drop tray, as if dropped on the window.
+		var uris []fyne.URI
+		for _, a := range args {
+			if abs, err := filepath.Abs(a); err == nil {
+				uris = append(uris, storage.NewFileURI(abs))
+			}
+		}
+		m.Drop(uris)
 	case len(args) > 0:
 		folder = args[0]
 	case isDir(ui.LastFolder(a.Preferences())):
