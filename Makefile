@@ -30,6 +30,8 @@ run: build
 
 test: setup
 	@$(ENVSH) && go vet ./... && xvfb-run -a -s "-screen 0 1400x900x24" go test -timeout $(GOTEST_TIMEOUT) ./...
+	@# One model driven from several goroutines through its engine, under the race detector.
+	@$(ENVSH) && go test -race -timeout $(GOTEST_TIMEOUT) -run 'TestEngine' ./inference/
 
 bench: dev build
 	@$(ENVSH) && .venv/bin/python bench/run.py
@@ -39,3 +41,10 @@ fixtures: dev
 
 clean:
 	rm -rf bin build
+
+# The Linux release archive dist/captune-VERSION-linux-ARCH.tar.xz: `fyne package` (desktop entry and
+# icon from FyneApp.toml) around a binary whose only library search path is $ORIGIN/../lib, with the
+# libtorch libraries it loads in lib/. GPU=1 adds the CUDA libraries. See docs/PACKAGING.md;
+# scripts/test_package.sh runs the unpacked archive without the development libtorch.
+package: setup
+	@GPU=$(GPU) bash scripts/package.sh

@@ -1,9 +1,13 @@
 package finetune
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/captune/captune/inference"
 )
@@ -119,4 +123,52 @@ func (c Config) LRAt(step, total int) float64 {
 		return c.LR * (1 - progress)
 	}
 	return c.LR
+}
+
+// RecommendationFile is the optional file in a model folder with training settings that suit the
+// model better than DefaultConfig (the bundled demo model is small and needs a far higher learning
+// rate than BLIP-base).
+const RecommendationFile = "captune_training.json"
+
+// Recommendation is the content of RecommendationFile.
+type Recommendation struct {
+	LR          float64 `json:"lr"`
+	Epochs      int     `json:"epochs"`
+	BatchSize   int     `json:"batch_size"`
+	WarmupSteps int     `json:"warmup_steps"`
+	Note        string  `json:"note,omitempty"`
+}
+
+// WithRecommendation applies the base model's recommended settings to every field the caller left
+// at DefaultConfig's value, and says what it changed ("" when nothing).
+func (c Config) WithRecommendation() (Config, string) {
+	data, err := os.ReadFile(filepath.Join(c.BaseModel, RecommendationFile))
+	if err != nil {
+		return c, ""
+	}
+	var r Recommendation
+	if json.Unmarshal(data, &r) != nil {
+		return c, ""
+	}
+	d := DefaultConfig()
+	var changed []string
+	if r.LR > 0 && c.LR == d.LR {
+		c.LR = r.LR
+		changed = append(changed, fmt.Sprintf("learning rate %g", r.LR))
+	}
+	if r.Epochs > 0 && c.Epochs == d.Epochs && c.MaxSteps == 0 {
+		c.Epochs = r.Epochs
+		changed = append(changed, fmt.Sprintf("%d epochs", r.Epochs))
+	}
+	if r.BatchSize > 0 && c.BatchSize == d.BatchSize {
+		c.BatchSize = r.BatchSize
+		changed = append(changed, fmt.Sprintf("batch %d", r.BatchSize))
+	}
+	if r.WarmupSteps > 0 && c.WarmupSteps == d.WarmupSteps {
+		c.WarmupSteps = r.WarmupSteps
+	}
+	if len(changed) == 0 {
+		return c, ""
+	}
+	return c, "the base model recommends " + strings.Join(changed, ", ") + " (" + RecommendationFile + "; set them to override)"
 }

@@ -27,5 +27,6 @@ for f in config.json model.safetensors generation_config.json preprocessor_confi
   [ -f "$WORK/trained/$f" ] && cp "$WORK/trained/$f" assets/model/
 done
 cp -r "$WORK/sample" assets/sample
+printf '{\n  "lr": 0.001,\n  "epochs": 40,\n  "batch_size": 8,\n  "warmup_steps": 10\n}\n' > assets/model/captune_training.json
 git checkout -- assets/model/README.md assets/sample/README.md 2>/dev/null || true
 du -sh assets/model assets/sample
