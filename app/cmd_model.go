@@ -211,7 +211,7 @@ func runModelList(ctx context.Context, env *Env, fs *flag.FlagSet, args []string
 			}
 			state := "ready"
 			if !s.Complete {
-				state = "incomplete: " + s.Problem
+				state = "missing " + strings.TrimPrefix(s.Problem, "no ")
 			}
 			refs := strings.Join(s.Refs, ",")
 			if refs == "" {
