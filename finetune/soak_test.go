@@ -1,12 +1,9 @@
 package finetune
 
 import (
-	"bufio"
 	"context"
-	"os"
+	"github.com/captune/captune/internal/memstat"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,22 +11,6 @@ import (
 
 	"github.com/captune/captune/finetune/synth"
 )
-
-func residentKB(t *testing.T) int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Skipf("no /proc/self/status (not Linux): %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			v, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return v
-		}
-	}
-	return 0
-}
 
 // TestSoakTraining runs 500 optimizer steps (with epoch-end checkpoints) and checks that between
 // step 100 and step 500 the number of live gotch tensors is unchanged and resident memory stays
@@ -77,4 +58,14 @@ func settle() {
 		debug.FreeOSMemory()
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// residentKB is VmRSS; the test is skipped where /proc is missing (not Linux).
+func residentKB(t *testing.T) int64 {
+	t.Helper()
+	v, err := memstat.Status("VmRSS")
+	if err != nil {
+		t.Skipf("no resident-memory figure on this system: %v", err)
+	}
+	return v
 }

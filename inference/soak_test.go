@@ -1,37 +1,15 @@
 package inference
 
 import (
-	"bufio"
-	"os"
+	"github.com/captune/captune/internal/memstat"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
-
-// residentKB reads VmRSS from /proc/self/status.
-func residentKB(t *testing.T) int64 {
-	t.Helper()
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Skipf("no /proc/self/status (not Linux): %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			v, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return v
-		}
-	}
-	t.Fatal("no VmRSS in /proc/self/status")
-	return 0
-}
 
 // liveTensors counts the tensors gotch has not freed.
 // It first collects garbage, lets gotch's finalizers run and returns freed memory to the OS, so
@@ -91,4 +69,14 @@ func TestSoakCaptioning(t *testing.T) {
 	if float64(rssAt1000) > 1.05*float64(rssAt100) {
 		t.Errorf("resident memory grew from %d kB to %d kB (more than 5%%) over 900 images", rssAt100, rssAt1000)
 	}
+}
+
+// residentKB is VmRSS; the test is skipped where /proc is missing (not Linux).
+func residentKB(t *testing.T) int64 {
+	t.Helper()
+	v, err := memstat.Status("VmRSS")
+	if err != nil {
+		t.Skipf("no resident-memory figure on this system: %v", err)
+	}
+	return v
 }
