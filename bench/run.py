@@ -436,7 +436,7 @@ def report(results):
         lt = results["train"]["transformers"][0]["losses"][0]
         same_ids = results["train"]["captune"][0]["input_ids"] == results["train"]["transformers"][0]["input_ids"]
         lines.append("#   first-step loss captune=%.6f transformers=%.6f (same input ids: %s)" % (lc, lt, same_ids))
-    lines += estimate_lines(results, figs)
+    lines += estimate_lines(results)
     ok = [("%s %.2f<=%.1f %s" % (n, r, t, "PASS" if r <= t else "MISS")) for n, r, t in verdicts]
     lines.append("bench summary %s: %s" % ("all targets met" if all(r <= t for _, r, t in verdicts) else
                                           "%d of %d targets met" % (sum(r <= t for _, r, t in verdicts), len(verdicts)),
@@ -444,43 +444,21 @@ def report(results):
     return lines
 
 
-def estimate_lines(results, figs):
-    """The memory estimate next to Captune's measured peak RSS (the formula is in bench/README.md).
-    No estimate function exists in inference or finetune yet, so this is the benchmark's own."""
+def estimate_lines(results):
+    """inference.EstimateMemory (what Captune shows before it starts) next to the measured peaks."""
     out = []
     gib = 1 / (1 << 30)
-    try:
-        with open(os.path.join(MODEL, "bench_model.json")) as f:
-            params = json.load(f)["parameters"]
-    except (OSError, ValueError, KeyError):
-        return out
-    weights = params * 4  # fp32
-    t = (VIT["image"] // VIT["patch"]) ** 2 + 1
-    d, h, mlp, layers = VIT["hidden"], VIT["heads"], VIT["mlp"], VIT["layers"]
-
-    def line(name, mode, terms):
-        runtime = med([r["rss_before_load_bytes"] for r in results[mode]["captune"]])
-        total = sum(v for _, v in terms)
-        peak = figs[mode + "_peak_rss_gib"][0] / gib
-        return "bench estimate %s %s total=%.2fGiB measured_peak=%.2fGiB ratio=%.2f (captune; runtime before load %.2fGiB)" % (
-            name, " ".join("%s=%.2fGiB" % (k, v * gib) for k, v in terms), total * gib, peak * gib, peak / total,
-            runtime * gib)
-
-    if results.get("infer"):
-        rows = 8 * BATCH_BEAMS
-        # The widest moment of an 8-image, 3-beam batch: the decoder's cross-attention keys and values
-        # for every beam row and layer, held for the whole decode, or the vision encoder's attention
-        # scores and probabilities, MLP hidden and residual stream for 8 images in one layer.
-        dec = layers * 2 * rows * t * d * 4 + rows * t * d * 4
-        vis = 8 * (2 * h * t * t + 2 * t * mlp + 4 * t * d) * 4
-        out.append(line("caption_batch8_beam3", "infer", [("weights", weights), ("activations", max(dec, vis))]))
-    if results.get("train"):
-        # Kept for backward, per vision layer and image: LayerNorm inputs and outputs (4 t*d), qkv
-        # (3 t*d), context and projection output (2 t*d), attention scores and probabilities (2 h*t*t),
-        # MLP hidden before and after GELU (2 t*mlp). The text side (16 tokens) is under 2% of it.
-        act = 4 * layers * (9 * t * d + 2 * h * t * t + 2 * t * mlp) * 4
-        out.append(line("train_step_batch4", "train", [("weights", weights), ("grads", weights),
-                                                      ("adamw", 2 * weights), ("activations", act)]))
+    for mode in ("infer", "train"):
+        runs = results.get(mode)
+        if not runs or "estimate" not in runs["captune"][0]:
+            continue
+        e = runs["captune"][0]["estimate"]
+        parts = [(k, e[k + "_bytes"]) for k in ("weights", "gradients", "optimizer", "activations", "runtime") if e[k + "_bytes"]]
+        peak = med([r["peak_rss_bytes"] for r in runs["captune"]])
+        ref = med([r["peak_rss_bytes"] for r in runs["transformers"]])
+        out.append("bench estimate %s %s total=%.2fGiB measured_peak=%.2fGiB ratio=%.2f (transformers peak %.2fGiB)" % (
+            e["workload"], " ".join("%s=%.2fGiB" % (k, v * gib) for k, v in parts), e["total_bytes"] * gib,
+            peak * gib, peak / e["total_bytes"], ref * gib))
     return out
 
 

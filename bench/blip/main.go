@@ -85,10 +85,29 @@ type result struct {
 	InputIDs          [][]int64 `json:"input_ids,omitempty"`
 	Parameters        int64     `json:"parameters,omitempty"`
 	PeakRSS           int64     `json:"peak_rss_bytes"`
+	Estimate          *estimate `json:"estimate,omitempty"`
 	LoadWarnings      []string  `json:"load_warnings,omitempty"`
 	GeneratedCaption  string    `json:"caption,omitempty"`
 	TrainableTensors  int       `json:"trainable_tensors,omitempty"`
 	BatchRunsMeasured int       `json:"batch_runs,omitempty"`
+}
+
+// estimate is inference.EstimateMemory's figure for the measured workload, what Captune shows before
+// captioning or training starts.
+type estimate struct {
+	Workload    string `json:"workload"`
+	Parameters  int64  `json:"parameters"`
+	Weights     int64  `json:"weights_bytes"`
+	Gradients   int64  `json:"gradients_bytes"`
+	Optimizer   int64  `json:"optimizer_bytes"`
+	Activations int64  `json:"activations_bytes"`
+	Runtime     int64  `json:"runtime_bytes"`
+	Total       int64  `json:"total_bytes"`
+}
+
+func newEstimate(workload string, e inference.MemoryEstimate) *estimate {
+	return &estimate{Workload: workload, Parameters: e.Parameters, Weights: e.Weights, Gradients: e.Gradients,
+		Optimizer: e.Optimizer, Activations: e.Activations, Runtime: e.Runtime, Total: e.Total()}
 }
 
 func main() {
@@ -209,6 +228,8 @@ func measureInference(capt *inference.Captioner, paths []string, runs, batchRuns
 	}
 	res.BatchTokens = caps[0].Tokens
 	res.BatchRunsMeasured = batchRuns
+	res.Estimate = newEstimate("caption_batch8_beam3",
+		inference.EstimateMemory(capt.Model.Config, batchSize, batchBeams, maxLength, false))
 	return nil
 }
 
@@ -270,6 +291,8 @@ func measureTraining(capt *inference.Captioner, paths []string, runs int, res *r
 		return err
 	}
 	res.InputIDs = batch.InputIDs
+	res.Estimate = newEstimate("train_step_batch4",
+		inference.EstimateMemory(capt.Model.Config, len(paths), 1, len(batch.InputIDs[0]), true))
 
 	res.TrainStepS, res.TrainStepCPUS, err = timed(1, runs, func() error {
 		opt.ZeroGrad()
