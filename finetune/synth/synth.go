@@ -89,7 +89,7 @@ type Group struct {
 // Scene is what Generate drew, for tests and tools that check a caption against the pixels.
 type Scene struct {
 	Groups   []Group // one or two
-	Relation string  // where Groups[0] is relative to Groups[1] ("above", "left of", ...); "" with one group
+	Relation string  // where Groups[0] is relative to Groups[1]: "above" or "left of"; "" with one group
 	Caption  string
 }
 
@@ -100,10 +100,14 @@ var (
 	sizeWords     = []string{"small", "", "large"} // "" is the medium size, which captions leave unsaid
 	baseShapes    = []string{"circle", "square", "triangle"}
 	textureShapes = []string{"circle", "square", "triangle", "star"}
-	textureWords  = []string{"", "striped", "dotted", "checkered"} // "" is plain
-	relationWords = []string{"above", "below", "left of", "right of"}
+	textureWords  = []string{"", "striped", "dotted", "checkered"}    // "" is plain
+	relationWords = []string{"above", "below", "left of", "right of"} // where the first drawn group goes
 	countWords    = []string{"", "a", "two", "three"}
 )
+
+// captionRelations are the relations captions say: groups are named in reading order (see
+// readingOrder), so "below" and "right of" are drawn but never said.
+var captionRelations = []string{"above", "left of"}
 
 // Radii as percentages of the image size, indexed like sizeWords. Large shapes still fit, with a
 // margin, in the half-image cells that the two-group layouts use; small stars keep visible points at
@@ -184,6 +188,7 @@ func GenerateScene(cfg Config, i int) (*image.Paletted, Scene) {
 		a.Objects = placeInHalf(rng, ra, vertical, a.Count, radius(s, a.Size), margin, s)
 		b.Objects = placeInHalf(rng, rb, vertical, b.Count, radius(s, b.Size), margin, s)
 		scene.Groups = []Group{a, b}
+		readingOrder(&scene)
 	}
 	scene.Caption = caption(scene)
 	return draw(s, scene), scene
@@ -280,11 +285,27 @@ func placeInHalf(rng *rand.Rand, half image.Rectangle, vertical bool, count, r, 
 	return objs
 }
 
+// readingOrder names the top or left group first. One image drawn as "a above b" could equally
+// have been drawn as "b below a"; if the caption followed the draw, half of the two-group captions
+// would be a coin toss no model could learn from the pixels. The groups sit in separate halves, so
+// swapping them changes no pixel.
+func readingOrder(sc *Scene) {
+	switch sc.Relation {
+	case "below":
+		sc.Relation = "above"
+	case "right of":
+		sc.Relation = "left of"
+	default:
+		return
+	}
+	sc.Groups[0], sc.Groups[1] = sc.Groups[1], sc.Groups[0]
+}
+
 // caption renders the grammar:
 //
 //	caption  = phrase [relation phrase]
 //	phrase   = ("a" | "two" | "three") [size] [texture] colour shape["s"]
-//	relation = "above" | "below" | "left of" | "right of"
+//	relation = "above" | "left of"     (the first phrase is the top or left group)
 func caption(sc Scene) string {
 	parts := []string{phrase(sc.Groups[0])}
 	if len(sc.Groups) == 2 {
@@ -332,7 +353,7 @@ func Vocabulary(v Variant) []string {
 	add(countWords...)
 	add(sizeWords...)
 	add(colourWords...)
-	add(relationWords...)
+	add(captionRelations...)
 	add(extra...)
 	for _, s := range shapes {
 		add(s, s+"s")
