@@ -200,7 +200,11 @@ func (d *Dataset) scan(opts OpenOptions, rep *Report) (*scanResult, error) {
 				rel = dirRel + "/" + name
 			}
 			if de.IsDir() {
-				if strings.HasPrefix(name, ".") || (!opts.Recursive && !d.shallowFolder(rel)) {
+				if strings.HasPrefix(name, ".") {
+					continue
+				}
+				if !opts.Recursive && !d.shallowFolder(rel) {
+					rep.InSubfolders += countImages(p)
 					continue
 				}
 				if err := walk(p, rel); err != nil {
@@ -266,6 +270,32 @@ func (d *Dataset) scan(opts OpenOptions, rep *Report) (*scanResult, error) {
 		sort.Strings(l)
 	}
 	return sc, nil
+}
+
+// countImages counts the image files under dir the way a recursive open would find them (hidden
+// folders and symlinked folders are not entered); folders it cannot read count as empty.
+func countImages(dir string) int {
+	f, err := os.Open(dir)
+	if err != nil {
+		return 0
+	}
+	entries, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, de := range entries {
+		name := de.Name()
+		switch {
+		case strings.HasPrefix(name, "."):
+		case de.IsDir():
+			n += countImages(filepath.Join(dir, name))
+		case imageExts[strings.ToLower(path.Ext(name))] && (de.Type().IsRegular() || de.Type()&fs.ModeSymlink != 0):
+			n++
+		}
+	}
+	return n
 }
 
 // shallowFolder says which sub-folders a non-recursive open still enters: the split folders of a

@@ -185,3 +185,29 @@ func TestOpenEmptyFolderWritesSidecars(t *testing.T) {
 		t.Errorf("a.txt = %q", got)
 	}
 }
+
+// An open without Recursive counts the images it leaves out in sub-folders (not in hidden ones),
+// so that the window can say they exist; a recursive open reads them and counts none.
+func TestOpenCountsImagesInSubfolders(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"a.jpg": "", "sub/b.png": "", "sub/deeper/c.webp": "", "sub/notes.txt": "",
+		".git/d.jpg": "", "other/.hidden/e.jpg": "", "other/f.JPG": "",
+	})
+	tests := []struct {
+		name         string
+		opts         OpenOptions
+		images, left int
+	}{
+		{"top folder only", OpenOptions{}, 1, 3},
+		{"recursive", OpenOptions{Recursive: true}, 4, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, rep := openT(t, dir, tt.opts)
+			if rep.Images != tt.images || rep.InSubfolders != tt.left {
+				t.Errorf("%d images read, %d left out in sub-folders; want %d and %d", rep.Images, rep.InSubfolders, tt.images, tt.left)
+			}
+		})
+	}
+}

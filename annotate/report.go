@@ -47,16 +47,19 @@ func (w Warning) String() string {
 
 // Report is what Open found: how many images and captions, from which files, and what was wrong.
 type Report struct {
-	Source      Format    `json:"source"`                 // where captions were read from; the format Save writes
-	SidecarExt  string    `json:"sidecar_ext,omitempty"`  // with FormatSidecar: ".txt", ".caption" or ".cap"
-	SourceFiles []string  `json:"source_files,omitempty"` // the caption files read, for single-file formats
-	Images      int       `json:"images"`
-	Captioned   int       `json:"captioned"`
-	Uncaptioned int       `json:"uncaptioned"`
-	Captions    int       `json:"captions"`
-	Orphans     int       `json:"orphans"`    // caption entries or files whose image is missing
-	Duplicates  int       `json:"duplicates"` // repeated entries for one image, or images sharing a sidecar name
-	Warnings    []Warning `json:"warnings,omitempty"`
+	Source      Format   `json:"source"`                 // where captions were read from; the format Save writes
+	SidecarExt  string   `json:"sidecar_ext,omitempty"`  // with FormatSidecar: ".txt", ".caption" or ".cap"
+	SourceFiles []string `json:"source_files,omitempty"` // the caption files read, for single-file formats
+	Images      int      `json:"images"`
+	Captioned   int      `json:"captioned"`
+	Uncaptioned int      `json:"uncaptioned"`
+	Captions    int      `json:"captions"`
+	Orphans     int      `json:"orphans"`    // caption entries or files whose image is missing
+	Duplicates  int      `json:"duplicates"` // repeated entries for one image, or images sharing a sidecar name
+	// InSubfolders counts the images in sub-folders that an open without Recursive left out, so
+	// that a program can say they exist instead of skipping them without a word.
+	InSubfolders int       `json:"in_subfolders,omitempty"`
+	Warnings     []Warning `json:"warnings,omitempty"`
 }
 
 // Summary is a one-line description for a status bar.
