@@ -208,4 +208,9 @@ type Deps struct {
 	// SampleDir copies the bundled sample dataset to the user's folder and returns it; nil hides
 	// File › Open Sample.
 	SampleDir func() (string, error)
+	// Version is the Captune release shown by Help › About, the same string captune version prints.
+	Version string
+	// License names Captune's license (an SPDX expression); LicenseText and Notices are the texts of
+	// LICENSE and THIRD_PARTY_NOTICES.md, which Help › About shows.
+	License, LicenseText, Notices string
 }

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -144,11 +143,6 @@ func (m *MainWindow) showShortcuts() {
 	d := dialog.NewCustom("Keyboard shortcuts", "Close", content, m.Window)
 	d.Resize(fyne.NewSize(560, 640))
 	d.Show()
-}
-
-func (m *MainWindow) showAbout() {
-	dialog.ShowInformation("About Captune", fmt.Sprintf("Captune %s\nBuild image-caption datasets and fine-tune BLIP on them.\n\nPreferences: %s",
-		m.App.Metadata().Version, filepath.Join("(Fyne preferences)", m.App.UniqueID())), m.Window)
 }
 
 func (m *MainWindow) focusFilter() {
