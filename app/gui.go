@@ -101,6 +101,10 @@ func guiDeps(eng *inference.Engine) ui.Deps {
 		SampleDir: func() (string, error) {
 			return BundledSampleDir(filepath.Join(userDataDir(), "Captune", "sample"))
 		},
+		Version:     Version,
+		License:     License,
+		LicenseText: LicenseText,
+		Notices:     Notices,
 	}
 	if cache, err := os.UserCacheDir(); err == nil {
 		d.ThumbCacheDir = filepath.Join(cache, "captune", "thumbs")
