@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"image"
 	"image/color"
 	"path"
 	"sort"
@@ -84,24 +85,42 @@ func badgeIcon(b Badge) fyne.Resource {
 	return nil
 }
 
-// thumbCell is one tile of the thumbnail grid: the image, its badge and its file name.
+// thumbCell is one tile of the thumbnail grid: the image, its badge and its file name. An image
+// that cannot be read gets a red error badge and says so where the picture would be; the ring
+// shows where the keyboard is while the grid has the focus.
 type thumbCell struct {
 	widget.BaseWidget
-	idx   int   // dataset index shown; -1 while unbound
-	shown Badge // the badge drawn, so that rebinding the same item redraws nothing
-	img   *canvas.Image
-	badge *widget.Icon
-	bgdot *canvas.Circle
-	name  *widget.Label
+	idx    int   // dataset index shown; -1 while unbound
+	status Badge // the item's review badge
+	failed bool  // the thumbnail could not be made
+	shown  int   // what the badge shows (a Badge, or badgeFailed), so that rebinding redraws nothing
+	img    *canvas.Image
+	badge  *widget.Icon
+	bgdot  *canvas.Circle
+	name   *widget.Label
+	errMsg *canvas.Text
+	ring   *canvas.Rectangle
 }
+
+// badgeFailed is what thumbCell.shown holds while the error badge is drawn.
+const badgeFailed = -2
 
 func newThumbCell() *thumbCell {
 	c := &thumbCell{idx: -1, shown: -1, img: &canvas.Image{FillMode: canvas.ImageFillContain, ScaleMode: canvas.ImageScaleFastest},
-		badge: widget.NewIcon(nil), name: widget.NewLabel(""), bgdot: canvas.NewCircle(color.Transparent)}
+		badge: widget.NewIcon(nil), name: widget.NewLabel(""), bgdot: canvas.NewCircle(color.Transparent),
+		errMsg: canvas.NewText("cannot read", theme.Color(theme.ColorNameError)),
+		ring:   canvas.NewRectangle(color.Transparent)}
 	c.img.SetMinSize(fyne.NewSize(thumbSize*3/4, thumbSize*3/4))
 	c.name.Truncation = fyne.TextTruncateEllipsis
 	c.name.Alignment = fyne.TextAlignCenter
 	c.name.SizeName = theme.SizeNameCaptionText
+	c.errMsg.TextSize = theme.CaptionTextSize()
+	c.errMsg.Alignment = fyne.TextAlignCenter
+	c.errMsg.Hide()
+	c.ring.StrokeColor = theme.Color(theme.ColorNameFocus)
+	c.ring.StrokeWidth = 2
+	c.ring.CornerRadius = theme.SelectionRadiusSize()
+	c.ring.Hide()
 	c.ExtendBaseWidget(c)
 	return c
 }
@@ -115,7 +134,7 @@ type thumbRenderer struct{ c *thumbCell }
 
 func (r *thumbRenderer) Destroy() {}
 func (r *thumbRenderer) Objects() []fyne.CanvasObject {
-	return []fyne.CanvasObject{r.c.img, r.c.bgdot, r.c.badge, r.c.name}
+	return []fyne.CanvasObject{r.c.img, r.c.errMsg, r.c.bgdot, r.c.badge, r.c.name, r.c.ring}
 }
 func (r *thumbRenderer) Refresh() { r.Layout(r.c.Size()); canvas.Refresh(r.c) }
 func (r *thumbRenderer) MinSize() fyne.Size {
@@ -128,26 +147,71 @@ func (r *thumbRenderer) Layout(s fyne.Size) {
 	r.c.name.Resize(fyne.NewSize(s.Width, nh))
 	r.c.img.Move(fyne.NewPos(0, 0))
 	r.c.img.Resize(fyne.NewSize(s.Width, s.Height-nh))
+	eh := r.c.errMsg.MinSize().Height
+	r.c.errMsg.Move(fyne.NewPos(0, (s.Height-nh-eh)/2))
+	r.c.errMsg.Resize(fyne.NewSize(s.Width, eh))
 	b := theme.IconInlineSize()
 	pos := fyne.NewPos(s.Width-b-2, 2)
 	r.c.bgdot.Move(pos)
 	r.c.bgdot.Resize(fyne.NewSquareSize(b))
 	r.c.badge.Move(pos)
 	r.c.badge.Resize(fyne.NewSquareSize(b))
+	r.c.ring.Move(fyne.NewPos(0, 0))
+	r.c.ring.Resize(s)
 }
 
+// setBadge sets the review badge; an image that cannot be read keeps its error badge.
 func (c *thumbCell) setBadge(b Badge) {
-	if b == c.shown {
+	c.status = b
+	c.drawBadge()
+}
+
+// setFailed shows or hides the error badge and message of an image that cannot be read.
+func (c *thumbCell) setFailed(failed bool) {
+	c.failed = failed
+	if failed != c.errMsg.Visible() {
+		if failed {
+			c.errMsg.Show()
+		} else {
+			c.errMsg.Hide()
+		}
+	}
+	c.drawBadge()
+}
+
+func (c *thumbCell) drawBadge() {
+	want := int(c.status)
+	if c.failed {
+		want = badgeFailed
+	}
+	if want == c.shown {
 		return
 	}
-	c.shown = b
-	c.badge.SetResource(badgeIcon(b))
-	if b == BadgeUncaptioned {
+	c.shown = want
+	switch {
+	case c.failed:
+		c.badge.SetResource(theme.NewErrorThemedResource(theme.ErrorIcon()))
+	default:
+		c.badge.SetResource(badgeIcon(c.status))
+	}
+	if want == int(BadgeUncaptioned) {
 		c.bgdot.FillColor = color.Transparent
 	} else {
 		c.bgdot.FillColor = theme.Color(theme.ColorNameBackground)
 	}
 	c.bgdot.Refresh()
+}
+
+// setRing shows the focus ring.
+func (c *thumbCell) setRing(on bool) {
+	if on == c.ring.Visible() {
+		return
+	}
+	if on {
+		c.ring.Show()
+	} else {
+		c.ring.Hide()
+	}
 }
 
 // bindCell shows dataset item idx in a grid cell; the thumbnail arrives from the loader.
@@ -158,34 +222,41 @@ func (m *MainWindow) bindCell(c *thumbCell, idx int) {
 	}
 	it := ds.Item(idx)
 	c.setBadge(BadgeOf(it))
+	c.setRing(m.grid.focused && idx == m.current())
 	// Setting a label's text shapes it again even when it is unchanged, and the grid rebinds
 	// every visible cell on each selection: skip what did not change.
 	if name := path.Base(it.Path); c.name.Text != name {
 		c.name.SetText(name)
 	}
-	if c.idx == idx && c.img.Image != nil {
+	if c.idx == idx && (c.img.Image != nil || c.failed) {
 		return
 	}
 	c.idx = idx
 	abs := ds.AbsPath(it)
 	if l, ok := m.images.cachedThumbnail(abs); ok {
-		c.img.Image = l.img
-		c.img.Refresh()
+		c.setThumb(l.img, nil)
 		return
 	}
-	c.img.Image = nil
-	c.img.Refresh()
+	if err := m.images.failedThumbnail(abs); err != nil {
+		c.setThumb(nil, err)
+		return
+	}
+	c.setThumb(nil, nil)
 	m.images.thumbnail(abs, func(l loaded, err error) {
-		if err != nil {
-			return // the large view names the problem when the image is opened
-		}
 		fyne.Do(func() {
 			if c.idx == idx && m.ds == ds {
-				c.img.Image = l.img
-				c.img.Refresh()
+				c.setThumb(l.img, err)
 			}
 		})
 	})
+}
+
+// setThumb shows a thumbnail, or the error badge when err is set (the large view names the
+// problem in full when the image is selected).
+func (c *thumbCell) setThumb(img image.Image, err error) {
+	c.img.Image = img
+	c.img.Refresh()
+	c.setFailed(err != nil)
 }
 
 // imageView is the large view of the current image, fitted to the space.
@@ -200,10 +271,12 @@ func newImageView() *imageView {
 	v := &imageView{img: &canvas.Image{FillMode: canvas.ImageFillContain, ScaleMode: canvas.ImageScaleSmooth},
 		msg: widget.NewLabel("Open a folder of images: File › Open Folder (Ctrl+O), or drop one here.")}
 	v.msg.Alignment = fyne.TextAlignCenter
-	// Not wrapped: a wrapping label asks for a tall window before it knows its width.
-	v.msg.Truncation = fyne.TextTruncateEllipsis
+	// Wrapped inside a scroll, so that a long error can be read in full: a wrapping label outside
+	// a scroll asks for a tall window before it knows its width.
+	v.msg.Wrapping = fyne.TextWrapWord
 	bg := canvas.NewRectangle(theme.Color(theme.ColorNameInputBackground))
-	v.content = container.NewStack(bg, v.img, container.NewVBox(layout.NewSpacer(), v.msg, layout.NewSpacer()))
+	msg := container.NewVScroll(container.NewVBox(layout.NewSpacer(), v.msg, layout.NewSpacer()))
+	v.content = container.NewStack(bg, v.img, msg)
 	return v
 }
 
@@ -217,6 +290,7 @@ func (m *MainWindow) showImage(idx int) {
 		v.msg.SetText("No image selected.")
 		v.msg.Show()
 		m.itemInfo.SetText("")
+		m.statusBar.update()
 		return
 	}
 	ds := m.ds
@@ -232,6 +306,7 @@ func (m *MainWindow) showImage(idx int) {
 			s += " · " + string(it.Split)
 		}
 		m.itemInfo.SetText(s)
+		m.statusBar.update()
 	}
 	set := func(l loaded) {
 		v.img.Image = l.img
@@ -308,7 +383,8 @@ func (m *MainWindow) showCurrent() {
 	idx := m.current()
 	m.editor.show(idx)
 	m.showImage(idx)
-	if idx >= 0 && len(m.editor.rows) > 0 && !m.filterFocused() {
+	// A click or a key in the grid leaves the keyboard there, to go on browsing; Enter edits.
+	if idx >= 0 && len(m.editor.rows) > 0 && !m.filterFocused() && !m.gridFocused() {
 		m.editor.focusRow(0)
 	}
 }

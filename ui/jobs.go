@@ -93,6 +93,7 @@ type jobBar struct {
 	Box    *fyne.Container
 	label  *widget.Label
 	bar    *widget.ProgressBar
+	barBox *fyne.Container // the bar at a fixed width; hidden when there is no count to show
 	cancel *widget.Button
 
 	mu       sync.Mutex
@@ -104,6 +105,7 @@ type jobBar struct {
 	start    time.Time
 	onCancel func()
 	redraw   *throttle
+	onChange func() // after the line's text or parts changed (the status bar lays itself out again)
 }
 
 func newJobBar() *jobBar {
@@ -124,8 +126,8 @@ func newJobBar() *jobBar {
 		}
 	})
 	j.redraw = newThrottle(100*time.Millisecond, j.draw)
-	barBox := container.NewGridWrap(fyne.NewSize(180, j.bar.MinSize().Height), j.bar)
-	j.Box = container.NewHBox(j.label, barBox, j.cancel)
+	j.barBox = container.NewGridWrap(fyne.NewSize(180, j.bar.MinSize().Height), j.bar)
+	j.Box = container.NewHBox(j.label, j.barBox, j.cancel)
 	j.Box.Hide()
 	return j
 }
@@ -143,7 +145,10 @@ func (j *jobBar) begin(title, unit string, total int, cancel func()) {
 	if cancel == nil {
 		j.cancel.Hide()
 	}
-	j.bar.Show()
+	// An idle bar would draw its full-width track, which reads as "done": it shows only while a
+	// job with a known size runs, and starts empty.
+	j.bar.Max, j.bar.Value = float64(max(total, 1)), 0
+	j.showBar(false)
 	j.Box.Show()
 	j.draw()
 }
@@ -171,9 +176,27 @@ func (j *jobBar) end(msg string) {
 	j.onCancel = nil
 	j.active = false // a redraw still pending must not bring the counts back
 	j.mu.Unlock()
-	j.bar.Hide()
+	j.showBar(false)
 	j.cancel.Hide()
 	j.label.SetText(msg)
+	j.changed()
+}
+
+// showBar shows or hides the progress bar and the room it takes.
+func (j *jobBar) showBar(on bool) {
+	if on {
+		j.bar.Show()
+		j.barBox.Show()
+	} else {
+		j.bar.Hide()
+		j.barBox.Hide()
+	}
+}
+
+func (j *jobBar) changed() {
+	if j.onChange != nil {
+		j.onChange()
+	}
 }
 
 // running reports whether a job is in progress.
@@ -192,10 +215,14 @@ func (j *jobBar) draw() {
 		return
 	}
 	j.label.SetText(title + " " + rateAndETA(done, total, elapsed, unit))
-	if total > 0 {
-		j.bar.Max = float64(total)
-		j.bar.SetValue(float64(done))
+	defer j.changed()
+	if total <= 0 {
+		j.showBar(false)
+		return
 	}
+	j.bar.Max = float64(total)
+	j.bar.SetValue(float64(done))
+	j.showBar(true)
 }
 
 // rateAndETA formats "2.1 img/s · ETA 1:03" for done of total units after elapsed.

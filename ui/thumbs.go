@@ -66,6 +66,9 @@ type imageLoader struct {
 	closed   bool
 	thumbMem *lru
 	prevMem  *lru
+	// failed remembers thumbnails that could not be decoded, so that a cell scrolled back into
+	// view shows its error badge at once instead of decoding the broken file again.
+	failed map[string]error
 }
 
 type loadReq struct {
@@ -84,7 +87,7 @@ func newImageLoader(decode func(string) (image.Image, error), cacheDir string, w
 		decode = decodeFile
 	}
 	l := &imageLoader{decode: decode, cacheDir: cacheDir, pending: map[string]*loadReq{},
-		thumbMem: newLRU(thumbMemItems), prevMem: newLRU(previewMemItem)}
+		thumbMem: newLRU(thumbMemItems), prevMem: newLRU(previewMemItem), failed: map[string]error{}}
 	l.cond = sync.NewCond(&l.mu)
 	for range max(workers, 1) {
 		go l.work()
@@ -97,6 +100,21 @@ func (l *imageLoader) cachedThumbnail(path string) (loaded, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.thumbMem.get("t:" + path)
+}
+
+// failedThumbnail returns the error of a thumbnail that could not be made, or nil.
+func (l *imageLoader) failedThumbnail(path string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed["t:"+path]
+}
+
+// forgetFailures lets thumbnails that failed be tried again (a folder opened anew, where the
+// files may have been repaired).
+func (l *imageLoader) forgetFailures() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	clear(l.failed)
 }
 
 // cachedPreview returns a preview already in memory.
@@ -171,12 +189,17 @@ func (l *imageLoader) work() {
 
 		l.mu.Lock()
 		delete(l.pending, r.key)
-		if err == nil {
-			if r.preview {
-				l.prevMem.put(r.key, res)
-			} else {
-				l.thumbMem.put(r.key, res)
+		switch {
+		case err == nil && r.preview:
+			l.prevMem.put(r.key, res)
+		case err == nil:
+			l.thumbMem.put(r.key, res)
+			delete(l.failed, r.key)
+		case !r.preview:
+			if len(l.failed) >= thumbMemItems {
+				clear(l.failed) // a folder of broken files: forget and decode again when shown
 			}
+			l.failed[r.key] = err
 		}
 		cbs := r.cbs
 		l.mu.Unlock()

@@ -54,12 +54,13 @@ type MainWindow struct {
 	filter    annotate.Filter
 	selecting bool
 
-	grid        *widget.GridWrap
+	grid        *thumbGrid
 	filterEntry *widget.Entry
 	filterInfo  *widget.Label
 	imgView     *imageView
 	editor      *captionEditor
 	itemInfo    *widget.Label
+	statusBar   *statusLayout
 	statsLabel  *widget.Label
 	stats       *throttle
 
@@ -113,13 +114,83 @@ func NewMainWindow(a fyne.App, deps Deps) *MainWindow {
 	}
 	modelBar := container.NewHBox(widget.NewLabel("model:"), container.NewGridWrap(fyne.NewSize(260, m.models.Select.MinSize().Height), m.models.Select))
 	top := container.NewStack(m.Tabs, container.NewVBox(container.NewHBox(layout.NewSpacer(), modelBar)))
-	status := container.NewBorder(widget.NewSeparator(), nil, m.itemInfo, container.NewHBox(m.job.Box, m.statsLabel), m.Status)
+	m.itemInfo.Truncation = fyne.TextTruncateEllipsis
+	m.statsLabel.Truncation = fyne.TextTruncateEllipsis
+	m.statusBar = &statusLayout{item: m.itemInfo, msg: m.Status, job: m.job.Box, stats: m.statsLabel}
+	m.statusBar.box = container.New(m.statusBar, m.itemInfo, m.Status, m.job.Box, m.statsLabel)
+	m.job.onChange = m.statusBar.update
+	status := container.NewBorder(widget.NewSeparator(), nil, nil, nil, m.statusBar.box)
 	m.Window.SetContent(container.NewBorder(nil, status, nil, nil, top))
 	m.buildMenu()
 	m.Window.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { m.handleDrop(uris) })
 	m.Window.SetCloseIntercept(m.closeIntercept)
 	m.Window.Resize(fyne.NewSize(1280, 800))
 	return m
+}
+
+// statusLayout lays the status bar out in one row: the current image, the message, the job line
+// and the counts. The job line (it holds the Cancel button) gets its room first, then the message,
+// then the image line and the counts share what is left; each label truncates at its end with an
+// ellipsis. Its minimum width is the job line's, so that no text can widen the window.
+type statusLayout struct {
+	item, msg, stats *widget.Label
+	job              *fyne.Container
+	box              *fyne.Container // the status bar laid out by this
+}
+
+// update shares the room out again after a text changed: a truncating label's minimum size does
+// not change with its text, so the driver would not lay the bar out again by itself.
+func (l *statusLayout) update() {
+	if l.box != nil {
+		l.Layout(nil, l.box.Size())
+	}
+}
+
+// Layout is part of fyne.Layout.
+func (l *statusLayout) Layout(_ []fyne.CanvasObject, size fyne.Size) {
+	pad := theme.Padding()
+	jobW := float32(0)
+	if l.job.Visible() {
+		jobW = l.job.MinSize().Width + pad
+	}
+	rest := max(size.Width-jobW, 0)
+	msgW := min(labelWidth(l.msg), rest)
+	rest -= msgW
+	itemW := min(labelWidth(l.item), rest)
+	rest -= itemW
+	statsW := min(labelWidth(l.stats), rest)
+	rest -= statsW
+	x := float32(0)
+	for _, p := range []struct {
+		o fyne.CanvasObject
+		w float32
+	}{{l.item, itemW}, {l.msg, msgW + rest}, {l.job, jobW}, {l.stats, statsW}} {
+		p.o.Move(fyne.NewPos(x, 0))
+		p.o.Resize(fyne.NewSize(p.w, size.Height))
+		x += p.w
+	}
+}
+
+// MinSize is part of fyne.Layout.
+func (l *statusLayout) MinSize([]fyne.CanvasObject) fyne.Size {
+	size := fyne.NewSize(0, l.msg.MinSize().Height)
+	if l.job.Visible() {
+		size = size.Max(l.job.MinSize())
+	}
+	return size
+}
+
+// labelWidth is the width a label needs to show its whole text on one line.
+func labelWidth(l *widget.Label) float32 {
+	if l.Text == "" || !l.Visible() {
+		return 0
+	}
+	size := theme.TextSize()
+	if l.SizeName != "" {
+		size = theme.Size(l.SizeName)
+	}
+	// One pixel more than measured: the label truncates when the text fills its width exactly.
+	return fyne.MeasureText(l.Text, size, l.TextStyle).Width + 2*theme.InnerPadding() + 1
 }
 
 func (m *MainWindow) buildAnnotate() fyne.CanvasObject {
@@ -129,22 +200,24 @@ func (m *MainWindow) buildAnnotate() fyne.CanvasObject {
 	m.filterInfo = widget.NewLabel("")
 	m.filterInfo.SizeName = theme.SizeNameCaptionText
 	m.filterInfo.Truncation = fyne.TextTruncateEllipsis
-	m.grid = widget.NewGridWrap(func() int { return len(m.view) },
-		func() fyne.CanvasObject { return newThumbCell() },
-		func(id widget.GridWrapItemID, o fyne.CanvasObject) {
-			if id < len(m.view) {
-				m.bindCell(o.(*thumbCell), m.view[id])
-			}
-		})
+	m.grid = newThumbGrid(m)
 	m.grid.OnSelected = func(id widget.GridWrapItemID) {
 		if m.selecting || id == m.cur {
 			return
 		}
 		m.editor.commit()
+		old := m.cur
 		m.cur = id
+		if old >= 0 {
+			m.grid.RefreshItem(old) // the focus ring moves with the current image
+		}
+		m.grid.RefreshItem(id)
 		m.showCurrent()
 	}
-	left := container.NewBorder(container.NewVBox(m.filterEntry, m.filterInfo), nil, nil, nil, m.grid)
+	// The filter first, so that Tab goes from the filter box into the grid (the focus follows the
+	// order of the objects, and NewBorder would put the grid before its top).
+	top := container.NewVBox(m.filterEntry, m.filterInfo)
+	left := container.New(layout.NewBorderLayout(top, nil, nil, nil), top, m.grid)
 	m.imgView = newImageView()
 	right := container.NewStack(container.NewBorder(nil, m.gen.content, nil, nil, m.editor.content), m.tray.content)
 	inner := container.NewHSplit(m.imgView.content, container.NewPadded(right))
@@ -183,7 +256,10 @@ func (m *MainWindow) showError(what string, err error, hint string) {
 }
 
 // setStatus shows msg in the status bar. UI goroutine.
-func (m *MainWindow) setStatus(msg string) { m.Status.SetText(msg) }
+func (m *MainWindow) setStatus(msg string) {
+	m.Status.SetText(msg)
+	m.statusBar.update()
+}
 
 func (m *MainWindow) dialogSize() fyne.Size {
 	s := m.Window.Canvas().Size()
@@ -285,6 +361,7 @@ func (m *MainWindow) lockAndShow(ds *annotate.Dataset, report annotate.Report) {
 // edited and closes it when another one is shown or the window closes. UI goroutine.
 func (m *MainWindow) SetDataset(ds *annotate.Dataset, report annotate.Report) {
 	m.closeDataset()
+	m.images.forgetFailures()
 	m.ds = ds
 	m.unlisten = ds.OnChange(func(ch annotate.Change) { fyne.Do(func() { m.onDatasetChange(ds, ch) }) })
 	m.autosaver = annotate.NewAutosaver(ds, 0)
@@ -317,6 +394,9 @@ func (m *MainWindow) SetDataset(ds *annotate.Dataset, report annotate.Report) {
 		m.imgView.msg.SetText("No images in " + ds.Root() + ": Captune reads JPEG, PNG, WebP, GIF, BMP and TIFF files.")
 	}
 	msg := fmt.Sprintf("Opened %s: %s", ds.Root(), report.Summary())
+	if n := report.InSubfolders; n > 0 {
+		msg += fmt.Sprintf("; %s in sub-folders not shown (open a sub-folder to caption them)", plural(n, "image"))
+	}
 	if n := len(report.Warnings); n > 0 {
 		msg += fmt.Sprintf(" (%d warnings, first: %v)", n, report.Warnings[0])
 	}
@@ -370,6 +450,7 @@ func (m *MainWindow) refreshStats() {
 	s := ds.Stats()
 	counts := fmt.Sprintf("%d images · %d captioned · %d to review", s.Images, s.Captioned, s.ToReview)
 	m.statsLabel.SetText(counts + fmt.Sprintf(" · %d approved", s.ByState[annotate.StateApproved]))
+	m.statusBar.update()
 	title := "Captune — " + homeRel(ds.Root()) + " (" + counts + ")"
 	if ds.Dirty() {
 		title += " •"
@@ -724,4 +805,12 @@ func imagesIn(dir string) []string {
 
 func annotateFindReplace(find, repl string, re, icase bool) annotate.FindReplace {
 	return annotate.FindReplace{Find: find, Replace: repl, Regexp: re, IgnoreCase: icase}
+}
+
+// plural is "1 image" or "3 images".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
