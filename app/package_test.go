@@ -8,9 +8,10 @@ import (
 	"testing"
 )
 
-// TestPackage builds the Linux release archive (make package) and runs the unpacked program where
-// neither the development libtorch nor the virtualenv can be seen: scripts/test_package.sh. It takes
-// minutes, so it runs only when asked:
+// TestPackage builds the Linux release archive (make package) from a fresh worktree of HEAD, checks
+// that packaging left that worktree's git status empty and that the archive holds LICENSE and
+// THIRD_PARTY_NOTICES.md, and runs the unpacked program where neither the development libtorch nor
+// the virtualenv can be seen: scripts/test_package.sh. It takes minutes, so it runs only when asked:
 //
 //	CAPTUNE_PACKAGE_TEST=1 go test -timeout 60m -run TestPackage ./app/
 //

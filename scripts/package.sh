@@ -8,10 +8,17 @@
 #     share/icons/hicolor/256x256/apps/ID.png
 #     build-version                    libtorch's version, where `captune doctor` looks for it
 #     install.sh                       puts a command link, a menu entry and the icon in place
+#     LICENSE                          Captune's license (GPL-3.0-or-later)
+#     THIRD_PARTY_NOTICES.md           the licenses of the Go modules and of everything in lib/
 #
 # `fyne package` (fyne.io/tools) writes the desktop entry and icon from FyneApp.toml, but it installs
 # only the executable under usr/local/bin and has no place for shared libraries, so this script builds
 # the binary itself, lets fyne package that binary, and lays out the archive with lib/ beside bin/.
+#
+# Packaging changes no file of the checkout: `fyne package` increments Build in the FyneApp.toml of
+# its source folder and rewrites the file, so it is given a copy (build/package/fyne/src) and the
+# version and build number as flags. The build number is the number of commits up to HEAD: it grows
+# with every commit and is the same for every package built from one commit.
 #
 # The binary is linked with -rpath '$ORIGIN/../lib' instead of the development build's absolute rpath
 # into ~/.cache/captune. cgo records linker flags in every cgo package, so the first package build
@@ -33,6 +40,8 @@ die() { printf 'package: FAILED: %s\n' "$*" >&2; exit 1; }
 VERSION=$(sed -n 's/^ *Version *= *"\(.*\)"/\1/p' FyneApp.toml)
 APPID=$(sed -n 's/^ *ID *= *"\(.*\)"/\1/p' FyneApp.toml)
 [ -n "$VERSION" ] && [ -n "$APPID" ] || die "FyneApp.toml has no Version or ID"
+BUILD=$(git -C "$ROOT" rev-list --count HEAD 2>/dev/null || sed -n 's/^ *Build *= *\([0-9]*\)/\1/p' FyneApp.toml)
+[ -n "$BUILD" ] || die "no build number: neither a git checkout nor a Build in FyneApp.toml"
 ARCH=$(go env GOARCH)
 NAME=captune-$VERSION-linux-$ARCH
 [ "$GPU" = 1 ] && NAME=$NAME-cuda
@@ -46,16 +55,25 @@ TORCHLIB=$LIBTORCH/lib
 DEV_RPATH="-Wl,-rpath,$TORCHLIB"
 case "$CGO_LDFLAGS" in *"$DEV_RPATH"*) ;; *) die "build/env.sh CGO_LDFLAGS has no $DEV_RPATH: rerun scripts/setup.sh" ;; esac
 PKG_LDFLAGS=${CGO_LDFLAGS//"$DEV_RPATH"/'-Wl,-rpath,$ORIGIN/../lib'}
+go test -count=1 -run TestNoticesListEveryModule ./internal/notices/ >/dev/null ||
+  die "THIRD_PARTY_NOTICES.md does not list the modules of go.mod: run scripts/notices.sh"
 rm -rf "$WORK"; mkdir -p "$WORK/exe" "$WORK/fyne" "$OUT"
 say "building bin/captune $VERSION with rpath \$ORIGIN/../lib (the first package build recompiles the cgo packages)"
 CGO_LDFLAGS=$PKG_LDFLAGS go build -trimpath \
   -ldflags "-s -w -X github.com/captune/captune/app.Version=$VERSION" -o "$WORK/exe/captune" . \
   || die "go build"
 
-# 2. fyne package: desktop entry and icon from FyneApp.toml, around the binary built above.
-say "fyne package ($FYNE_TOOLS)"
-(cd "$WORK/fyne" && go run "$FYNE_TOOLS" package --target linux --release \
-  --src "$ROOT" --executable "$WORK/exe/captune") || die "fyne package"
+# 2. fyne package: desktop entry and icon from a copy of FyneApp.toml, around the binary built
+#    above. Its source folder needs the metadata, the icon it names and some Go code (fyne checks
+#    for a .go file even when given --executable); it never builds there.
+SRC=$WORK/fyne/src
+icon_rel=$(sed -n 's/^ *Icon *= *"\(.*\)"/\1/p' FyneApp.toml)
+mkdir -p "$SRC/$(dirname "$icon_rel")"
+cp FyneApp.toml main.go "$SRC/"
+cp "$icon_rel" "$SRC/$icon_rel"
+say "fyne package ($FYNE_TOOLS): version $VERSION, build $BUILD"
+(cd "$WORK/fyne" && go run "$FYNE_TOOLS" package --target linux --release --src "$SRC" \
+  --app-version "$VERSION" --app-build "$BUILD" --executable "$WORK/exe/captune") || die "fyne package"
 fyne_tar=$(ls "$WORK"/fyne/*.tar.xz 2>/dev/null | head -n1)
 [ -n "$fyne_tar" ] || die "fyne package wrote no .tar.xz"
 mkdir -p "$WORK/fyne/x"
@@ -81,6 +99,7 @@ for l in "${libs[@]}"; do
   chmod 0644 "$STAGE/lib/$(basename "$l")"
 done
 sed -n "s/^__version__ = '\(.*\)'/\1/p" "$LIBTORCH/version.py" > "$STAGE/build-version"
+install -m 0644 LICENSE THIRD_PARTY_NOTICES.md "$STAGE/"
 
 # 4. The installer. It copies the folder as a whole (the rpath needs lib/ beside bin/) and links the
 #    command; the desktop entry gets an absolute Exec because menus do not search ~/.local/bin.

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # test_package.sh checks the Linux archive the way a machine without Python and without libtorch
 # would run it:
-#   1. builds it with scripts/package.sh (or takes the archive given as $1);
-#   2. unpacks it into a temporary folder and lists its size and contents;
+#   1. builds it with scripts/package.sh in a fresh worktree of HEAD (or takes the archive given as
+#      $1) and checks that `git status --porcelain` there is still empty: packaging writes only
+#      temporary or git-ignored files. The worktree keeps other edits of this checkout out of both
+#      the archive and the check, so commit a change to the packaging before testing it;
+#   2. unpacks it into a temporary folder, lists its size and contents, and checks that LICENSE and
+#      THIRD_PARTY_NOTICES.md are the checkout's;
 #   3. checks with readelf that bin/captune's only search path is $ORIGIN/../lib and that no library
 #      in lib/ carries an absolute one;
 #   4. runs `captune doctor` and `captune caption` from the unpacked folder with an empty environment
@@ -19,20 +23,38 @@ source build/env.sh
 
 say() { printf '\n== %s\n' "$*"; }
 fail() { printf 'test_package: FAIL: %s\n' "$*" >&2; exit 1; }
+VERSION=$(sed -n 's/^ *Version *= *"\(.*\)"/\1/p' FyneApp.toml)
+TMP=$(mktemp -d /tmp/captune-package-test.XXXXXX)
+TREE=$TMP/checkout
+trap 'git -C "$ROOT" worktree remove --force "$TREE" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+SRCROOT=$ROOT  # the checkout the archive was built from
 
 if [ $# -ge 1 ]; then
   TARBALL=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 else
-  TARBALL=$(bash scripts/package.sh | tail -n1)
+  say "packaging HEAD ($(git rev-parse --short HEAD)) in a fresh worktree"
+  git worktree add -q --detach "$TREE" HEAD
+  mkdir -p "$TREE/build" && cp build/env.sh "$TREE/build/"  # setup's output: paths into the shared cache
+  [ -z "$(git -C "$TREE" status --porcelain=v1 --untracked-files=all)" ] || fail "the fresh worktree is not clean"
+  TARBALL=$(cd "$TREE" && OUT="$ROOT/dist" bash scripts/package.sh | tail -n1)
+  SRCROOT=$TREE
+  say "git status --porcelain after packaging"
+  status=$(git -C "$TREE" status --porcelain=v1 --untracked-files=all)
+  [ -z "$status" ] || fail "packaging changed the checkout; every file it writes must be temporary or git-ignored:
+$status"
+  echo "(empty: packaging changed no tracked file and left no file that is not git-ignored)"
 fi
 [ -f "$TARBALL" ] || fail "no archive at $TARBALL"
-
-TMP=$(mktemp -d /tmp/captune-package-test.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$TMP/unpacked" "$TMP/home" "$TMP/empty"
 tar -xJf "$TARBALL" -C "$TMP/unpacked"
 PKG=$(echo "$TMP"/unpacked/captune-*)
 [ -x "$PKG/bin/captune" ] || fail "no bin/captune in the archive"
+
+say "license files"
+for f in LICENSE THIRD_PARTY_NOTICES.md; do
+  cmp -s "$PKG/$f" "$SRCROOT/$f" || fail "$f in the archive is missing or differs from the checkout's"
+  echo "$f: $(stat -c %s "$PKG/$f") bytes, the same as the checkout's"
+done
 
 say "archive"
 echo "$(basename "$TARBALL"): $(stat -c %s "$TARBALL") bytes ($(du -h "$TARBALL" | cut -f1)), unpacked $(du -sh "$PKG" | cut -f1)"
@@ -101,7 +123,8 @@ unshare -m bash -c 'mount --make-rprivate / && exec bash "$0" "$@"' "$TMP/inside
 say "install.sh into a temporary HOME"
 inst=(env -i PATH=/usr/bin:/bin HOME="$TMP/home" DEST="$TMP/home/.local/opt/captune" PREFIX="$TMP/home/.local")
 "${inst[@]}" "$PKG/install.sh"
-env -i PATH=/usr/bin:/bin HOME="$TMP/home" LD_LIBRARY_PATH= "$TMP/home/.local/bin/captune" version
+env -i PATH=/usr/bin:/bin HOME="$TMP/home" LD_LIBRARY_PATH= "$TMP/home/.local/bin/captune" version | tee "$TMP/version.txt"
+grep -q "^captune $VERSION\$" "$TMP/version.txt" || fail "captune version does not print FyneApp.toml's version $VERSION"
 grep '^Exec=' "$TMP/home/.local/share/applications/"*.desktop
 grep -q "^Exec=$TMP/home/.local/opt/captune/bin/captune" "$TMP/home/.local/share/applications/"*.desktop || fail "desktop entry Exec"
 "${inst[@]}" "$TMP/home/.local/opt/captune/install.sh" --uninstall
