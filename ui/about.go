@@ -6,21 +6,23 @@ import (
 	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
 
 // aboutTextWidth is the column at which the license texts are wrapped: they are shown as a list
-// of one-line labels (the notices run to 10,000 lines, which a list draws only where visible), so a
-// longer line would be cut off at the dialog's edge.
-const aboutTextWidth = 96
+// of one-line texts (the notices run to 12,000 lines, which a list draws only where visible), so a
+// longer line would be cut off at the dialog's edge. Most texts are wrapped at 80 or 100 already.
+const aboutTextWidth = 100
 
 // showAbout opens Help › About: the version captune version prints, the license, and the texts of
 // LICENSE and THIRD_PARTY_NOTICES.md in tabs.
 func (m *MainWindow) showAbout() {
 	d := dialog.NewCustom("About Captune", "Close", m.aboutContent(), m.Window)
-	d.Resize(fyne.NewSize(860, 620))
+	d.Resize(fyne.NewSize(960, 640))
 	d.Show()
 }
 
@@ -51,16 +53,24 @@ func (m *MainWindow) aboutContent() fyne.CanvasObject {
 	return tabs
 }
 
-// textView shows a long text read-only in a scrolling list of monospace lines.
+// textView shows a long text read-only in a scrolling list of monospace lines, drawn as plain
+// texts without separators so that it reads as one page.
 func textView(text string) fyne.CanvasObject {
 	lines := wrapLines(text, aboutTextWidth)
 	l := widget.NewList(
 		func() int { return len(lines) },
 		func() fyne.CanvasObject {
-			return widget.NewLabelWithStyle(strings.Repeat("m", aboutTextWidth), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+			t := canvas.NewText(strings.Repeat("m", aboutTextWidth), theme.Color(theme.ColorNameForeground))
+			t.TextStyle = fyne.TextStyle{Monospace: true}
+			return t
 		},
-		func(id widget.ListItemID, o fyne.CanvasObject) { o.(*widget.Label).SetText(lines[id]) },
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			t := o.(*canvas.Text)
+			t.Text, t.Color = lines[id], theme.Color(theme.ColorNameForeground)
+			t.Refresh()
+		},
 	)
+	l.HideSeparators = true
 	l.OnSelected = func(id widget.ListItemID) { l.Unselect(id) } // text to read, nothing to choose
 	return l
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
@@ -36,6 +37,8 @@ func visibleTexts(o fyne.CanvasObject) []string {
 	var out []string
 	switch x := o.(type) {
 	case *widget.Label:
+		return []string{x.Text}
+	case *canvas.Text:
 		return []string{x.Text}
 	case *fyne.Container:
 		for _, c := range x.Objects {
@@ -84,6 +87,7 @@ func TestAboutShowsVersionLicenseAndNotices(t *testing.T) {
 	if top == nil {
 		t.Fatal("Help › About opened no dialog")
 	}
+	capture(t, m, "about")
 	shown := strings.Join(visibleTexts(top), "\n")
 	for _, want := range []string{"About Captune", "Captune 0.1.0", "License: GPL-3.0-or-later"} {
 		if !strings.Contains(shown, want) {
@@ -98,6 +102,7 @@ func TestAboutShowsVersionLicenseAndNotices(t *testing.T) {
 	for i, want := range map[int]string{1: "GNU GENERAL PUBLIC LICENSE", 2: "| `fyne.io/fyne/v2` | v2.7.1 | BSD-3-Clause |"} {
 		tabs.SelectIndex(i)
 		relayout(top)
+		capture(t, m, "about-"+strings.ToLower(strings.Fields(tabs.Items[i].Text)[0]))
 		if shown := strings.Join(visibleTexts(tabs.Items[i].Content), "\n"); !strings.Contains(shown, want) {
 			t.Errorf("tab %q does not show %q; it shows:\n%s", tabs.Items[i].Text, want, shown)
 		}
