@@ -474,9 +474,7 @@ func (m *MainWindow) undo() {
 		return
 	}
 	m.editor.commit()
-	if !m.ds.Undo() {
-		m.setStatus("Nothing to undo.")
-	}
+	m.historyStep("Undid", "Nothing to undo.", m.ds.NextUndo(), m.ds.Undo, true)
 }
 
 func (m *MainWindow) redo() {
@@ -484,9 +482,60 @@ func (m *MainWindow) redo() {
 		return
 	}
 	m.editor.commit()
-	if !m.ds.Redo() {
-		m.setStatus("Nothing to redo.")
+	m.historyStep("Redid", "Nothing to redo.", m.ds.NextRedo(), m.ds.Redo, false)
+}
+
+// historyStep runs an Undo or Redo (do) of the edit to items and says in the status bar what it
+// took back or applied again. undo says which way the edit runs: an Undo goes from the edited
+// items back to the ones before.
+func (m *MainWindow) historyStep(verb, none string, items []int, do func() bool, undo bool) {
+	before := m.snapshot(items)
+	if !do() {
+		m.setStatus(none)
+		return
 	}
+	after := m.snapshot(items)
+	if undo {
+		before, after = after, before
+	}
+	m.setStatus(verb + ": " + describeEdit(before, after) + ".")
+}
+
+func (m *MainWindow) snapshot(items []int) []*annotate.Item {
+	out := make([]*annotate.Item, len(items))
+	for k, i := range items {
+		out[k] = m.ds.Item(i)
+	}
+	return out
+}
+
+// describeEdit says in a few words what changed from old to new (the same items, in order): "new
+// caption on cat.jpg", "caption approved on cat.jpg", "edits to 12 images".
+func describeEdit(old, new []*annotate.Item) string {
+	if len(old) != 1 || len(new) != 1 {
+		return "edits to " + plural(len(new), "image")
+	}
+	o, n := old[0], new[0]
+	name := path.Base(n.Path)
+	switch {
+	case len(n.Captions) > len(o.Captions):
+		return "new caption on " + name
+	case len(n.Captions) < len(o.Captions):
+		return "caption removed from " + name
+	case o.Split != n.Split:
+		return "split of " + name
+	}
+	for c := range n.Captions {
+		switch oc, nc := o.Captions[c], n.Captions[c]; {
+		case oc.Text != nc.Text:
+			return "caption edit on " + name
+		case oc.State != nc.State && nc.State == annotate.StateUnreviewed:
+			return "caption marked unreviewed on " + name
+		case oc.State != nc.State:
+			return "caption " + string(nc.State) + " on " + name
+		}
+	}
+	return "edit of " + name
 }
 
 // applyFilter re-reads the filter box and shows the images it selects, keeping the current image

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
+
+	"github.com/captune/captune/annotate"
 )
 
 // cellAt returns the grid cell that shows view position pos, failing when none is laid out.
@@ -178,5 +181,118 @@ func TestOpenFolderTellsAboutSubfolders(t *testing.T) {
 	})
 	if !strings.Contains(status, "2 images in sub-folders not shown") {
 		t.Errorf("status %q: want it to say that 2 images in sub-folders are not shown", status)
+	}
+}
+
+// Browsing images with long names and long captions, some from a model with a long name, never
+// makes the window ask for more width than it opened with.
+func TestBrowsingKeepsWindowWidth(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("a-very-long-file-name-", 8)
+	caption := strings.Repeat("a caption that goes on and on about the picture ", 6)
+	for i := range 4 {
+		name := fmt.Sprintf("%s%02d", long, i)
+		writePNG(t, filepath.Join(dir, name+".png"), i)
+		if i%2 == 0 {
+			if err := os.WriteFile(filepath.Join(dir, name+".txt"), []byte(caption+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
+	start := m.Window.Content().MinSize().Width
+	if start > 1280 {
+		t.Fatalf("the window asks for %v px at the start, want at most 1280", start)
+	}
+	// Nor does the caption column push the splits: its minimum stays what it was.
+	column := m.editor.content.MinSize().Width
+	m.applyModelCaption(1, caption, annotate.ModelOrigin("org/"+strings.Repeat("fine-tuned-blip-", 8)), existingAdd)
+	for step := range 4 {
+		m.images.wait()
+		settle(m)
+		m.setStatus("Showing " + m.ds.Item(m.current()).Path + " after " + caption)
+		if w := m.Window.Content().MinSize().Width; w > 1280 {
+			t.Errorf("image %d: the window asks for %v px, want at most 1280%s", m.current(), w, widest(m.Window.Content(), 1280))
+		}
+		if w := m.editor.content.MinSize().Width; w > column {
+			t.Errorf("image %d: the caption column asks for %v px, more than the %v it started with%s", m.current(), w, column, widest(m.editor.content, 3*column))
+		}
+		if step < 3 {
+			press(t, m, alt(fyne.KeyDown))
+		}
+	}
+}
+
+// widest names the objects under o that ask for more than limit px, to say which text grew.
+func widest(o fyne.CanvasObject, limit float32) string {
+	var s string
+	for _, c := range test.LaidOutObjects(o) {
+		if w, ok := c.(fyne.Widget); ok && c.MinSize().Width > limit/3 {
+			s += fmt.Sprintf("\n  %T %v", w, c.MinSize().Width)
+		}
+	}
+	return s
+}
+
+// Undo and Redo say in the status bar what they took back or applied again.
+func TestUndoRedoSayWhat(t *testing.T) {
+	dir := makeDataset(t, 3, map[int]string{1: "a blue square"})
+	m, ds := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
+	press(t, m, &fyne.ShortcutUndo{})
+	if got := m.Status.Text; got != "Nothing to undo." {
+		t.Errorf("Ctrl+Z on a fresh dataset: status %q", got)
+	}
+	test.Type(m.editor.rows[0].entry, "a red cube")
+	press(t, m, alt(fyne.KeyDown))
+	press(t, m, ctrl(fyne.KeyReturn)) // approve image 1 and move on
+	if err := ds.SetSplit(2, annotate.SplitVal); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name     string
+		shortcut fyne.Shortcut
+		want     string
+	}{
+		{"undo split", &fyne.ShortcutUndo{}, "Undid: split of img02.png."},
+		{"undo approve", &fyne.ShortcutUndo{}, "Undid: caption approved on img01.png."},
+		{"undo typing", &fyne.ShortcutUndo{}, "Undid: new caption on img00.png."},
+		{"nothing left", &fyne.ShortcutUndo{}, "Nothing to undo."},
+		{"redo typing", ctrlShift(fyne.KeyZ), "Redid: new caption on img00.png."},
+		{"redo approve", ctrlShift(fyne.KeyZ), "Redid: caption approved on img01.png."},
+		{"redo split", ctrlShift(fyne.KeyZ), "Redid: split of img02.png."},
+		{"nothing to redo", ctrlShift(fyne.KeyZ), "Nothing to redo."},
+	}
+	for _, s := range steps {
+		press(t, m, s.shortcut)
+		if got := m.Status.Text; got != s.want {
+			t.Errorf("%s: status %q, want %q", s.name, got, s.want)
+		}
+	}
+}
+
+func TestDescribeEdit(t *testing.T) {
+	caption := func(text string, s annotate.State) annotate.Caption {
+		return annotate.Caption{Text: text, Origin: annotate.OriginHuman, State: s}
+	}
+	item := func(caps ...annotate.Caption) *annotate.Item {
+		return &annotate.Item{Path: "sub/cat.jpg", Captions: caps}
+	}
+	a, b := caption("a cat", annotate.StateUnreviewed), caption("a black cat", annotate.StateUnreviewed)
+	tests := []struct {
+		name     string
+		old, new []*annotate.Item
+		want     string
+	}{
+		{"added", []*annotate.Item{item()}, []*annotate.Item{item(a)}, "new caption on cat.jpg"},
+		{"removed", []*annotate.Item{item(a, b)}, []*annotate.Item{item(a)}, "caption removed from cat.jpg"},
+		{"edited", []*annotate.Item{item(a)}, []*annotate.Item{item(b)}, "caption edit on cat.jpg"},
+		{"rejected", []*annotate.Item{item(a)}, []*annotate.Item{item(caption("a cat", annotate.StateRejected))}, "caption rejected on cat.jpg"},
+		{"unreviewed", []*annotate.Item{item(caption("a cat", annotate.StateApproved))}, []*annotate.Item{item(a)}, "caption marked unreviewed on cat.jpg"},
+		{"many", []*annotate.Item{item(), item()}, []*annotate.Item{item(a), item(b)}, "edits to 2 images"},
+	}
+	for _, tt := range tests {
+		if got := describeEdit(tt.old, tt.new); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

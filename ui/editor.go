@@ -161,6 +161,7 @@ func (ed *captionEditor) appendRow(c int) *captionRow {
 	r := &captionRow{c: c, entry: newCaptionEntry(), icon: widget.NewIcon(nil), meta: widget.NewLabel("")}
 	n := len(ed.rows)
 	r.meta.TextStyle.Italic = true
+	r.meta.Truncation = fyne.TextTruncateEllipsis // a long model name must not widen the column
 	r.entry.onFocus = func() { ed.active = n }
 	r.entry.onCommit = func() { ed.commit() }
 	r.entry.OnChanged = func(string) { r.dirty = true }
@@ -171,7 +172,7 @@ func (ed *captionEditor) appendRow(c int) *captionRow {
 		b.Importance = widget.LowImportance
 	}
 	ed.fill(r)
-	actions := container.NewHBox(r.meta, layout.NewSpacer(), r.accept, r.reject, remove)
+	actions := container.NewBorder(nil, nil, nil, container.NewHBox(r.accept, r.reject, remove), r.meta)
 	r.box = container.NewBorder(nil, actions, container.NewVBox(r.icon), nil, r.entry)
 	if n > 0 {
 		ed.list.Add(widget.NewSeparator())
