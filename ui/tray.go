@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,13 +22,48 @@ import (
 	"github.com/captune/captune/annotate"
 )
 
-// trayEntry is one dropped image and its generated caption.
+// trayEntry is one dropped image and its caption, which the user may edit before saving or adding
+// it.
 type trayEntry struct {
 	Path    string
-	Caption string
+	Caption string // as typed in the field; cleanCaption gives what is written
 	Origin  annotate.Origin
 	Err     error
 	Pending bool
+	Added   string // the image's name in the dataset once added; "" before
+
+	model       string // the model's caption, so that an edit can be told apart
+	modelOrigin annotate.Origin
+}
+
+// text is the caption as it will be written.
+func (e *trayEntry) text() string { return cleanCaption(e.Caption) }
+
+// setCaption records what the user typed: a caption that differs from the model's is theirs.
+func (e *trayEntry) setCaption(s string) {
+	e.Caption = s
+	e.Origin = annotate.OriginHuman
+	if e.model != "" && cleanCaption(s) == e.model {
+		e.Origin = e.modelOrigin
+	}
+}
+
+// note is the line under the file name: what is happening to the entry, or where its caption
+// comes from.
+func (e *trayEntry) note() string {
+	switch {
+	case e.Pending:
+		return "captioning…"
+	case e.Added != "":
+		return "in the dataset as " + e.Added
+	case e.Err != nil && e.text() == "":
+		return "no caption: " + e.Err.Error()
+	case e.Origin == annotate.OriginHuman:
+		return "your caption"
+	case e.Origin != "":
+		return string(e.Origin) + " · edit it below"
+	}
+	return ""
 }
 
 // dropTray is the drawer over the caption column that lists images dropped from outside the
@@ -38,6 +74,7 @@ type dropTray struct {
 	entries []*trayEntry
 	list    *widget.List
 	title   *widget.Label
+	addAll  *widget.Button
 	content fyne.CanvasObject
 	cancel  context.CancelFunc
 	jobs    sync.WaitGroup // captioning goroutines, for tests to wait on
@@ -52,11 +89,11 @@ func newDropTray(m *MainWindow) *dropTray {
 	t.list.HideSeparators = false
 	closeBtn := widget.NewButtonWithIcon("", theme.CancelIcon(), t.hide)
 	closeBtn.Importance = widget.LowImportance
-	addAll := widget.NewButtonWithIcon("Add all", theme.ContentAddIcon(), func() { t.addToDataset(t.entries) })
+	t.addAll = widget.NewButtonWithIcon("Add all", theme.ContentAddIcon(), func() { t.addToDataset(t.entries) })
 	saveAll := widget.NewButtonWithIcon("Save all", theme.DocumentSaveIcon(), func() { t.saveSidecars(t.entries) })
 	clear := widget.NewButtonWithIcon("Clear", theme.DeleteIcon(), t.clear)
 	top := container.NewBorder(nil, nil, nil, closeBtn, t.title)
-	bottom := container.NewHBox(addAll, saveAll, layout.NewSpacer(), clear)
+	bottom := container.NewHBox(t.addAll, saveAll, layout.NewSpacer(), clear)
 	bg := canvas.NewRectangle(theme.Color(theme.ColorNameBackground))
 	t.content = container.NewStack(bg, container.NewBorder(top, bottom, nil, nil, t.list))
 	t.content.Hide()
@@ -67,19 +104,24 @@ type trayRow struct {
 	widget.BaseWidget
 	img     *canvas.Image
 	name    *widget.Label
-	caption *widget.Label
+	note    *widget.Label // captioning…, the error, where the image went
+	caption *captionEntry
 	copyBtn *widget.Button
 	addBtn  *widget.Button
 	saveBtn *widget.Button
 	path    string
+	entry   *trayEntry // the entry the row shows
 }
 
 func (t *dropTray) createRow() fyne.CanvasObject {
 	r := &trayRow{img: &canvas.Image{FillMode: canvas.ImageFillContain}, name: widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		caption: widget.NewLabel("")}
+		note: widget.NewLabel(""), caption: newCaptionEntry()}
 	r.img.SetMinSize(fyne.NewSize(88, 88))
 	r.name.Truncation = fyne.TextTruncateEllipsis
-	r.caption.Wrapping = fyne.TextWrapWord
+	r.note.Truncation = fyne.TextTruncateEllipsis
+	r.note.TextStyle.Italic = true
+	r.note.SizeName = theme.SizeNameCaptionText
+	r.caption.PlaceHolder = "Type a caption…"
 	r.copyBtn = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), nil)
 	r.addBtn = widget.NewButtonWithIcon("Add", theme.ContentAddIcon(), nil)
 	r.saveBtn = widget.NewButtonWithIcon("Save .txt", theme.DocumentSaveIcon(), nil)
@@ -93,8 +135,22 @@ func (t *dropTray) createRow() fyne.CanvasObject {
 // CreateRenderer is part of fyne.Widget.
 func (r *trayRow) CreateRenderer() fyne.WidgetRenderer {
 	buttons := container.NewHBox(r.copyBtn, r.addBtn, r.saveBtn)
-	text := container.NewBorder(r.name, buttons, nil, nil, r.caption)
-	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, r.img, nil, text))
+	text := container.NewBorder(container.NewVBox(r.name, r.note), buttons, nil, nil, r.caption)
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, container.NewVBox(r.img), nil, text))
+}
+
+// syncButtons enables what the entry's state allows: copying and saving a caption there is,
+// adding an image not yet added.
+func (r *trayRow) syncButtons() {
+	e := r.entry
+	has := !e.Pending && e.text() != ""
+	for _, b := range []*widget.Button{r.copyBtn, r.addBtn, r.saveBtn} {
+		if has && (b != r.addBtn || e.Added == "") {
+			b.Enable()
+		} else {
+			b.Disable()
+		}
+	}
 }
 
 func (t *dropTray) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
@@ -103,24 +159,26 @@ func (t *dropTray) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	}
 	r, e := o.(*trayRow), t.entries[id]
 	r.name.SetText(filepath.Base(e.Path))
-	switch {
-	case e.Pending:
-		r.caption.SetText("captioning…")
-	case e.Err != nil:
-		r.caption.SetText("no caption: " + e.Err.Error())
-	default:
+	r.note.SetText(e.note())
+	// Rebinding the row that is being typed in must leave its text (and cursor) alone.
+	r.caption.OnChanged = nil
+	if r.entry != e || r.caption.Text != e.Caption {
 		r.caption.SetText(e.Caption)
 	}
-	has := !e.Pending && e.Err == nil && e.Caption != ""
-	for _, b := range []*widget.Button{r.copyBtn, r.addBtn, r.saveBtn} {
-		if has {
-			b.Enable()
-		} else {
-			b.Disable()
-		}
+	r.entry = e
+	r.caption.OnChanged = func(s string) {
+		e.setCaption(s)
+		r.note.SetText(e.note())
+		r.syncButtons()
 	}
+	if e.Pending {
+		r.caption.Disable()
+	} else {
+		r.caption.Enable()
+	}
+	r.syncButtons()
 	r.copyBtn.OnTapped = func() {
-		t.m.App.Clipboard().SetContent(e.Caption)
+		t.m.App.Clipboard().SetContent(e.text())
 		t.m.setStatus("Caption copied.")
 	}
 	r.addBtn.OnTapped = func() { t.addToDataset([]*trayEntry{e}) }
@@ -208,10 +266,14 @@ func (t *dropTray) add(paths []string) {
 						e.Err = err
 					}
 					if e.Err == nil && k < len(caps) {
-						e.Caption, e.Origin = cleanCaption(caps[k]), origin
-						if e.Caption == "" {
+						e.model = cleanCaption(caps[k])
+						if e.model == "" {
 							e.Err = errors.New("the model returned an empty caption")
 						}
+					}
+					e.modelOrigin = origin
+					if e.Caption == "" && e.model != "" {
+						e.Caption, e.Origin = e.model, origin
 					}
 				}
 				t.list.Refresh()
@@ -237,10 +299,11 @@ func (t *dropTray) add(paths []string) {
 	}()
 }
 
+// ready returns the entries with a caption to save or add.
 func ready(entries []*trayEntry) []*trayEntry {
 	var out []*trayEntry
 	for _, e := range entries {
-		if !e.Pending && e.Err == nil && e.Caption != "" {
+		if !e.Pending && e.text() != "" {
 			out = append(out, e)
 		}
 	}
@@ -262,7 +325,7 @@ func (t *dropTray) saveSidecars(entries []*trayEntry) {
 	write := func() {
 		var errs []error
 		for _, e := range entries {
-			if err := writeFileAtomic(sidecarPath(e.Path), []byte(e.Caption+"\n")); err != nil {
+			if err := writeFileAtomic(sidecarPath(e.Path), []byte(e.text()+"\n")); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -277,7 +340,7 @@ func (t *dropTray) saveSidecars(entries []*trayEntry) {
 		return
 	}
 	dialog.ShowConfirm("Replace caption files?",
-		fmt.Sprintf("%d caption files exist already (%s).\nReplace them with the model's captions?", len(existing), strings.Join(firstN(existing, 3), ", ")),
+		fmt.Sprintf("%d caption files exist already (%s).\nReplace them with the captions of the tray?", len(existing), strings.Join(firstN(existing, 3), ", ")),
 		func(ok bool) {
 			if ok {
 				write()
@@ -309,8 +372,10 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-// addToDataset copies the images into the dataset folder and adds their captions (as the model's,
-// unreviewed). The dataset is saved and opened again, since it lists its images when opened.
+// addToDataset copies the images into the dataset folder and adds their captions (the model's,
+// unreviewed, or the user's own). Images already there (the same content under the name Add gives
+// them) are not copied again. The dataset is saved and opened again, since it lists its images
+// when opened.
 func (t *dropTray) addToDataset(entries []*trayEntry) {
 	m := t.m
 	entries = ready(entries)
@@ -327,40 +392,76 @@ func (t *dropTray) addToDataset(entries []*trayEntry) {
 	}
 	m.editor.commit()
 	root := m.ds.Root()
+	var fresh, already []*trayEntry
+	for _, e := range entries {
+		if e.Added == "" {
+			if name, ok := findCopy(root, e.Path); ok {
+				e.Added = name
+			}
+		}
+		if e.Added != "" {
+			already = append(already, e)
+		} else {
+			fresh = append(fresh, e)
+		}
+	}
+	t.list.Refresh()
+	if len(fresh) == 0 {
+		m.setStatus(alreadyMessage(already))
+		return
+	}
 	if err := m.stopAutosave(); err != nil {
 		m.showError("save the dataset before adding images", err, "Resolve the problem (see the message), then add the images again.")
 		return
 	}
-	var added []string
+	var copied []*trayEntry
 	var errs []error
-	for _, e := range entries {
+	for _, e := range fresh {
 		rel, err := copyInto(root, e.Path)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		added = append(added, rel)
+		e.Added = rel
+		copied = append(copied, e)
 	}
+	errs = append(errs, t.reopenWith(root, copied)...)
+	t.list.Refresh()
+	if err := errors.Join(errs...); err != nil {
+		m.showError("add some of the images", err, "")
+	}
+	msg := fmt.Sprintf("Added %s to the dataset.", plural(len(copied), "image"))
+	if len(already) > 0 {
+		msg += " " + alreadyMessage(already)
+	}
+	m.setStatus(msg)
+}
+
+// reopenWith opens the dataset in root again, so that it lists the images just copied in, adds
+// their captions and shows the first of them.
+func (t *dropTray) reopenWith(root string, copied []*trayEntry) []error {
+	m := t.m
 	ds, report, err := annotate.Open(root, annotate.OpenOptions{Source: m.ds.Format()})
 	if err != nil {
 		m.showError("open "+root+" again", err, "Open the folder again with File › Open Folder.")
-		return
+		return nil
 	}
 	m.closeDataset()
 	if err := ds.Lock(); err != nil {
 		ds.Close()
 		m.showError("lock "+root, err, "Close the other Captune using this folder, then open it again.")
-		return
+		return nil
 	}
 	m.SetDataset(ds, report)
+	var errs []error
 	first := -1
-	for k, rel := range added {
-		i, ok := ds.Index(rel)
+	for _, e := range copied {
+		i, ok := ds.Index(e.Added)
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s was copied but is not listed: is its extension an image one?", rel))
+			errs = append(errs, fmt.Errorf("%s was copied but is not listed: is its extension an image one?", e.Added))
 			continue
 		}
-		if _, err := ds.AddCaption(i, entries[k].Caption, entries[k].Origin); err != nil {
+		if _, err := ds.AddCaption(i, e.text(), e.Origin); err != nil {
 			errs = append(errs, err)
 		}
 		if first < 0 {
@@ -372,10 +473,67 @@ func (t *dropTray) addToDataset(entries []*trayEntry) {
 			m.selectPos(p)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		m.showError("add some of the images", err, "")
+	return errs
+}
+
+// alreadyMessage says which images were not added again.
+func alreadyMessage(already []*trayEntry) string {
+	var names []string
+	for _, e := range already {
+		names = append(names, e.Added)
 	}
-	m.setStatus(fmt.Sprintf("Added %d images to the dataset.", len(added)))
+	verb := "is"
+	if len(already) > 1 {
+		verb = "are"
+	}
+	return fmt.Sprintf("%s %s already in the dataset (%s).", plural(len(already), "image"), verb, strings.Join(firstN(names, 3), ", "))
+}
+
+// findCopy looks for src in root under the names copyInto gives (NAME.png, NAME-2.png, …) and
+// returns the one holding the same bytes, if any.
+func findCopy(root, src string) (string, bool) {
+	base := filepath.Base(src)
+	ext := filepath.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	for n, name := 2, base; ; n, name = n+1, fmt.Sprintf("%s-%d%s", stem, n, ext) {
+		st, err := os.Lstat(filepath.Join(root, name))
+		if err != nil {
+			return "", false
+		}
+		if st.Mode().IsRegular() && sameContent(filepath.Join(root, name), src) {
+			return name, true
+		}
+	}
+}
+
+// sameContent reports whether files a and b hold the same bytes (false when either is unreadable).
+func sameContent(a, b string) bool {
+	fa, err := os.Open(a)
+	if err != nil {
+		return false
+	}
+	defer fa.Close()
+	fb, err := os.Open(b)
+	if err != nil {
+		return false
+	}
+	defer fb.Close()
+	sa, ea := fa.Stat()
+	sb, eb := fb.Stat()
+	if ea != nil || eb != nil || sa.Size() != sb.Size() {
+		return false
+	}
+	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, ea := io.ReadFull(fa, ba)
+		nb, eb := io.ReadFull(fb, bb)
+		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
+			return false
+		}
+		if ea != nil || eb != nil {
+			return (ea == io.EOF || ea == io.ErrUnexpectedEOF) && (eb == io.EOF || eb == io.ErrUnexpectedEOF)
+		}
+	}
 }
 
 // copyInto copies file src into folder root under a name not taken yet, and returns that name.
