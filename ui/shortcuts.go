@@ -138,6 +138,14 @@ func (m *MainWindow) showShortcuts() {
 	}
 	grid.Add(widget.NewLabelWithStyle("Enter", fyne.TextAlignTrailing, fyne.TextStyle{Monospace: true}))
 	grid.Add(widget.NewLabel("Keep the caption being typed"))
+	for _, k := range [][2]string{
+		{"↑ ↓ ← →", "Move through the thumbnails (after a click in the grid)"},
+		{"PgUp PgDn Home End", "Move a screenful, to the first, to the last"},
+		{"Enter (in the grid)", "Edit the captions of the image"},
+	} {
+		grid.Add(widget.NewLabelWithStyle(k[0], fyne.TextAlignTrailing, fyne.TextStyle{Monospace: true}))
+		grid.Add(widget.NewLabel(k[1]))
+	}
 	help := widget.NewLabel("Filter box:\n  " + strings.ReplaceAll(FilterHelp, " · ", "\n  "))
 	content := container.NewBorder(nil, help, nil, nil, container.NewVScroll(grid))
 	d := dialog.NewCustom("Keyboard shortcuts", "Close", content, m.Window)
