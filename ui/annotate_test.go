@@ -221,6 +221,14 @@ func TestBrowsingKeepsWindowWidth(t *testing.T) {
 			press(t, m, alt(fyne.KeyDown))
 		}
 	}
+	// A job whose line names a long model folder is cut too.
+	m.job.begin("Loading /models/"+long+"/"+long+" on cpu…", "img", 4, func() {})
+	m.tray.show()
+	m.tray.title.SetText("Loading /models/" + long + "/" + long + "…")
+	if w := m.Window.Content().MinSize().Width; w > 1280 {
+		t.Errorf("with a long job line: the window asks for %v px, want at most 1280%s", w, widest(m.Window.Content(), 1280))
+	}
+	m.job.end("")
 }
 
 // widest names the objects under o that ask for more than limit px, to say which text grew.

@@ -127,9 +127,34 @@ func newJobBar() *jobBar {
 	})
 	j.redraw = newThrottle(100*time.Millisecond, j.draw)
 	j.barBox = container.NewGridWrap(fyne.NewSize(180, j.bar.MinSize().Height), j.bar)
-	j.Box = container.NewHBox(j.label, j.barBox, j.cancel)
+	j.label.Truncation = fyne.TextTruncateEllipsis
+	label := container.New(&cappedWidth{label: j.label, max: maxJobLabelWidth}, j.label)
+	j.Box = container.NewHBox(label, j.barBox, j.cancel)
 	j.Box.Hide()
 	return j
+}
+
+// maxJobLabelWidth bounds the job line's text ("Loading /a/long/path/to/a/model…"), so that a long
+// one is cut at its end instead of pushing the status bar's message out or widening the window.
+const maxJobLabelWidth = 420
+
+// cappedWidth gives a truncating label the width of its whole text, up to max.
+type cappedWidth struct {
+	label *widget.Label
+	max   float32
+}
+
+// Layout is part of fyne.Layout.
+func (c *cappedWidth) Layout(objects []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objects {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}
+
+// MinSize is part of fyne.Layout.
+func (c *cappedWidth) MinSize([]fyne.CanvasObject) fyne.Size {
+	return fyne.NewSize(min(labelWidth(c.label), c.max), c.label.MinSize().Height)
 }
 
 // begin shows the bar for a job of total units; cancel (may be nil) is called by the Cancel button.

@@ -85,6 +85,7 @@ func (t *dropTray) busy() bool { return t.running > 0 }
 
 func newDropTray(m *MainWindow) *dropTray {
 	t := &dropTray{m: m, title: widget.NewLabelWithStyle("Dropped images", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})}
+	t.title.Truncation = fyne.TextTruncateEllipsis // "Loading /a/long/model/path…" must not widen the column
 	t.list = widget.NewList(func() int { return len(t.entries) }, t.createRow, t.updateRow)
 	t.list.HideSeparators = false
 	closeBtn := widget.NewButtonWithIcon("", theme.CancelIcon(), t.hide)
