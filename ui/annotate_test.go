@@ -182,6 +182,23 @@ func TestOpenFolderTellsAboutSubfolders(t *testing.T) {
 	if !strings.Contains(status, "2 images in sub-folders not shown") {
 		t.Errorf("status %q: want it to say that 2 images in sub-folders are not shown", status)
 	}
+
+	// A folder whose images are all in sub-folders says where they are.
+	only := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(only, "cats"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writePNG(t, filepath.Join(only, "cats", "a.png"), 1)
+	m.OpenFolder(only)
+	waitFor(t, "the second folder to open", func() bool {
+		fyne.DoAndWait(func() { status = m.Status.Text })
+		return strings.HasPrefix(status, "Opened "+only)
+	})
+	var view string
+	fyne.DoAndWait(func() { view = m.imgView.msg.Text })
+	if !strings.Contains(view, "1 image in its sub-folders") {
+		t.Errorf("the image view says %q, want it to point to the image in a sub-folder", view)
+	}
 }
 
 // Browsing images with long names and long captions, some from a model with a long name, never

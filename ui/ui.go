@@ -391,7 +391,11 @@ func (m *MainWindow) SetDataset(ds *annotate.Dataset, report annotate.Report) {
 	} else {
 		m.editor.show(-1)
 		m.showImage(-1)
-		m.imgView.msg.SetText("No images in " + ds.Root() + ": Captune reads JPEG, PNG, WebP, GIF, BMP and TIFF files.")
+		if n := report.InSubfolders; n > 0 {
+			m.imgView.msg.SetText(fmt.Sprintf("No images in %s itself, and %s in its sub-folders: open a sub-folder to caption them.", ds.Root(), plural(n, "image")))
+		} else {
+			m.imgView.msg.SetText("No images in " + ds.Root() + ": Captune reads JPEG, PNG, WebP, GIF, BMP and TIFF files.")
+		}
 	}
 	msg := fmt.Sprintf("Opened %s: %s", ds.Root(), report.Summary())
 	if n := report.InSubfolders; n > 0 {
