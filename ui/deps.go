@@ -9,6 +9,7 @@ import (
 
 	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/finetune/metrics"
+	"github.com/captune/captune/internal/hub"
 )
 
 // The screens reach the model and the trainer only through the small interfaces below, so that
@@ -186,6 +187,24 @@ type Evaluator interface {
 	Compare(ctx context.Context, req CompareRequest, onProgress func(done, total int)) (Comparison, error)
 }
 
+// ModelStore is the Hugging Face model cache behind the Models dialog; internal/hub's Store is the
+// real one (cgo-free, so the dialog's tests drive it against a fake hub). The window never makes
+// a request itself: it uses hub's plain types and sentinel errors, not its client. Download is
+// synchronous and stops when ctx is cancelled, keeping the partial file for the next call.
+type ModelStore interface {
+	// Settings are the hub endpoint, where the token came from, the cache folder, offline mode.
+	Settings() hub.Settings
+	// List returns the model repos in the cache, those downloaded by Python tools included.
+	List() ([]hub.CachedModel, error)
+	// CheckSpace returns an error wrapping hub.ErrDiskFull when need bytes of repo will not fit.
+	CheckSpace(repo string, need int64) error
+	// Download fetches repo into the cache and returns its folder, calling onProgress (from the
+	// calling goroutine) at most every 100 ms.
+	Download(ctx context.Context, repo string, onProgress func(hub.Progress)) (dir string, err error)
+	// Delete removes repo from the cache.
+	Delete(repo string) error
+}
+
 // Deps is everything the window needs from outside package ui. Zero fields switch features off
 // (no loader: auto-captioning explains that there is no model).
 type Deps struct {
@@ -208,6 +227,8 @@ type Deps struct {
 	// SampleDir copies the bundled sample dataset to the user's folder and returns it; nil hides
 	// File › Open Sample.
 	SampleDir func() (string, error)
+	// Models is the Hugging Face model cache of the Models dialog; nil offers no downloads.
+	Models ModelStore
 	// Version is the Captune release shown by Help › About, the same string captune version prints.
 	Version string
 	// License names Captune's license (an SPDX expression); LicenseText and Notices are the texts of

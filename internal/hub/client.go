@@ -34,6 +34,9 @@ type Client struct {
 	RetryWait time.Duration
 	// StallTimeout drops (and resumes) a transfer that received nothing for this long.
 	StallTimeout time.Duration
+	// FreeSpace reports the bytes free on the file system holding a folder; nil asks the system.
+	// Tests set it to pretend that the disk is full.
+	FreeSpace func(dir string) (int64, bool)
 }
 
 // NewClient returns a Client for the settings, with retries and timeouts suited to large downloads.
@@ -454,16 +457,28 @@ func (c *Client) checkSpace(repo string, pl plan) error {
 			need -= st.Size()
 		}
 	}
-	dir := blobs
-	for {
-		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
-			break
-		}
-		dir = filepath.Dir(dir)
-	}
-	if free, ok := freeSpace(dir); ok && free < need {
+	dir := existingParent(blobs)
+	if free, ok := c.freeSpace(dir); ok && free < need {
 		return fmt.Errorf("%w: %s needs %s more but %s has %s free: free some space, or set HF_HOME to a folder on another disk",
 			ErrDiskFull, repo, FormatBytes(need), dir, FormatBytes(free))
 	}
 	return nil
+}
+
+// existingParent returns dir, or its nearest parent that exists: where a folder about to be made
+// will live.
+func existingParent(dir string) string {
+	for {
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			return dir
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+func (c *Client) freeSpace(dir string) (int64, bool) {
+	if c.FreeSpace != nil {
+		return c.FreeSpace(dir)
+	}
+	return freeSpace(dir)
 }
