@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -20,6 +21,7 @@ var errNoModel = errors.New("no captioning model chosen")
 const (
 	labelBundled    = "bundled model"
 	labelChooseDir  = "Choose a model folder…"
+	labelGetModel   = "Get a model…"
 	labelNoModel    = "no model"
 	modelLabelWidth = 40
 )
@@ -36,6 +38,10 @@ type modelPicker struct {
 	dir    string // the chosen folder ("" none)
 	device string
 	cur    *loadedModel
+
+	downloads map[string]*download // hub repo → its running download; UI goroutine
+	dialog    *modelsDialog        // the open Models dialog, or nil; UI goroutine
+	banner    *demoBanner          // the Annotate tab's note about the demo model
 }
 
 type loadedModel struct {
@@ -46,9 +52,10 @@ type loadedModel struct {
 }
 
 func newModelPicker(m *MainWindow) *modelPicker {
-	p := &modelPicker{m: m, dirs: map[string]string{}}
+	p := &modelPicker{m: m, dirs: map[string]string{}, downloads: map[string]*download{}}
 	p.Select = widget.NewSelect(nil, p.onSelect)
 	p.Select.PlaceHolder = labelNoModel
+	p.banner = newDemoBanner(m)
 	p.device = m.prefs.StringWithFallback(prefDevice, firstOr(m.deps.Devices, "auto"))
 	dir := m.prefs.String(prefModel)
 	if dir != "" {
@@ -91,6 +98,11 @@ func (p *modelPicker) options() (labels []string, dirs map[string]string) {
 		labels = append(labels, label)
 	}
 	add(labelBundled, p.m.deps.DefaultModel)
+	for _, hm := range p.cachedModels() {
+		if dir := readySnapshot(hm); dir != "" {
+			add(path.Base(hm.Repo), dir)
+		}
+	}
 	for _, d := range p.m.prefs.StringList(prefRecentModels) {
 		if _, err := os.Stat(filepath.Join(d, "config.json")); err == nil {
 			add(filepath.Base(d), d)
@@ -137,7 +149,7 @@ func findRuns(root string) []string {
 func (p *modelPicker) refreshOptions() {
 	labels, dirs := p.options()
 	p.dirs = dirs
-	p.Select.Options = append(labels, labelChooseDir)
+	p.Select.Options = append(labels, labelGetModel, labelChooseDir)
 	if p.m.deps.DefaultModel == "" && p.m.deps.DefaultModelErr != nil {
 		p.Select.PlaceHolder = labelNoModel
 	}
@@ -172,9 +184,19 @@ func (p *modelPicker) choose(dir string) {
 	if l := p.labelOf(dir); l != "" && p.Select.Selected != l {
 		p.Select.SetSelected(l)
 	}
+	p.updateBanner()
 }
 
 func (p *modelPicker) onSelect(label string) {
+	if label == labelGetModel {
+		if l := p.labelOf(p.chosen()); l != "" {
+			p.Select.SetSelected(l)
+		} else {
+			p.Select.ClearSelected()
+		}
+		p.m.showModels()
+		return
+	}
 	if label == labelChooseDir {
 		p.Select.ClearSelected()
 		p.m.chooseFolder("Choose a model folder (with config.json)", func(dir string) {
@@ -194,6 +216,8 @@ func (p *modelPicker) onSelect(label string) {
 		p.dir = dir
 		p.mu.Unlock()
 		p.m.prefs.SetString(prefModel, dir)
+		p.updateBanner()
+		p.refreshDialog()
 	}
 }
 
@@ -256,6 +280,26 @@ func (p *modelPicker) release(lm *loadedModel) {
 	if lm.refs == 0 && lm.stale {
 		lm.c.Close()
 	}
+}
+
+// unload frees the loaded model unless a job uses it, and says what it did (for the status bar).
+// The chosen model stays chosen: the next job loads it again.
+func (p *modelPicker) unload() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.cur == nil:
+		return "No model is loaded: nothing to free."
+	case p.cur.refs > 0:
+		return "Not freed: " + p.cur.c.Name() + " is in use by a running job. Cancel the job or wait for it, then free the memory."
+	}
+	name := p.cur.c.Name()
+	err := p.cur.c.Close()
+	p.cur = nil
+	if err != nil {
+		return fmt.Sprintf("Could not free the memory of %s: %v", name, err)
+	}
+	return "Freed the memory of " + name + "; it loads again when a job needs it."
 }
 
 // close frees the loaded model (the window is closing).

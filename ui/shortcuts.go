@@ -66,6 +66,10 @@ func (m *MainWindow) commandTable() []menuGroup {
 			{"Caption All Images…", "", nil, func() { m.startCaptioning(scopeAll) }},
 			{"Show Dropped Images", "Ctrl+T", ctrl(fyne.KeyT), m.tray.show},
 		}},
+		{"Model", []command{
+			{"Models…", "", nil, m.showModels},
+			{"Free Model Memory", "", nil, m.freeModelMemory},
+		}},
 		{"View", []command{
 			{"Annotate", "Ctrl+1", ctrl(fyne.Key1), func() { m.Tabs.SelectIndex(0) }},
 			{"Fine-tune", "Ctrl+2", ctrl(fyne.Key2), func() { m.Tabs.SelectIndex(1) }},

@@ -408,6 +408,7 @@ func (m *MainWindow) SetDataset(ds *annotate.Dataset, report annotate.Report) {
 	m.exp.updatePreview()
 	m.ft.syncButtons()
 	m.cmp.sync()
+	m.models.updateBanner()
 }
 
 // Dataset returns the dataset shown, or nil.
