@@ -17,6 +17,7 @@ import (
 	"github.com/captune/captune/assets"
 	"github.com/captune/captune/finetune"
 	"github.com/captune/captune/inference"
+	"github.com/captune/captune/internal/hub"
 	"github.com/captune/captune/ui"
 )
 
@@ -109,6 +110,9 @@ func guiDeps(eng *inference.Engine) ui.Deps {
 	if cache, err := os.UserCacheDir(); err == nil {
 		d.ThumbCacheDir = filepath.Join(cache, "captune", "thumbs")
 	}
+	store := hub.NewStore(hub.SettingsFromEnv())
+	store.Client.UserAgent = "captune/" + Version
+	d.Models = store
 	d.DefaultModel, d.DefaultModelErr = ResolveModel("bundled")
 	d.Devices, d.DeviceInfo = guiDevices(eng)
 	return d
@@ -323,7 +327,8 @@ func (e engineEvaluator) Compare(ctx context.Context, req ui.CompareRequest, onP
 
 // Check at compile time that the adapters satisfy the window's interfaces.
 var (
-	_ ui.Captioner = (*engineCaptioner)(nil)
-	_ ui.Trainer   = finetuneTrainer{}
-	_ ui.Evaluator = engineEvaluator{}
+	_ ui.Captioner  = (*engineCaptioner)(nil)
+	_ ui.Trainer    = finetuneTrainer{}
+	_ ui.Evaluator  = engineEvaluator{}
+	_ ui.ModelStore = (*hub.Store)(nil)
 )
