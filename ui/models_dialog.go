@@ -367,20 +367,21 @@ func (p *modelPicker) cancelDownload(repo string) {
 
 func (p *modelPicker) downloadDone(repo string, dl *download, dir string, err error) {
 	dl.running = false
+	var msg string
 	switch {
 	case err == nil:
 		dl.note = ""
 		p.refreshOptions()
-		p.m.setStatus(fmt.Sprintf("Downloaded %s: Use it in the Models dialog, or pick %s in the model menu.", repo, path.Base(repo)))
+		msg = fmt.Sprintf("Downloaded %s: Use it in the Models dialog, or pick %s in the model menu.", repo, path.Base(repo))
 	case errors.Is(err, context.Canceled):
-		kept := p.cachedModel(repo).Size
-		dl.note = fmt.Sprintf("Cancelled: %s kept in the cache.", hub.FormatBytes(kept))
-		p.m.setStatus("Cancelled the download of " + repo + "; Resume download continues it.")
+		dl.note = fmt.Sprintf("Cancelled: %s kept in the cache.", hub.FormatBytes(p.cachedModel(repo).Size))
+		msg = "Cancelled the download of " + repo + "; Resume download continues it."
 	default:
 		p.downloadFailed(repo, err)
 		return
 	}
 	p.refreshDialog()
+	p.m.setStatus(msg) // last: the dialog is up to date when the status bar says it is done
 }
 
 // downloadFailed notes the failure in the dialog and explains it in an error dialog.
