@@ -148,6 +148,9 @@ func (md *modelsDialog) refresh() {
 }
 
 func (md *modelsDialog) section(title string) {
+	if len(md.list.Objects) > 0 {
+		md.list.Add(widget.NewSeparator())
+	}
 	md.list.Add(widget.NewLabelWithStyle(title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 }
 

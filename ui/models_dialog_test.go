@@ -7,6 +7,8 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,7 +140,9 @@ func TestModelsDialogCancelThenResumeAfterRestart(t *testing.T) {
 	srv.StallAt(weights, stall)
 	cache := t.TempDir()
 	deps := testDeps(&fakeCaptioner{name: "fake"})
-	deps.Models = testStore(srv.URL, cache, false, 1<<40)
+	slow := testStore(srv.URL, cache, false, 1<<40)
+	slow.Client.HTTP = &http.Client{Transport: slowTransport{http.DefaultTransport}}
+	deps.Models = slow
 	m, _ := openWindow(t, deps, "")
 
 	r := openModels(t, m, baseRepo)
@@ -149,13 +153,14 @@ func TestModelsDialogCancelThenResumeAfterRestart(t *testing.T) {
 		st, err := os.Stat(part)
 		return err == nil && st.Size() == stall
 	})
-	waitFor(t, "the progress line", func() bool {
-		var text string
-		fyne.DoAndWait(func() { text = r.progress.Text })
-		return strings.Contains(text, " of ")
+	waitFor(t, "the progress bar to show the bytes received", func() bool {
+		var v float64
+		fyne.DoAndWait(func() { v = r.bar.Value })
+		return v >= 0.2 // the bar moves at most every 100 ms: the last update may lag behind the disk
 	})
 	fyne.DoAndWait(func() {
-		if !r.bar.Visible() || !r.cancel.Visible() || r.download.Visible() || !strings.HasPrefix(r.state.Text, "Downloading file ") {
+		if !r.bar.Visible() || !r.cancel.Visible() || r.download.Visible() || !strings.HasPrefix(r.state.Text, "Downloading file ") ||
+			!strings.Contains(r.progress.Text, " of 262.2 kB · ") {
 			t.Errorf("mid-download: bar %t, Cancel %t, Download %t, state %q; want a bar, Cancel, no Download, Downloading file…",
 				r.bar.Visible(), r.cancel.Visible(), r.download.Visible(), r.state.Text)
 		}
@@ -187,6 +192,25 @@ func TestModelsDialogCancelThenResumeAfterRestart(t *testing.T) {
 	if !slices.Contains(m2.models.Select.Options, "blip-image-captioning-base") {
 		t.Errorf("model menu %q lacks the resumed model", m2.models.Select.Options)
 	}
+}
+
+// slowTransport slows response bodies to about 400 kB/s, so that a download lasts long enough for
+// its progress to be seen (the hub reports at most every 100 ms).
+type slowTransport struct{ rt http.RoundTripper }
+
+func (s slowTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.rt.RoundTrip(req)
+	if err == nil {
+		resp.Body = slowBody{resp.Body}
+	}
+	return resp, err
+}
+
+type slowBody struct{ io.ReadCloser }
+
+func (b slowBody) Read(p []byte) (int, error) {
+	time.Sleep(10 * time.Millisecond)
+	return b.ReadCloser.Read(p[:min(len(p), 4<<10)])
 }
 
 // captureModels writes the window with the Models dialog to docs/models.png when
