@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -234,7 +235,8 @@ func (md *modelsDialog) updateRow(r *hubRow, hm hub.CachedModel) {
 	show(r.bar, running)
 	show(r.progress, running)
 	show(r.cancel, running)
-	show(r.download, !running && ready == "")
+	other := ready == "" && completeSnapshot(hm) != "" // complete, but not a captioning model
+	show(r.download, !running && ready == "" && !other)
 	show(r.del, !running && (hm.Size > 0 || len(hm.Snapshots) > 0))
 	show(r.use, ready != "")
 	r.download.SetText("Download")
@@ -257,6 +259,8 @@ func (md *modelsDialog) updateRow(r *hubRow, hm hub.CachedModel) {
 		r.progress.Refresh()
 	case ready != "":
 		state = fmt.Sprintf("Downloaded: %s in the cache, ready to use.", hub.FormatBytes(hm.Size))
+	case other:
+		state = fmt.Sprintf("In the cache (%s), but not a BLIP captioning model: Captune cannot caption with it.", hub.FormatBytes(hm.Size))
 	case hm.Size > 0:
 		state = fmt.Sprintf("Partly downloaded: %s in the cache; Resume download continues from there.", hub.FormatBytes(hm.Size))
 	default:
@@ -309,9 +313,19 @@ func (p *modelPicker) cachedModel(repo string) hub.CachedModel {
 	return hub.CachedModel{}
 }
 
-// readySnapshot is the folder of a cached repo's usable snapshot: the one main names, else the
-// newest complete one; "" when none is complete.
+// readySnapshot is the folder of a cached repo's usable snapshot: a complete BLIP model, the one
+// main names, else the newest; "" when none is usable.
 func readySnapshot(hm hub.CachedModel) string {
+	dir := completeSnapshot(hm)
+	if dir == "" || !isBLIP(dir) {
+		return ""
+	}
+	return dir
+}
+
+// completeSnapshot is the snapshot of a cached repo that has every file a model needs (the one
+// main names, else the newest), whatever the model; "" when none has.
+func completeSnapshot(hm hub.CachedModel) string {
 	for _, s := range hm.Snapshots {
 		if s.Complete && containsString(s.Refs, hub.DefaultRevision) {
 			return s.Dir
@@ -323,6 +337,19 @@ func readySnapshot(hm hub.CachedModel) string {
 		}
 	}
 	return ""
+}
+
+// isBLIP reports whether the model in dir is a BLIP model, the only kind Captune captions with:
+// the cache also holds what Python tools downloaded for other tasks.
+func isBLIP(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return false
+	}
+	var cfg struct {
+		ModelType string `json:"model_type"`
+	}
+	return json.Unmarshal(b, &cfg) == nil && cfg.ModelType == "blip"
 }
 
 func containsString(list []string, s string) bool {

@@ -516,3 +516,47 @@ func TestModelName(t *testing.T) {
 		}
 	}
 }
+
+func TestModelsDialogListsTheCache(t *testing.T) {
+	srv := hubtest.NewServer(t)
+	serveModel(srv, "someone/blip-tuned", 4<<10)
+	srv.AddRepo("someone/bert", map[string][]byte{
+		"config.json":              []byte(`{"model_type": "bert"}`),
+		"preprocessor_config.json": []byte(`{}`),
+		"vocab.txt":                []byte("[PAD]\n"),
+		"model.safetensors":        []byte("weights"),
+	})
+	store := testStore(srv.URL, t.TempDir(), false, 1<<40)
+	for _, repo := range []string{"someone/blip-tuned", "someone/bert"} {
+		if _, err := store.Download(t.Context(), repo, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deps := testDeps(&fakeCaptioner{name: "fake"})
+	deps.Models = store
+	m, _ := openWindow(t, deps, "")
+
+	// The model menu offers the BLIP model and the way to more, not the BERT model.
+	opts := m.models.Select.Options
+	if !slices.Contains(opts, "blip-tuned") || slices.Contains(opts, "bert") || !slices.Contains(opts, labelGetModel) {
+		t.Errorf("model menu %q: want blip-tuned and %q, not bert", opts, labelGetModel)
+	}
+	m.models.Select.SetSelected(labelGetModel)
+	if m.models.dialog == nil {
+		t.Fatalf("%s opened no dialog", labelGetModel)
+	}
+	if got := m.models.Select.Selected; got != labelBundled {
+		t.Errorf("model menu shows %q after %s, want the model chosen before (%s)", got, labelGetModel, labelBundled)
+	}
+	blip, bert := m.models.dialog.rows["someone/blip-tuned"], m.models.dialog.rows["someone/bert"]
+	if blip == nil || bert == nil {
+		t.Fatal("the dialog does not list both cached repos")
+	}
+	if !blip.use.Visible() || !strings.HasPrefix(blip.state.Text, "Downloaded: ") {
+		t.Errorf("BLIP repo: Use shown %t, state %q; want Use and downloaded", blip.use.Visible(), blip.state.Text)
+	}
+	if bert.use.Visible() || bert.download.Visible() || !strings.Contains(bert.state.Text, "not a BLIP captioning model") || !bert.del.Visible() {
+		t.Errorf("BERT repo: Use %t, Download %t, Delete %t, state %q; want only Delete and why it cannot be used",
+			bert.use.Visible(), bert.download.Visible(), bert.del.Visible(), bert.state.Text)
+	}
+}
