@@ -150,7 +150,7 @@ func findRuns(root string) []string {
 func (p *modelPicker) refreshOptions() {
 	labels, dirs := p.options()
 	p.dirs = dirs
-	p.Select.Options = append(labels, labelGetModel, labelChooseDir)
+	p.Select.Options = append(labels, labelChooseDir, labelGetModel)
 	if p.m.deps.DefaultModel == "" && p.m.deps.DefaultModelErr != nil {
 		p.Select.PlaceHolder = labelNoModel
 	}

@@ -411,6 +411,7 @@ func TestDemoModelBanner(t *testing.T) {
 			if !isDescendant(m.Tabs.Items[0].Content, b.content) {
 				t.Error("the banner is not in the Annotate tab")
 			}
+			capture(t, m, "banner")
 			test.Tap(b.get)
 			if m.models.dialog == nil {
 				t.Fatal("Get a real model… opened no Models dialog")
