@@ -130,7 +130,8 @@ func (md *modelsDialog) refresh() {
 	}
 	var recent []string
 	for _, d := range p.m.prefs.StringList(prefRecentModels) {
-		if _, err := os.Stat(filepath.Join(d, "config.json")); err == nil && !strings.HasPrefix(d, p.m.deps.RunsDir+string(filepath.Separator)) {
+		inRuns := p.m.deps.RunsDir != "" && strings.HasPrefix(d, p.m.deps.RunsDir+string(filepath.Separator))
+		if _, err := os.Stat(filepath.Join(d, "config.json")); err == nil && !inRuns {
 			recent = append(recent, d)
 		}
 	}

@@ -561,3 +561,92 @@ func TestModelsDialogListsTheCache(t *testing.T) {
 			bert.use.Visible(), bert.download.Visible(), bert.del.Visible(), bert.state.Text)
 	}
 }
+
+func TestModelsDialogListsRunsAndFolders(t *testing.T) {
+	runs := t.TempDir()
+	run := filepath.Join(runs, "run-1")
+	folder := filepath.Join(t.TempDir(), "my-blip")
+	for _, d := range []string{run, folder} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "config.json"), []byte(`{"model_type": "blip"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deps := testDeps(&fakeCaptioner{name: "fake"})
+	deps.RunsDir = runs
+	m, _ := openWindow(t, deps, "")
+	m.models.choose(folder)
+	m.models.choose(deps.DefaultModel)
+	runMenu(t, m, "Models…")
+
+	for _, tc := range []struct{ title, sub string }{
+		{"run run-1", runDate(run)},
+		{"my-blip", folder},
+		{"Demo model", "0.9 M-parameter demo model"},
+	} {
+		row := findRow(m.models.dialog.list, tc.title)
+		if row == nil {
+			t.Errorf("no row %q in the Models dialog", tc.title)
+			continue
+		}
+		if texts := strings.Join(labelTexts(row), "\n"); !strings.Contains(texts, tc.sub) {
+			t.Errorf("row %q says %q, want %q in it", tc.title, texts, tc.sub)
+		}
+	}
+	use := findButton(findRow(m.models.dialog.list, "run run-1"), "Use")
+	if use == nil || findButton(findRow(m.models.dialog.list, "run run-1"), "Show folder") == nil {
+		t.Fatal("the run's row lacks Use or Show folder")
+	}
+	test.Tap(use)
+	if got := m.models.chosen(); got != run {
+		t.Errorf("chosen model %q after Use on the run, want %q", got, run)
+	}
+	if b := findButton(findRow(m.models.dialog.list, "run run-1"), "In use"); b == nil || !b.Disabled() {
+		t.Error("the run's row does not say In use after Use")
+	}
+}
+
+// findRow returns the dialog row whose title label reads title.
+func findRow(list *fyne.Container, title string) *fyne.Container {
+	for _, o := range list.Objects {
+		row, ok := o.(*fyne.Container)
+		if ok && slices.Contains(labelTexts(row), title) {
+			return row
+		}
+	}
+	return nil
+}
+
+func labelTexts(o fyne.CanvasObject) []string {
+	var out []string
+	switch w := o.(type) {
+	case *widget.Label:
+		out = append(out, w.Text)
+	case *fyne.Container:
+		for _, c := range w.Objects {
+			out = append(out, labelTexts(c)...)
+		}
+	}
+	return out
+}
+
+func findButton(o fyne.CanvasObject, text string) *widget.Button {
+	switch w := o.(type) {
+	case *widget.Button:
+		if w.Text == text {
+			return w
+		}
+	case *fyne.Container:
+		if w == nil {
+			return nil
+		}
+		for _, c := range w.Objects {
+			if b := findButton(c, text); b != nil {
+				return b
+			}
+		}
+	}
+	return nil
+}
