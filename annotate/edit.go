@@ -18,6 +18,7 @@ type step struct {
 	before []*Item
 	after  []*Item
 	splits bool // the edit changed splits
+	batch  int  // the Batch that made it, 0 for none
 }
 
 // commit makes st the current state and records it for Undo. d.mu held.
@@ -35,9 +36,45 @@ func (d *Dataset) commit(st step) {
 	d.redo = nil
 }
 
+// extend merges st into the last undo step when both belong to the same batch and nothing was
+// recorded in between, and reports whether it did. An item edited twice keeps its first before.
+// d.mu held.
+func (d *Dataset) extend(st step) bool {
+	if st.batch == 0 || len(d.undo) == 0 || d.undo[len(d.undo)-1].batch != st.batch {
+		return false
+	}
+	top := &d.undo[len(d.undo)-1]
+	for k, i := range st.items {
+		d.items[i] = st.after[k]
+		merged := false
+		for j, have := range top.items {
+			if have == i {
+				top.after[j], merged = st.after[k], true
+			}
+		}
+		if !merged {
+			top.items = append(top.items, i)
+			top.before = append(top.before, st.before[k])
+			top.after = append(top.after, st.after[k])
+		}
+	}
+	top.splits = top.splits || st.splits
+	if st.splits {
+		d.splitsAssigned = true
+	}
+	d.redo = nil
+	return true
+}
+
 // edit applies fn to a copy of item i as one undoable step. fn returns whether it changed
 // anything; an edit that changes nothing leaves no undo step and notifies no one.
 func (d *Dataset) edit(i int, splits bool, fn func(it *Item) (bool, error)) error {
+	return d.editIn(0, i, splits, fn)
+}
+
+// editIn is edit as part of batch (0 for none): the step joins the batch's last step when that is
+// still the newest.
+func (d *Dataset) editIn(batch, i int, splits bool, fn func(it *Item) (bool, error)) error {
 	d.mu.Lock()
 	if i < 0 || i >= len(d.items) {
 		d.mu.Unlock()
@@ -52,7 +89,10 @@ func (d *Dataset) edit(i int, splits bool, fn func(it *Item) (bool, error)) erro
 		}
 		return nil
 	}
-	d.commit(step{items: []int{i}, before: []*Item{d.items[i]}, after: []*Item{it}, splits: splits})
+	st := step{items: []int{i}, before: []*Item{d.items[i]}, after: []*Item{it}, splits: splits, batch: batch}
+	if !d.extend(st) {
+		d.commit(st)
+	}
 	d.mu.Unlock()
 	d.notify(Change{Items: []int{i}})
 	return nil
@@ -76,7 +116,11 @@ func checkOrigin(o Origin) error {
 // white space is trimmed. A caption written by a model becomes unreviewed; a human edit keeps the
 // review state, since the human is the reviewer.
 func (d *Dataset) SetCaption(i, c int, text string, origin Origin) error {
-	return d.edit(i, false, func(it *Item) (bool, error) {
+	return d.setCaption(0, i, c, text, origin)
+}
+
+func (d *Dataset) setCaption(batch, i, c int, text string, origin Origin) error {
+	return d.editIn(batch, i, false, func(it *Item) (bool, error) {
 		if err := checkCaption(it, c); err != nil {
 			return false, err
 		}
@@ -101,8 +145,12 @@ func (d *Dataset) SetCaption(i, c int, text string, origin Origin) error {
 
 // AddCaption appends an unreviewed caption to item i and returns its index.
 func (d *Dataset) AddCaption(i int, text string, origin Origin) (int, error) {
+	return d.addCaption(0, i, text, origin)
+}
+
+func (d *Dataset) addCaption(batch, i int, text string, origin Origin) (int, error) {
 	idx := -1
-	err := d.edit(i, false, func(it *Item) (bool, error) {
+	err := d.editIn(batch, i, false, func(it *Item) (bool, error) {
 		if err := checkOrigin(origin); err != nil {
 			return false, err
 		}
@@ -119,7 +167,11 @@ func (d *Dataset) AddCaption(i int, text string, origin Origin) (int, error) {
 
 // RemoveCaption deletes caption c of item i.
 func (d *Dataset) RemoveCaption(i, c int) error {
-	return d.edit(i, false, func(it *Item) (bool, error) {
+	return d.removeCaption(0, i, c)
+}
+
+func (d *Dataset) removeCaption(batch, i, c int) error {
+	return d.editIn(batch, i, false, func(it *Item) (bool, error) {
 		if err := checkCaption(it, c); err != nil {
 			return false, err
 		}
@@ -133,7 +185,11 @@ func (d *Dataset) RemoveCaption(i, c int) error {
 
 // SetState sets the review state of caption c of item i.
 func (d *Dataset) SetState(i, c int, s State) error {
-	return d.edit(i, false, func(it *Item) (bool, error) {
+	return d.setState(0, i, c, s)
+}
+
+func (d *Dataset) setState(batch, i, c int, s State) error {
+	return d.editIn(batch, i, false, func(it *Item) (bool, error) {
 		if err := checkCaption(it, c); err != nil {
 			return false, err
 		}
@@ -223,3 +279,37 @@ func (d *Dataset) Redo() bool {
 	d.notify(Change{Items: st.items})
 	return true
 }
+
+// Batch groups edits into one undo step, so that Undo takes back a whole job (a model captioning
+// a thousand images) at once. Edits made through a Batch join its step as long as that step is
+// the newest; an edit made in between (the user typing while the job runs) or an Undo closes it,
+// and the batch's later edits start a new step, so no undo ever takes back someone else's edit.
+// A Batch needs no closing; it is safe for concurrent use, like the Dataset.
+type Batch struct {
+	d  *Dataset
+	id int
+}
+
+// NewBatch starts a group of edits that undo as one step.
+func (d *Dataset) NewBatch() *Batch {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.nextBatch++
+	return &Batch{d: d, id: d.nextBatch}
+}
+
+// SetCaption is Dataset.SetCaption as part of the batch.
+func (b *Batch) SetCaption(i, c int, text string, origin Origin) error {
+	return b.d.setCaption(b.id, i, c, text, origin)
+}
+
+// AddCaption is Dataset.AddCaption as part of the batch.
+func (b *Batch) AddCaption(i int, text string, origin Origin) (int, error) {
+	return b.d.addCaption(b.id, i, text, origin)
+}
+
+// RemoveCaption is Dataset.RemoveCaption as part of the batch.
+func (b *Batch) RemoveCaption(i, c int) error { return b.d.removeCaption(b.id, i, c) }
+
+// SetState is Dataset.SetState as part of the batch.
+func (b *Batch) SetState(i, c int, s State) error { return b.d.setState(b.id, i, c, s) }
