@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,7 @@ type generationPanel struct {
 	temp     *widget.Entry
 	rep      *widget.Entry
 	existing *widget.Select
+	confirm  *captionConfirm // the question before a batch job, while it is open
 	item     *widget.AccordionItem
 	content  *widget.Accordion
 }
@@ -209,7 +211,8 @@ func (m *MainWindow) scopeItems(scope captionScope) []int {
 	}
 }
 
-// startCaptioning captions the images of scope with the chosen model, in the background.
+// startCaptioning captions the images of scope with the chosen model, in the background. A job
+// over many images asks first (confirmCaptioning); the images of the current one starts at once.
 func (m *MainWindow) startCaptioning(scope captionScope) {
 	if m.ds == nil {
 		m.setStatus("Open a folder first (Ctrl+O).")
@@ -231,24 +234,98 @@ func (m *MainWindow) startCaptioning(scope captionScope) {
 		return
 	}
 	policy := m.gen.policy()
-	if scope == scopeAll && policy == existingReplace {
-		dialog.ShowConfirm("Replace every caption?",
-			fmt.Sprintf("The model will caption all %d images and replace their captions, human ones included.\nUndo (Ctrl+Z) takes them back one by one.", len(items)),
-			func(ok bool) {
-				if ok {
-					m.runCaptioning(items, gen, policy)
-				}
-			}, m.Window)
+	if scope == scopeCurrent || scope == scopeUncaptioned {
+		// The user pointed at this image, or the job only fills images without a caption.
+		m.runCaptioning(items, gen, policy, true)
 		return
 	}
-	m.runCaptioning(items, gen, policy)
+	m.confirmCaptioning(items, gen, policy)
 }
 
-func (m *MainWindow) runCaptioning(items []int, gen GenerationSettings, policy existingPolicy) {
+// reviewed reports whether a person has had a say on item: one of its captions is approved or was
+// not written by a model. A batch job leaves such images alone unless the user asks.
+func reviewed(it *annotate.Item) bool {
+	for _, c := range it.Captions {
+		if c.State == annotate.StateApproved || !c.Origin.IsModel() {
+			return true
+		}
+	}
+	return false
+}
+
+// splitReviewed splits items into those a batch job captions by default and the reviewed ones.
+func splitReviewed(ds *annotate.Dataset, items []int) (todo, kept []int) {
+	for _, i := range items {
+		if reviewed(ds.Item(i)) {
+			kept = append(kept, i)
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	return todo, kept
+}
+
+// captionConfirm is the question asked before a batch job: how many images, which are skipped,
+// and a check box to caption the reviewed ones too.
+type captionConfirm struct {
+	dlg     *dialog.ConfirmDialog
+	text    *widget.Label
+	include *widget.Check
+}
+
+// confirmCaptioning asks before captioning items: it says how many images the model will caption
+// and which it skips because a person approved or wrote their captions.
+func (m *MainWindow) confirmCaptioning(items []int, gen GenerationSettings, policy existingPolicy) {
+	ds := m.ds
+	todo, kept := splitReviewed(ds, items)
+	names := make([]string, len(kept))
+	for k, i := range kept {
+		names[k] = ds.Item(i).Path
+	}
+	c := &captionConfirm{text: widget.NewLabel("")}
+	describe := func() {
+		n, msg := len(todo), ""
+		if c.include != nil && c.include.Checked {
+			n = len(items)
+		}
+		msg = fmt.Sprintf("The model will caption %d of %d images.", n, len(items))
+		if len(kept) > 0 && n < len(items) {
+			msg += fmt.Sprintf("\nSkipped: %d with approved or hand-written captions (%s).", len(kept), strings.Join(firstN(names, 3), ", "))
+		}
+		if n > len(todo) {
+			msg += "\nImages with captions: " + existingLabels[policy] + " (Generation panel)."
+		}
+		c.text.SetText(msg + "\nOne Undo (Ctrl+Z) takes the whole job back.")
+	}
+	c.include = widget.NewCheck(fmt.Sprintf("Also caption the %d images with approved or hand-written captions", len(kept)), func(bool) { describe() })
+	if len(kept) == 0 {
+		c.include.Hide()
+	}
+	describe()
+	c.dlg = dialog.NewCustomConfirm("Caption the images?", "Caption", "Cancel", container.NewVBox(c.text, c.include), func(ok bool) {
+		m.gen.confirm = nil
+		switch {
+		case !ok:
+		case c.include.Checked:
+			m.runCaptioning(items, gen, policy, true)
+		case len(todo) == 0:
+			m.setStatus("No image to caption: every one has approved or hand-written captions.")
+		default:
+			m.runCaptioning(todo, gen, policy, false)
+		}
+	}, m.Window)
+	m.gen.confirm = c
+	c.dlg.Show()
+}
+
+// runCaptioning captions items in the background as one undo step. Unless reviewedToo, an image
+// a person approved or captioned meanwhile is left alone.
+func (m *MainWindow) runCaptioning(items []int, gen GenerationSettings, policy existingPolicy, reviewedToo bool) {
 	ctx, cancel := context.WithCancel(m.ctx)
 	job := &captionJob{cancel: cancel, done: make(chan struct{}), total: len(items)}
 	m.captioning = job
 	ds := m.ds
+	batch := ds.NewBatch()
 	paths := make([]string, len(items))
 	for k, i := range items {
 		paths[k] = ds.AbsPath(ds.Item(i))
@@ -280,7 +357,7 @@ func (m *MainWindow) runCaptioning(items []int, gen GenerationSettings, policy e
 				break
 			}
 			if ie != nil {
-				job.failed = append(job.failed, ie.Paths...)
+				job.failed = append(job.failed, unreadableNames(ds, ie)...)
 			}
 			done = e
 			part := items[s:e]
@@ -290,7 +367,10 @@ func (m *MainWindow) runCaptioning(items []int, gen GenerationSettings, policy e
 				}
 				m.editor.commit()
 				for k, i := range part {
-					if k < len(caps) && m.applyModelCaption(i, caps[k], origin, policy) {
+					if k >= len(caps) || (!reviewedToo && reviewed(ds.Item(i))) {
+						continue
+					}
+					if m.applyModelCaptionTo(batch, i, caps[k], origin, policy) {
 						job.written++
 					}
 				}
@@ -301,15 +381,48 @@ func (m *MainWindow) runCaptioning(items []int, gen GenerationSettings, policy e
 	}()
 }
 
+// unreadableNames lists the images of ie as "NAME (reason)", NAME relative to the dataset and the
+// reason without the path the error repeats.
+func unreadableNames(ds *annotate.Dataset, ie *ImageError) []string {
+	out := make([]string, len(ie.Paths))
+	for k, p := range ie.Paths {
+		name := p
+		if rel, err := filepath.Rel(ds.Root(), p); err == nil && !strings.HasPrefix(rel, "..") {
+			name = filepath.ToSlash(rel)
+		}
+		reason := "unreadable"
+		if k < len(ie.Errs) && ie.Errs[k] != nil {
+			reason = ie.Errs[k].Error()
+			if _, after, ok := strings.Cut(reason, p+": "); ok {
+				reason = after
+			}
+		}
+		out[k] = name + " (" + reason + ")"
+	}
+	return out
+}
+
+// captionWriter is what a model caption is written through: the Dataset, or a Batch of it so that
+// a job undoes in one step.
+type captionWriter interface {
+	SetCaption(i, c int, text string, origin annotate.Origin) error
+	AddCaption(i int, text string, origin annotate.Origin) (int, error)
+	RemoveCaption(i, c int) error
+}
+
 // applyModelCaption writes a model caption into item i as policy says, and reports whether it did.
 // An unreviewed caption by the same model is replaced rather than joined by a second one.
 func (m *MainWindow) applyModelCaption(i int, text string, origin annotate.Origin, policy existingPolicy) bool {
+	return m.applyModelCaptionTo(m.ds, i, text, origin, policy)
+}
+
+// applyModelCaptionTo is applyModelCaption writing through ds (the Dataset or a Batch of it).
+func (m *MainWindow) applyModelCaptionTo(ds captionWriter, i int, text string, origin annotate.Origin, policy existingPolicy) bool {
 	text = cleanCaption(text)
 	if text == "" {
 		return false
 	}
-	ds := m.ds
-	it := ds.Item(i)
+	it := m.ds.Item(i)
 	report := func(err error) bool {
 		if err != nil {
 			m.setStatus(fmt.Sprintf("Could not write the caption of %s: %v", it.Path, err))
@@ -367,11 +480,15 @@ func (m *MainWindow) finishCaptioning(job *captionJob, start time.Time) {
 	case done < job.total:
 		m.job.end(fmt.Sprintf("Cancelled after %d of %d images (%d captions written).", done, job.total, job.written))
 	default:
-		m.job.end(fmt.Sprintf("Captioned %d of %d images in %s (%d captions written).", done, job.total, took, job.written))
+		msg := fmt.Sprintf("Captioned %d of %d images", done-len(job.failed), job.total)
+		if n := len(job.failed); n > 0 {
+			msg += fmt.Sprintf(" · %d could not be read: %s", n, strings.Join(firstN(job.failed, 3), ", "))
+		}
+		m.job.end(msg + fmt.Sprintf(" · %s, %d captions written.", took, job.written))
 	}
 	if len(job.failed) > 0 {
 		m.showError("read some images", fmt.Errorf("%d images could not be read: %s", len(job.failed), strings.Join(firstN(job.failed, 5), ", ")),
-			"Check that these files are images Captune can decode (JPEG, PNG, WebP, GIF, BMP, TIFF).")
+			"Check that these files are images Captune can decode (JPEG, PNG, WebP, GIF, BMP, TIFF); export leaves them out.")
 	}
 }
 

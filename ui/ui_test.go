@@ -278,7 +278,7 @@ func TestAutoCaptionCancel(t *testing.T) {
 	dir := makeDataset(t, 20, nil)
 	fc := &fakeCaptioner{name: "slow", block: true, started: make(chan struct{})}
 	m, ds := openWindow(t, testDeps(fc), dir)
-	m.startCaptioning(scopeAll)
+	m.startCaptioning(scopeUncaptioned)
 	job := m.captioning
 	<-fc.started
 	if !m.job.running() {
