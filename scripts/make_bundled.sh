@@ -6,7 +6,7 @@
 #   3. `captune finetune` trains the model on the base domain;
 #   4. the sample gets a fixed 40/10 train/val split recorded in its .captune/project.json.
 # Needs `make dev` (the Python reference, for step 1 only). Training is 4,500 steps of 32 images:
-# about 35 minutes on 2 shared cores. finetune's TestBundledModelOnFreshBaseImages then checks the
+# 20 to 35 minutes on 2 shared cores. finetune's TestBundledModelOnFreshBaseImages then checks the
 # model on base images of a seed used nowhere here (4242).
 set -euo pipefail
 cd "$(dirname "$0")/.."
