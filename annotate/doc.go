@@ -20,6 +20,10 @@
 //
 // The fine-tuner reads (image, caption) pairs of a split with Pairs; exports go through Export.
 //
+// Export leaves out rejected captions and files that do not read as images unless asked (it reads
+// each image's header, never its pixels), and places images beside a named .json / .csv file only
+// on request; ExportSummary says what was left out.
+//
 // Guarantees: opening never decodes (or reads) an image; no file name from a caption file and no
 // symlink leads a read or write outside the dataset folder; every write is atomic (temporary file
 // in the same folder, fsync, rename); a caption file changed by another program since it was

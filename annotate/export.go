@@ -1,9 +1,14 @@
 package annotate
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/gif" // image headers for checkImage
+	_ "image/jpeg"
+	_ "image/png"
 	"io"
 	"io/fs"
 	"os"
@@ -11,6 +16,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/tiff"
+	_ "golang.org/x/image/webp"
 )
 
 // ExportFormat is a format Export writes.
@@ -44,9 +53,9 @@ type ImageMode string
 
 // The image modes.
 const (
-	ImagesLink ImageMode = "link" // hard links (no extra space), copies where links are impossible; the default
+	ImagesLink ImageMode = "link" // hard links (no extra space), copies where links are impossible; the default into a folder
 	ImagesCopy ImageMode = "copy"
-	ImagesNone ImageMode = "none" // captions only; file names still refer to the images' paths
+	ImagesNone ImageMode = "none" // captions only; file names still refer to the images' paths; the default into a file
 )
 
 // ExportOptions describes an export.
@@ -57,11 +66,58 @@ type ExportOptions struct {
 	// output are relative to its folder, and images are placed there (see Images) unless that
 	// folder is the dataset itself. A folder inside the dataset is refused.
 	Out          string
-	ApprovedOnly bool      // only approved captions; images without one are left out
-	Split        Split     // only this split; SplitNone exports every item
-	Images       ImageMode // "" means ImagesLink
+	ApprovedOnly bool  // only approved captions; images without one are left out
+	Split        Split // only this split; SplitNone exports every item
+	// Images says how images are placed beside the output. "" means ImagesLink into a folder and
+	// ImagesNone when Out names a .json / .csv file: nothing appears beside a file unasked.
+	Images ImageMode
+	// IncludeRejected exports rejected captions too. They are marked as rejected where the format
+	// can say so (the state of CSV and COCO, .captune/project.json of folder formats); a .txt
+	// sidecar or a metadata.jsonl line alone cannot, so tools reading only those take them as
+	// ordinary captions. By default they are left out.
+	IncludeRejected bool
+	// IncludeUnreadable exports images whose header does not read as a JPEG, PNG, WebP, GIF, BMP
+	// or TIFF image. By default they are left out (and not linked or copied).
+	IncludeUnreadable bool
 	// OnProgress, if set, is called after each image with the number done and the total.
 	OnProgress func(done, total int)
+}
+
+// ExportSummary says what an export wrote and what it left out, for the Export tab and the CLI.
+type ExportSummary struct {
+	Images       int       // images exported
+	Captions     int       // captions exported
+	Rejected     int       // rejected captions left out
+	Unreadable   []string  // images left out because they do not read as images: "NAME (reason)"
+	ImagesPlaced int       // images linked or copied beside the output
+	ImageMode    ImageMode // how they were placed
+}
+
+// LeftOut describes what the export left out ("" when nothing), e.g.
+// "left out: 2 rejected captions, 1 unreadable image (broken.png (not an image))".
+func (s ExportSummary) LeftOut() string {
+	var parts []string
+	if s.Rejected > 0 {
+		parts = append(parts, plural(s.Rejected, "rejected caption"))
+	}
+	if n := len(s.Unreadable); n > 0 {
+		names := s.Unreadable
+		if n > 3 {
+			names = append(append([]string(nil), names[:3]...), "…")
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", plural(n, "unreadable image"), strings.Join(names, ", ")))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "left out: " + strings.Join(parts, ", ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // exported is one item as it will be written.
@@ -76,28 +132,28 @@ type exported struct {
 // Folder formats also get .captune/project.json, so origins, review states and splits survive a
 // round trip; COCO and CSV carry them in extra fields. Export never overwrites the dataset's own
 // caption files: use Save for those.
-func Export(d *Dataset, opts ExportOptions) error {
+//
+// Rejected captions and images that do not read as images are left out unless opts asks for
+// them; the summary counts what was left out. Checking an image reads its header only.
+func Export(d *Dataset, opts ExportOptions) (ExportSummary, error) {
+	var sum ExportSummary
 	if _, err := ParseExportFormat(string(opts.Format)); err != nil {
-		return fmt.Errorf("export: %w", err)
+		return sum, fmt.Errorf("export: %w", err)
 	}
 	if opts.Out == "" {
-		return errors.New("export: no destination")
+		return sum, errors.New("export: no destination")
 	}
-	mode := opts.Images
-	if mode == "" {
-		mode = ImagesLink
-	}
-	if mode != ImagesLink && mode != ImagesCopy && mode != ImagesNone {
-		return fmt.Errorf("export: image mode %q: want link, copy or none", mode)
+	if opts.Images != "" && opts.Images != ImagesLink && opts.Images != ImagesCopy && opts.Images != ImagesNone {
+		return sum, fmt.Errorf("export: image mode %q: want link, copy or none", opts.Images)
 	}
 	if !validSplit(opts.Split) {
-		return fmt.Errorf("export: split %q: want train, val, test or empty", opts.Split)
+		return sum, fmt.Errorf("export: split %q: want train, val, test or empty", opts.Split)
 	}
 	out, err := filepath.Abs(opts.Out)
 	if err != nil {
-		return fmt.Errorf("export to %s: %w", opts.Out, err)
+		return sum, fmt.Errorf("export to %s: %w", opts.Out, err)
 	}
-	outDir, outFile := out, ""
+	outDir, outFile, named := out, "", false
 	switch opts.Format {
 	case ExportCOCO, ExportCSV:
 		ext, name := ".json", "captions.json"
@@ -105,33 +161,42 @@ func Export(d *Dataset, opts ExportOptions) error {
 			ext, name = ".csv", "metadata.csv"
 		}
 		if strings.EqualFold(filepath.Ext(out), ext) {
-			outDir, outFile = filepath.Dir(out), out
+			outDir, outFile, named = filepath.Dir(out), out, true
 		} else {
 			outFile = filepath.Join(out, name)
 		}
 	}
+	mode := opts.Images
+	switch {
+	case mode != "":
+	case named:
+		mode = ImagesNone // nothing appears beside a named file unasked
+	default:
+		mode = ImagesLink
+	}
+	sum.ImageMode = mode
 	if fi, err := os.Stat(outDir); err == nil && !fi.IsDir() {
-		return fmt.Errorf("export to %s: not a folder", outDir)
+		return sum, fmt.Errorf("export to %s: not a folder", outDir)
 	}
 	realOut := realPathLoose(outDir)
 	inPlace := realOut == d.realRoot
 	if !inPlace && within(d.realRoot, realOut) {
-		return fmt.Errorf("export to %s: the folder is inside the dataset; pick the dataset folder itself or a folder outside it", outDir)
+		return sum, fmt.Errorf("export to %s: the folder is inside the dataset; pick the dataset folder itself or a folder outside it", outDir)
 	}
 
-	sel, err := d.selectExport(opts, inPlace)
+	sel, err := d.selectExport(opts, inPlace, &sum)
 	if err != nil {
-		return err
+		return sum, err
 	}
 	files, err := renderExport(opts.Format, sel, outDir, outFile, inPlace)
 	if err != nil {
-		return err
+		return sum, err
 	}
 	if inPlace {
 		own := d.ownFiles()
 		for rel := range files {
 			if own[rel] {
-				return fmt.Errorf("export to %s: would overwrite the dataset's own %s; use Save, or export to another folder", outDir, rel)
+				return sum, fmt.Errorf("export to %s: would overwrite the dataset's own %s; use Save, or export to another folder", outDir, rel)
 			}
 		}
 	}
@@ -140,9 +205,10 @@ func Export(d *Dataset, opts ExportOptions) error {
 		if !inPlace && mode != ImagesNone {
 			dst := filepath.Join(outDir, filepath.FromSlash(e.rel))
 			if err := placeImage(d.AbsPath(e.item), dst, mode); err != nil {
-				return fmt.Errorf("export %s: %w", e.item.Path, err)
+				return sum, fmt.Errorf("export %s: %w", e.item.Path, err)
 			}
 			dirs[filepath.Dir(dst)] = true
+			sum.ImagesPlaced++
 		}
 		if opts.OnProgress != nil {
 			opts.OnProgress(i+1, len(sel))
@@ -156,20 +222,21 @@ func Export(d *Dataset, opts ExportOptions) error {
 	for _, rel := range names {
 		abs := filepath.Join(outDir, filepath.FromSlash(rel))
 		if _, err := writeAtomic(abs, files[rel]); err != nil {
-			return fmt.Errorf("export %s: %w", abs, err)
+			return sum, fmt.Errorf("export %s: %w", abs, err)
 		}
 		dirs[filepath.Dir(abs)] = true
 	}
 	for dir := range dirs {
 		if err := syncDir(dir); err != nil {
-			return fmt.Errorf("export: sync %s: %w", dir, err)
+			return sum, fmt.Errorf("export: sync %s: %w", dir, err)
 		}
 	}
-	return nil
+	return sum, nil
 }
 
 // selectExport picks the items and captions to export and their paths in the output.
-func (d *Dataset) selectExport(opts ExportOptions, inPlace bool) ([]exported, error) {
+// It counts them, and what it leaves out, in sum.
+func (d *Dataset) selectExport(opts ExportOptions, inPlace bool, sum *ExportSummary) ([]exported, error) {
 	d.mu.Lock()
 	items := append([]*Item(nil), d.items...)
 	cocoID := map[int]string{}
@@ -191,14 +258,27 @@ func (d *Dataset) selectExport(opts ExportOptions, inPlace bool) ([]exported, er
 			continue
 		}
 		var caps []Caption
+		rejected := 0
 		for _, c := range it.Captions {
-			if !opts.ApprovedOnly || c.State == StateApproved {
+			switch {
+			case c.State == StateRejected && !opts.IncludeRejected:
+				rejected++
+			case !opts.ApprovedOnly || c.State == StateApproved:
 				caps = append(caps, c)
 			}
 		}
 		if opts.ApprovedOnly && len(caps) == 0 {
 			continue
 		}
+		if !opts.IncludeUnreadable {
+			if err := checkImage(d.AbsPath(it)); err != nil {
+				sum.Unreadable = append(sum.Unreadable, fmt.Sprintf("%s (%v)", it.Path, err))
+				continue
+			}
+		}
+		sum.Rejected += rejected
+		sum.Images++
+		sum.Captions += len(caps)
 		splits = splits || it.Split != SplitNone
 		sel = append(sel, exported{item: it, rel: it.Path, caps: caps, id: cocoID[i]})
 	}
@@ -351,6 +431,24 @@ func renderCOCOExport(sel []exported) []byte {
 		}
 	}
 	return f.render()
+}
+
+// checkImage reports why the file at p does not read as an image Captune can caption: its header
+// must name a known format and a size. It reads the header only, not the pixels.
+func checkImage(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cfg, format, err := image.DecodeConfig(bufio.NewReader(f))
+	if err != nil {
+		return errors.New("not a JPEG, PNG, WebP, GIF, BMP or TIFF image")
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return fmt.Errorf("%s declares %d×%d pixels", format, cfg.Width, cfg.Height)
+	}
+	return nil
 }
 
 // realPathLoose resolves the symlinks of the part of p that exists, so that a folder about to be

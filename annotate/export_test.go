@@ -16,8 +16,9 @@ import (
 func richDataset(t *testing.T) *Dataset {
 	t.Helper()
 	dir := t.TempDir()
+	img := tinyPNG(t) // every name holds a PNG: readers go by the header, not the extension
 	writeTree(t, dir, map[string]string{
-		"a.jpg": "", "a.png": "", "b.webp": "", "c.gif": "", "sub/d.jpeg": "", "sub/deeper/e.bmp": "", "f.tiff": "", "g.JPG": "",
+		"a.jpg": img, "a.png": img, "b.webp": img, "c.gif": img, "sub/d.jpeg": img, "sub/deeper/e.bmp": img, "f.tiff": img, "g.JPG": img,
 	})
 	d, _ := openT(t, dir, OpenOptions{Recursive: true})
 	// a.jpg a.png b.webp c.gif f.tiff g.JPG sub/d.jpeg sub/deeper/e.bmp
@@ -74,7 +75,7 @@ func TestExportRoundTrip(t *testing.T) {
 	first := map[ExportFormat]*Dataset{}
 	for _, f := range ExportFormats {
 		out := t.TempDir()
-		must(t, Export(src, ExportOptions{Format: f, Out: exportOut(out, f)}))
+		exportT(t, src, ExportOptions{Format: f, Out: exportOut(out, f), IncludeRejected: true, Images: ImagesLink})
 		d, rep := openT(t, out, OpenOptions{Recursive: true})
 		for _, w := range rep.Warnings {
 			// The fixture has a 5 kB caption and two images named a; anything else is a bug.
@@ -96,7 +97,7 @@ func TestExportRoundTrip(t *testing.T) {
 		table += fmt.Sprintf("%-8s", f)
 		for _, g := range ExportFormats {
 			out := t.TempDir()
-			must(t, Export(first[f], ExportOptions{Format: g, Out: exportOut(out, g)}))
+			exportT(t, first[f], ExportOptions{Format: g, Out: exportOut(out, g), IncludeRejected: true, Images: ImagesLink})
 			d, _ := openT(t, out, OpenOptions{Recursive: true})
 			cell := "same"
 			if df := diff(want, exportView(d)); df != "" {
@@ -153,8 +154,8 @@ func TestExportSelections(t *testing.T) {
 		} {
 			out := t.TempDir()
 			opts := tt.opts
-			opts.Format, opts.Out = f, exportOut(out, f)
-			must(t, Export(src, opts))
+			opts.Format, opts.Out, opts.IncludeRejected, opts.Images = f, exportOut(out, f), true, ImagesLink
+			exportT(t, src, opts)
 			d, _ := openT(t, out, OpenOptions{Recursive: true})
 			if df := diff(tt.want, exportView(d)); df != "" {
 				t.Errorf("%s %s %s", f, tt.name, df)
@@ -167,12 +168,12 @@ func TestExportLayout(t *testing.T) {
 	src := richDataset(t)
 	out := t.TempDir()
 	var progress []int
-	must(t, Export(src, ExportOptions{Format: ExportJSONL, Out: out, OnProgress: func(done, total int) {
+	exportT(t, src, ExportOptions{Format: ExportJSONL, Out: out, IncludeRejected: true, OnProgress: func(done, total int) {
 		if total != 8 {
 			t.Errorf("total %d, want 8", total)
 		}
 		progress = append(progress, done)
-	}}))
+	}})
 	if len(progress) != 8 || progress[7] != 8 {
 		t.Errorf("progress %v", progress)
 	}
@@ -196,7 +197,7 @@ func TestExportLayout(t *testing.T) {
 	}
 	// Copies, and captions only.
 	out2 := t.TempDir()
-	must(t, Export(src, ExportOptions{Format: ExportTxt, Out: out2, Images: ImagesCopy}))
+	exportT(t, src, ExportOptions{Format: ExportTxt, Out: out2, Images: ImagesCopy, IncludeRejected: true})
 	c, _ := os.Stat(filepath.Join(out2, "a.jpg"))
 	if os.SameFile(a, c) {
 		t.Error("copy mode made a link")
@@ -205,7 +206,7 @@ func TestExportLayout(t *testing.T) {
 		t.Errorf("a.png.txt = %q", got)
 	}
 	out3 := t.TempDir()
-	must(t, Export(src, ExportOptions{Format: ExportCSV, Out: filepath.Join(out3, "captions.csv"), Images: ImagesNone}))
+	exportT(t, src, ExportOptions{Format: ExportCSV, Out: filepath.Join(out3, "captions.csv"), Images: ImagesNone})
 	if _, err := os.Stat(filepath.Join(out3, "a.jpg")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("images mode none copied images: %v", err)
 	}
@@ -229,7 +230,7 @@ func TestExportRefusals(t *testing.T) {
 		{"bad split", ExportOptions{Format: ExportTxt, Out: t.TempDir(), Split: "dev"}},
 	}
 	for _, tt := range tests {
-		if err := Export(src, tt.opts); err == nil {
+		if _, err := Export(src, tt.opts); err == nil {
 			t.Errorf("%s: exported", tt.name)
 		}
 	}
@@ -237,7 +238,7 @@ func TestExportRefusals(t *testing.T) {
 		t.Errorf("a refused export changed a.txt: %q", got)
 	}
 	// Into the dataset folder itself, in a format it does not use: allowed, no image copies.
-	must(t, Export(src, ExportOptions{Format: ExportCaption, Out: src.Root()}))
+	exportT(t, src, ExportOptions{Format: ExportCaption, Out: src.Root()})
 	if got := readFileT(t, filepath.Join(src.Root(), "a.caption")); !strings.HasPrefix(got, "a red sneaker") {
 		t.Errorf("a.caption = %q", got)
 	}

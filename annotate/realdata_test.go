@@ -56,7 +56,7 @@ func TestRealCOCOCaptions(t *testing.T) {
 	}
 	for _, f := range ExportFormats {
 		out := t.TempDir()
-		must(t, Export(d, ExportOptions{Format: f, Out: exportOut(out, f)}))
+		exportT(t, d, ExportOptions{Format: f, Out: exportOut(out, f), IncludeUnreadable: true, Images: ImagesLink})
 		back, rep := openT(t, out, OpenOptions{Recursive: true})
 		if rep.Images != d.Len() {
 			t.Errorf("%s: %d images back, want %d", f, rep.Images, d.Len())

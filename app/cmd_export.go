@@ -90,7 +90,7 @@ Flags:
 				}
 			}
 		}}
-	if err := annotate.Export(ds, opts); err != nil {
+	if _, err := annotate.Export(ds, opts); err != nil {
 		return err
 	}
 	captions := 0

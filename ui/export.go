@@ -154,7 +154,7 @@ func previewExport(ds *annotate.Dataset, opts annotate.ExportOptions) string {
 	}
 	defer os.RemoveAll(dir)
 	opts.Out = dir
-	if err := annotate.Export(ds, opts); err != nil {
+	if _, err := annotate.Export(ds, opts); err != nil {
 		return "no preview: " + err.Error()
 	}
 	var files []string
@@ -233,7 +233,7 @@ func (t *exportTab) export() {
 	}
 	start := time.Now()
 	go func() {
-		err := annotate.Export(ds, opts)
+		_, err := annotate.Export(ds, opts)
 		fyne.Do(func() {
 			m.exporting = false
 			if err != nil {
