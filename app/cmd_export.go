@@ -15,7 +15,7 @@ func init() {
 	register(&Command{
 		Name:    "export",
 		Summary: "write a dataset's captions as txt or .caption sidecars, metadata.jsonl, COCO JSON or CSV",
-		Usage:   "--data DIR --format txt|caption|jsonl|coco|csv --out PATH [--approved-only] [--split S] [--images link|copy|none]",
+		Usage:   "--data DIR --format txt|caption|jsonl|coco|csv --out PATH [--approved-only] [--split S] [--images link|copy|none] [--copy-images] [--include-rejected] [--include-unreadable]",
 		Run:     runExport,
 	})
 }
@@ -26,7 +26,10 @@ func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	out := fs.String("out", "", "destination folder; for coco and csv also a .json / .csv file (required)")
 	approvedOnly := fs.Bool("approved-only", false, "export only approved captions, and only images that have one")
 	split := fs.String("split", "", "export only this split: train, val or test (default: every image)")
-	images := fs.String("images", string(annotate.ImagesLink), "how images go beside the captions in --out: link (hard links, copies where impossible), copy or none")
+	images := fs.String("images", "", "how images go beside the captions in --out: link (hard links, copies where impossible), copy or none (default: link into a folder, none beside a .json / .csv file)")
+	copyImages := fs.Bool("copy-images", false, "copy the images beside a .json / .csv --out file (same as --images copy)")
+	includeRejected := fs.Bool("include-rejected", false, "export rejected captions too (marked rejected where the format can say so: CSV, COCO, .captune/project.json)")
+	includeUnreadable := fs.Bool("include-unreadable", false, "export files that do not read as images too")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: captune export --data DIR --format FORMAT --out PATH [flags]
 
@@ -42,7 +45,9 @@ so that the result opens on its own (in Captune, kohya_ss, Hugging Face datasets
   csv      file_name,text,split,origin,state (--out FILE.csv, or a folder for metadata.csv)
 
 Folder formats also get .captune/project.json, COCO and CSV extra fields, so that review states,
-origins and splits survive a round trip. --out may be DIR itself for a format the dataset does not
+origins and splits survive a round trip. Rejected captions and files that do not read as images are
+left out unless asked for (--include-rejected, --include-unreadable); images are placed beside a
+.json / .csv file only with --copy-images (or --images). What was left out is printed. --out may be DIR itself for a format the dataset does not
 use (e.g. .txt sidecars beside the images of a metadata.jsonl dataset); a folder inside DIR is
 refused. Every file is written atomically.
 
@@ -69,8 +74,14 @@ Flags:
 		return usageErr(fmt.Errorf("--split %q: want train, val or test", *split))
 	}
 	mode := annotate.ImageMode(strings.ToLower(*images))
-	if mode != annotate.ImagesLink && mode != annotate.ImagesCopy && mode != annotate.ImagesNone {
+	if mode != "" && mode != annotate.ImagesLink && mode != annotate.ImagesCopy && mode != annotate.ImagesNone {
 		return usageErr(fmt.Errorf("--images %q: want link, copy or none", *images))
+	}
+	if *copyImages {
+		if mode != "" && mode != annotate.ImagesCopy {
+			return usageErr(fmt.Errorf("--copy-images and --images %s contradict each other", mode))
+		}
+		mode = annotate.ImagesCopy
 	}
 	ds, _, err := df.open("export")
 	if err != nil {
@@ -78,10 +89,9 @@ Flags:
 	}
 	start := time.Now()
 	var last time.Time
-	var exported int
 	opts := annotate.ExportOptions{Format: f, Out: *out, ApprovedOnly: *approvedOnly, Split: sp, Images: mode,
+		IncludeRejected: *includeRejected, IncludeUnreadable: *includeUnreadable,
 		OnProgress: func(done, total int) {
-			exported = total
 			if now := time.Now(); done == total || now.Sub(last) >= 100*time.Millisecond {
 				last = now
 				fmt.Fprintf(env.Stderr, "\rexport %d/%d images", done, total)
@@ -90,19 +100,9 @@ Flags:
 				}
 			}
 		}}
-	if _, err := annotate.Export(ds, opts); err != nil {
+	sum, err := annotate.Export(ds, opts)
+	if err != nil {
 		return err
-	}
-	captions := 0
-	for _, it := range ds.Items() {
-		if sp != annotate.SplitNone && it.Split != sp {
-			continue
-		}
-		for _, c := range it.Captions {
-			if !*approvedOnly || c.State == annotate.StateApproved {
-				captions++
-			}
-		}
 	}
 	what := "all captions"
 	if *approvedOnly {
@@ -112,6 +112,12 @@ Flags:
 		what += " of split " + string(sp)
 	}
 	fmt.Fprintf(env.Stdout, "exported %d images and %d captions (%s) as %s to %s in %s\n",
-		exported, captions, what, f, *out, time.Since(start).Round(time.Millisecond))
+		sum.Images, sum.Captions, what, f, *out, time.Since(start).Round(time.Millisecond))
+	if sum.ImagesPlaced == 0 && sum.ImageMode == annotate.ImagesNone && sum.Images > 0 {
+		fmt.Fprintln(env.Stdout, "images not placed beside the captions (--copy-images copies them)")
+	}
+	if lo := sum.LeftOut(); lo != "" {
+		fmt.Fprintln(env.Stdout, lo+" (--include-rejected, --include-unreadable export them)")
+	}
 	return nil
 }
