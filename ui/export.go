@@ -47,7 +47,11 @@ type exportTab struct {
 	out      *widget.Entry
 	approved *widget.Check
 	split    *widget.Select
-	images   *widget.Select
+	images   *widget.Select // how images go beside a folder export
+	copyImgs *widget.Check  // whether images go beside a named .json / .csv file
+	rejected *widget.Check
+	broken   *widget.Check
+	summary  *widget.Label // what the export writes and leaves out
 	preview  *widget.Label
 	button   *widget.Button
 	seq      int
@@ -66,14 +70,24 @@ func newExportTab(m *MainWindow) *exportTab {
 	t.out = widget.NewEntry()
 	t.out.SetPlaceHolder("destination folder (or a .json / .csv file for COCO and CSV)")
 	t.out.SetText(m.prefs.String(prefExportOut))
+	t.out.OnChanged = func(string) {
+		if t.images != nil && t.toFile() != t.images.Hidden {
+			t.updatePreview() // the images choice and the summary change with a file destination
+		}
+	}
 	browse := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
 		m.chooseFolder("Export into", func(dir string) { t.out.SetText(dir) }, nil)
 	})
 	t.approved = widget.NewCheck("approved captions only (images without one are left out)", func(bool) { t.updatePreview() })
 	t.split = widget.NewSelect(exportSplitLabels, func(string) { t.updatePreview() })
 	t.split.SetSelectedIndex(0)
-	t.images = widget.NewSelect(imageModeLabels, nil)
+	t.images = widget.NewSelect(imageModeLabels, func(string) { t.updatePreview() })
 	t.images.SetSelectedIndex(0)
+	t.copyImgs = widget.NewCheck("Copy images beside the file", func(bool) { t.updatePreview() })
+	t.rejected = widget.NewCheck("include rejected captions (CSV and COCO mark them)", func(bool) { t.updatePreview() })
+	t.broken = widget.NewCheck("include files that do not read as images", func(bool) { t.updatePreview() })
+	t.summary = widget.NewLabel("")
+	t.summary.Truncation = fyne.TextTruncateEllipsis // a long list of left-out images must not widen the window
 	t.preview = widget.NewLabel("")
 	t.preview.TextStyle.Monospace = true
 	t.button = widget.NewButtonWithIcon("Export", theme.DocumentSaveIcon(), t.export)
@@ -89,12 +103,13 @@ func newExportTab(m *MainWindow) *exportTab {
 	form := widget.NewForm(
 		widget.NewFormItem("Format", t.format),
 		widget.NewFormItem("Destination", container.NewBorder(nil, nil, nil, browse, t.out)),
-		widget.NewFormItem("Captions", t.approved),
+		widget.NewFormItem("Captions", container.NewVBox(t.approved, t.rejected)),
 		widget.NewFormItem("Split", t.split),
-		widget.NewFormItem("Images", t.images),
+		widget.NewFormItem("Images", container.NewVBox(t.images, t.copyImgs, t.broken)),
 	)
+	t.syncImages()
 	top := container.NewVBox(widget.NewLabelWithStyle("Export", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), form,
-		container.NewHBox(t.button), widget.NewSeparator(), widget.NewLabelWithStyle("Preview", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+		container.NewHBox(t.button), widget.NewSeparator(), widget.NewLabelWithStyle("Preview", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.summary)
 	t.content = container.NewPadded(container.NewBorder(top, nil, nil, nil, container.NewScroll(t.preview)))
 	return t
 }
@@ -107,40 +122,94 @@ func (t *exportTab) selectedFormat() annotate.ExportFormat {
 	return annotate.ExportFormats[i]
 }
 
+// toFile reports whether the destination names a COCO .json or CSV .csv file rather than a folder.
+func (t *exportTab) toFile() bool {
+	ext := strings.ToLower(filepath.Ext(strings.TrimSpace(t.out.Text)))
+	f := t.selectedFormat()
+	return (f == annotate.ExportCOCO && ext == ".json") || (f == annotate.ExportCSV && ext == ".csv")
+}
+
+// syncImages shows the image choice that fits the destination: a folder gets the images linked
+// (or copied, or not), a named file gets them only when "Copy images beside the file" is ticked.
+func (t *exportTab) syncImages() {
+	if t.images == nil || t.copyImgs == nil {
+		return
+	}
+	if t.toFile() {
+		t.images.Hide()
+		t.copyImgs.Show()
+	} else {
+		t.images.Show()
+		t.copyImgs.Hide()
+	}
+}
+
 func (t *exportTab) options(out string) annotate.ExportOptions {
 	sp := annotate.SplitNone
 	if i := t.split.SelectedIndex(); i > 0 {
 		sp = annotate.Split(exportSplitLabels[i])
 	}
+	mode := imageModes[max(t.images.SelectedIndex(), 0)]
+	if t.toFile() {
+		mode = annotate.ImagesNone
+		if t.copyImgs.Checked {
+			mode = annotate.ImagesCopy
+		}
+	}
 	return annotate.ExportOptions{Format: t.selectedFormat(), Out: out, ApprovedOnly: t.approved.Checked, Split: sp,
-		Images: imageModes[max(t.images.SelectedIndex(), 0)]}
+		Images: mode, IncludeRejected: t.rejected.Checked, IncludeUnreadable: t.broken.Checked}
+}
+
+// describeExport says in one line what an export writes and leaves out, and where images go.
+func describeExport(sum annotate.ExportSummary, mode annotate.ImageMode) string {
+	msg := fmt.Sprintf("%d images, %d captions", sum.Images, sum.Captions)
+	switch mode {
+	case annotate.ImagesNone:
+		msg += " · images not copied"
+	case annotate.ImagesCopy:
+		msg += " · images copied"
+	default:
+		msg += " · images linked"
+	}
+	if lo := sum.LeftOut(); lo != "" {
+		msg += " · " + lo
+	}
+	return msg
 }
 
 // updatePreview exports captions only into a temporary folder, in the background, and shows the
 // first lines of what was written: the preview is what Export writes, not an imitation of it.
 func (t *exportTab) updatePreview() {
 	m := t.m
-	if t.preview == nil || t.split == nil || t.images == nil {
+	if t.preview == nil || t.summary == nil || t.split == nil || t.images == nil || t.broken == nil {
 		return
 	}
+	t.syncImages()
 	t.seq++
 	seq := t.seq
 	ds := m.ds
 	if ds == nil {
+		t.summary.SetText("")
 		t.preview.SetText("Open a dataset to see a preview.")
 		return
 	}
 	f := t.selectedFormat()
 	if (f == annotate.ExportTxt || f == annotate.ExportCaption) && ds.Len() > previewMaxItems {
+		t.summary.SetText("")
 		t.preview.SetText(fmt.Sprintf("(no preview for %d caption files: one %s file is written beside each image)", ds.Len(), f))
 		return
 	}
 	opts := t.options("")
+	mode := opts.Images
 	opts.Images = annotate.ImagesNone
 	go func() {
-		text := previewExport(ds, opts)
+		text, sum := previewSummary(ds, opts)
 		fyne.Do(func() {
 			if t.seq == seq {
+				t.summary.SetText(describeExport(sum, mode))
+				if lo := sum.LeftOut(); lo != "" {
+					text = "(" + lo + ")\n" + text // in full: the summary line may be cut short
+				}
 				t.preview.SetText(text)
 			}
 		})
@@ -148,15 +217,29 @@ func (t *exportTab) updatePreview() {
 }
 
 func previewExport(ds *annotate.Dataset, opts annotate.ExportOptions) string {
+	text, _ := previewSummary(ds, opts)
+	return text
+}
+
+// previewSummary exports captions only into a temporary folder and returns the first lines of
+// what was written, with the export's summary.
+func previewSummary(ds *annotate.Dataset, opts annotate.ExportOptions) (string, annotate.ExportSummary) {
 	dir, err := os.MkdirTemp("", "captune-export-preview-")
 	if err != nil {
-		return "no preview: " + err.Error()
+		return "no preview: " + err.Error(), annotate.ExportSummary{}
 	}
 	defer os.RemoveAll(dir)
 	opts.Out = dir
-	if _, err := annotate.Export(ds, opts); err != nil {
-		return "no preview: " + err.Error()
+	opts.Images = annotate.ImagesNone
+	sum, err := annotate.Export(ds, opts)
+	if err != nil {
+		return "no preview: " + err.Error(), sum
 	}
+	return previewFiles(dir), sum
+}
+
+// previewFiles reads the first lines of the files written under dir.
+func previewFiles(dir string) string {
 	var files []string
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -233,7 +316,7 @@ func (t *exportTab) export() {
 	}
 	start := time.Now()
 	go func() {
-		_, err := annotate.Export(ds, opts)
+		sum, err := annotate.Export(ds, opts)
 		fyne.Do(func() {
 			m.exporting = false
 			if err != nil {
@@ -241,7 +324,7 @@ func (t *exportTab) export() {
 				m.showError("export to "+out, err, "Choose a destination outside the dataset folder that you can write to.")
 				return
 			}
-			msg := fmt.Sprintf("Exported %s to %s in %s.", opts.Format, out, formatDuration(time.Since(start)))
+			msg := fmt.Sprintf("Exported %s to %s in %s: %s.", opts.Format, out, formatDuration(time.Since(start)), describeExport(sum, sum.ImageMode))
 			m.job.end(msg)
 			dialog.ShowInformation("Export finished", msg, m.Window)
 		})

@@ -1,0 +1,93 @@
+package ui
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/captune/captune/annotate"
+)
+
+// The Export tab as a user walks it: CSV to a named file says what it leaves out (the rejected
+// caption, the broken image) and writes neither, nor any image beside the file; ticking the boxes
+// brings them back, rejected captions marked.
+func TestExportTabLeavesOut(t *testing.T) {
+	dir := makeDataset(t, 3, map[int]string{0: "a red cube", 1: "a blue ball", 2: "a broken file"})
+	if err := os.WriteFile(filepath.Join(dir, "img02.png"), []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, ds := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
+	c, err := ds.AddCaption(0, "a wrong caption", annotate.OriginHuman)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ds.SetState(0, c, annotate.StateRejected); err != nil {
+		t.Fatal(err)
+	}
+	m.Tabs.SelectIndex(3)
+	e := m.exp
+	out := t.TempDir()
+	for i, f := range annotate.ExportFormats {
+		if f == annotate.ExportCSV {
+			e.format.SetSelectedIndex(i)
+		}
+	}
+	e.out.SetText(filepath.Join(out, "captions.csv"))
+	if e.images.Visible() || !e.copyImgs.Visible() || e.copyImgs.Checked {
+		t.Errorf("a .csv destination shows the images menu %v and an unticked %q %v; want only the check box, unticked",
+			e.images.Visible(), e.copyImgs.Text, e.copyImgs.Visible())
+	}
+	summary := func() string {
+		var s string
+		fyne.DoAndWait(func() { s = e.summary.Text })
+		return s
+	}
+	wantSummary := "2 images, 2 captions · images not copied · left out: 1 rejected caption, 1 unreadable image (img02.png ("
+	waitFor(t, "the summary", func() bool { return strings.HasPrefix(summary(), wantSummary) })
+
+	export := func() string {
+		t.Helper()
+		test.Tap(e.button)
+		waitFor(t, "the export", func() bool {
+			var busy bool
+			fyne.DoAndWait(func() { busy = m.exporting })
+			return !busy
+		})
+		if m.lastErr != nil {
+			t.Fatalf("export: %v", m.lastErr)
+		}
+		data, err := os.ReadFile(filepath.Join(out, "captions.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	csv := export()
+	for _, bad := range []string{"a wrong caption", "img02.png"} {
+		if strings.Contains(csv, bad) {
+			t.Errorf("captions.csv has %q by default:\n%s", bad, csv)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "img00.png")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an image was placed beside captions.csv unasked (%v)", err)
+	}
+
+	test.Tap(e.copyImgs)
+	test.Tap(e.rejected)
+	test.Tap(e.broken)
+	waitFor(t, "the summary", func() bool { return summary() == "3 images, 4 captions · images copied" })
+	csv = export()
+	for _, want := range []string{"img00.png,a wrong caption,,human,rejected", "img02.png,a broken file"} {
+		if !strings.Contains(csv, want) {
+			t.Errorf("captions.csv lacks %q when asked for:\n%s", want, csv)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "img00.png")); err != nil {
+		t.Errorf("Copy images beside the file did not copy img00.png: %v", err)
+	}
+}
