@@ -36,7 +36,8 @@ type Dataset struct {
 	projectExtra   map[string]projectItem // project entries for images not in this dataset (kept on save)
 	projectBad     bool                   // project.json did not parse; it is backed up before the first save
 	undo, redo     []step
-	nextBatch      int // the id of the last Batch made
+	nextBatch      int                       // the id of the last Batch made
+	unreadable     map[string]unreadableMark // images a decoder refused, by path (MarkUnreadable)
 	listeners      map[int]func(Change)
 	nextListener   int
 	lockToken      string   // set while this Dataset holds the lock file

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/tiff"
@@ -271,7 +272,7 @@ func (d *Dataset) selectExport(opts ExportOptions, inPlace bool, sum *ExportSumm
 			continue
 		}
 		if !opts.IncludeUnreadable {
-			if err := checkImage(d.AbsPath(it)); err != nil {
+			if err := d.checkImage(it); err != nil {
 				sum.Unreadable = append(sum.Unreadable, fmt.Sprintf("%s (%v)", it.Path, err))
 				continue
 			}
@@ -431,6 +432,44 @@ func renderCOCOExport(sel []exported) []byte {
 		}
 	}
 	return f.render()
+}
+
+// unreadableMark is why an image could not be read, for the file as it was then.
+type unreadableMark struct {
+	size   int64
+	mtime  time.Time
+	reason string
+}
+
+// MarkUnreadable records that the image of item i could not be decoded (a captioner found its
+// pixels broken behind a valid header), so Export leaves it out until the file changes.
+func (d *Dataset) MarkUnreadable(i int, reason string) {
+	it := d.Item(i)
+	fi, err := os.Stat(d.AbsPath(it))
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.unreadable == nil {
+		d.unreadable = map[string]unreadableMark{}
+	}
+	d.unreadable[it.Path] = unreadableMark{size: fi.Size(), mtime: fi.ModTime(), reason: reason}
+}
+
+// checkImage reports why the image of it cannot be read: marked so by MarkUnreadable (while the
+// file is unchanged), or a header that does not read.
+func (d *Dataset) checkImage(it *Item) error {
+	p := d.AbsPath(it)
+	d.mu.Lock()
+	mark, ok := d.unreadable[it.Path]
+	d.mu.Unlock()
+	if ok {
+		if fi, err := os.Stat(p); err == nil && fi.Size() == mark.size && fi.ModTime().Equal(mark.mtime) {
+			return errors.New(mark.reason)
+		}
+	}
+	return checkImage(p)
 }
 
 // checkImage reports why the file at p does not read as an image Captune can caption: its header

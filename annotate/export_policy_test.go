@@ -125,3 +125,21 @@ func TestExportPolicy(t *testing.T) {
 		})
 	}
 }
+
+// An image a decoder refused behind a valid header is left out once marked, until the file changes.
+func TestExportLeavesOutMarkedUnreadable(t *testing.T) {
+	d := policyDataset(t)
+	d.MarkUnreadable(0, "truncated JPEG data")
+	sum := exportT(t, d, ExportOptions{Format: ExportCSV, Out: filepath.Join(t.TempDir(), "x.csv")})
+	if want := "a.png (truncated JPEG data)"; len(sum.Unreadable) != 2 || sum.Unreadable[0] != want {
+		t.Errorf("unreadable %q, want %q first", sum.Unreadable, want)
+	}
+	img := tinyPNG(t) + "\n" // the user replaced the file
+	if err := os.WriteFile(d.AbsPath(d.Item(0)), []byte(img), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum = exportT(t, d, ExportOptions{Format: ExportCSV, Out: filepath.Join(t.TempDir(), "x.csv")})
+	if len(sum.Unreadable) != 1 {
+		t.Errorf("after the file changed, unreadable %q, want only broken.png", sum.Unreadable)
+	}
+}

@@ -358,6 +358,7 @@ func (m *MainWindow) runCaptioning(items []int, gen GenerationSettings, policy e
 			}
 			if ie != nil {
 				job.failed = append(job.failed, unreadableNames(ds, ie)...)
+				markUnreadable(ds, items[s:e], paths[s:e], ie)
 			}
 			done = e
 			part := items[s:e]
@@ -381,6 +382,30 @@ func (m *MainWindow) runCaptioning(items []int, gen GenerationSettings, policy e
 	}()
 }
 
+// markUnreadable tells the dataset which of items (at paths) the model could not read, so that
+// export leaves them out even when their header looks fine.
+func markUnreadable(ds *annotate.Dataset, items []int, paths []string, ie *ImageError) {
+	for k, p := range paths {
+		for j, bad := range ie.Paths {
+			if bad == p {
+				ds.MarkUnreadable(items[k], imageErrReason(ie, j))
+			}
+		}
+	}
+}
+
+// imageErrReason is why image j of ie could not be read, without the path the error repeats.
+func imageErrReason(ie *ImageError, j int) string {
+	if j >= len(ie.Errs) || ie.Errs[j] == nil {
+		return "unreadable"
+	}
+	reason := ie.Errs[j].Error()
+	if _, after, ok := strings.Cut(reason, ie.Paths[j]+": "); ok {
+		reason = after
+	}
+	return reason
+}
+
 // unreadableNames lists the images of ie as "NAME (reason)", NAME relative to the dataset and the
 // reason without the path the error repeats.
 func unreadableNames(ds *annotate.Dataset, ie *ImageError) []string {
@@ -390,13 +415,7 @@ func unreadableNames(ds *annotate.Dataset, ie *ImageError) []string {
 		if rel, err := filepath.Rel(ds.Root(), p); err == nil && !strings.HasPrefix(rel, "..") {
 			name = filepath.ToSlash(rel)
 		}
-		reason := "unreadable"
-		if k < len(ie.Errs) && ie.Errs[k] != nil {
-			reason = ie.Errs[k].Error()
-			if _, after, ok := strings.Cut(reason, p+": "); ok {
-				reason = after
-			}
-		}
+		reason := imageErrReason(ie, k)
 		out[k] = name + " (" + reason + ")"
 	}
 	return out

@@ -145,4 +145,12 @@ func TestCaptionReportsUnreadable(t *testing.T) {
 	if m.lastErr == nil || !strings.Contains(m.lastErr.Error(), "img01.png") {
 		t.Errorf("error dialog %v, want it to name img01.png", m.lastErr)
 	}
+	// Its header reads as a PNG, but the model could not read it: export leaves it out.
+	sum, err := annotate.Export(ds, annotate.ExportOptions{Format: annotate.ExportCSV, Out: filepath.Join(t.TempDir(), "x.csv")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Unreadable) != 1 || !strings.HasPrefix(sum.Unreadable[0], "img01.png (") {
+		t.Errorf("export leaves out %q, want img01.png", sum.Unreadable)
+	}
 }

@@ -317,6 +317,7 @@ func (t *exportTab) export() {
 	start := time.Now()
 	go func() {
 		sum, err := annotate.Export(ds, opts)
+		m.job.redraw.settle() // the last progress redraw runs before the end message, not beside it
 		fyne.Do(func() {
 			m.exporting = false
 			if err != nil {
