@@ -17,6 +17,8 @@
 //	defer saver.Stop()
 //	ds.SetCaption(i, 0, text, annotate.OriginHuman)
 //	ds.Undo()
+//	b := ds.NewBatch() // a job's edits undo as one step
+//	b.AddCaption(i, modelText, annotate.ModelOrigin("blip-base"))
 //
 // The fine-tuner reads (image, caption) pairs of a split with Pairs; exports go through Export.
 //
