@@ -150,22 +150,9 @@ func Export(d *Dataset, opts ExportOptions) (ExportSummary, error) {
 	if !validSplit(opts.Split) {
 		return sum, fmt.Errorf("export: split %q: want train, val, test or empty", opts.Split)
 	}
-	out, err := filepath.Abs(opts.Out)
+	outDir, outFile, named, err := exportDest(opts)
 	if err != nil {
-		return sum, fmt.Errorf("export to %s: %w", opts.Out, err)
-	}
-	outDir, outFile, named := out, "", false
-	switch opts.Format {
-	case ExportCOCO, ExportCSV:
-		ext, name := ".json", "captions.json"
-		if opts.Format == ExportCSV {
-			ext, name = ".csv", "metadata.csv"
-		}
-		if strings.EqualFold(filepath.Ext(out), ext) {
-			outDir, outFile, named = filepath.Dir(out), out, true
-		} else {
-			outFile = filepath.Join(out, name)
-		}
+		return sum, err
 	}
 	mode := opts.Images
 	switch {
@@ -233,6 +220,28 @@ func Export(d *Dataset, opts ExportOptions) (ExportSummary, error) {
 		}
 	}
 	return sum, nil
+}
+
+// exportDest resolves opts.Out: the folder written into, the COCO / CSV file ("" for the other
+// formats), and whether Out named that file rather than a folder.
+func exportDest(opts ExportOptions) (outDir, outFile string, named bool, err error) {
+	out, err := filepath.Abs(opts.Out)
+	if err != nil {
+		return "", "", false, fmt.Errorf("export to %s: %w", opts.Out, err)
+	}
+	outDir = out
+	switch opts.Format {
+	case ExportCOCO, ExportCSV:
+		ext, name := ".json", "captions.json"
+		if opts.Format == ExportCSV {
+			ext, name = ".csv", "metadata.csv"
+		}
+		if strings.EqualFold(filepath.Ext(out), ext) {
+			return filepath.Dir(out), out, true, nil
+		}
+		outFile = filepath.Join(out, name)
+	}
+	return outDir, outFile, false, nil
 }
 
 // selectExport picks the items and captions to export and their paths in the output.

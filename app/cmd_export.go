@@ -104,20 +104,25 @@ Flags:
 	if err != nil {
 		return err
 	}
+	printExportSummary(env, sum, f, *out, *approvedOnly, sp, time.Since(start))
+	return nil
+}
+
+// printExportSummary tells what an export wrote, where, and what it left out.
+func printExportSummary(env *Env, sum annotate.ExportSummary, f annotate.ExportFormat, out string, approvedOnly bool, sp annotate.Split, took time.Duration) {
 	what := "all captions"
-	if *approvedOnly {
+	if approvedOnly {
 		what = "approved captions"
 	}
 	if sp != annotate.SplitNone {
 		what += " of split " + string(sp)
 	}
 	fmt.Fprintf(env.Stdout, "exported %d images and %d captions (%s) as %s to %s in %s\n",
-		sum.Images, sum.Captions, what, f, *out, time.Since(start).Round(time.Millisecond))
+		sum.Images, sum.Captions, what, f, out, took.Round(time.Millisecond))
 	if sum.ImagesPlaced == 0 && sum.ImageMode == annotate.ImagesNone && sum.Images > 0 {
 		fmt.Fprintln(env.Stdout, "images not placed beside the captions (--copy-images copies them)")
 	}
 	if lo := sum.LeftOut(); lo != "" {
 		fmt.Fprintln(env.Stdout, lo+" (--include-rejected, --include-unreadable export them)")
 	}
-	return nil
 }
