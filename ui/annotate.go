@@ -243,7 +243,7 @@ func (m *MainWindow) bindCell(c *thumbCell, idx int) {
 	}
 	c.setThumb(nil, nil)
 	m.images.thumbnail(abs, func(l loaded, err error) {
-		fyne.Do(func() {
+		onUI(func() {
 			if c.idx == idx && m.ds == ds {
 				c.setThumb(l.img, err)
 			}
@@ -323,8 +323,8 @@ func (m *MainWindow) showImage(idx int) {
 		v.msg.Show()
 		info(nil)
 		m.images.preview(abs, func(l loaded, err error) {
-			fyne.Do(func() {
-				if v.path != abs {
+			onUI(func() {
+				if m.closed || v.path != abs {
 					return
 				}
 				if err != nil {

@@ -30,13 +30,13 @@ func cellAt(t *testing.T, m *MainWindow, pos int) *thumbCell {
 // the mouse does.
 func clickThumb(t *testing.T, m *MainWindow, pos int) {
 	t.Helper()
-	m.grid.ScrollTo(pos)
+	onUIWait(func() { m.grid.ScrollTo(pos) })
 	cols, pad := m.grid.ColumnCount(), theme.Padding()
 	cell := newThumbCell().MinSize()
 	at := fyne.CurrentApp().Driver().AbsolutePositionForObject(m.grid).Add(fyne.NewPos(
 		float32(pos%cols)*(cell.Width+pad)+cell.Width/2,
 		float32(pos/cols)*(cell.Height+pad)-m.grid.GetScrollOffset()+cell.Height/2))
-	test.TapCanvas(m.Window.Canvas(), at)
+	onUIWait(func() { test.TapCanvas(m.Window.Canvas(), at) })
 }
 
 // typeKey sends a key to whatever has the keyboard focus.
@@ -46,7 +46,7 @@ func typeKey(t *testing.T, m *MainWindow, k fyne.KeyName) {
 	if f == nil {
 		t.Fatalf("key %s: nothing has the focus", k)
 	}
-	f.TypedKey(&fyne.KeyEvent{Name: k})
+	onUIWait(func() { f.TypedKey(&fyne.KeyEvent{Name: k}) })
 }
 
 // Clicking a thumbnail leaves the keyboard in the grid, where the arrow keys, Page Up/Down, Home
@@ -137,7 +137,7 @@ func TestCorruptImageShowsErrorBadgeAndWholeMessage(t *testing.T) {
 		t.Fatalf("item 1 is %s, want the broken file", ds.Item(1).Path)
 	}
 	m.images.wait()
-	m.grid.Refresh()
+	onUIWait(m.grid.Refresh)
 	c := cellAt(t, m, pos)
 	if !c.failed || !c.errMsg.Visible() || c.shown != badgeFailed {
 		t.Errorf("thumbnail of the broken image: failed %v, message shown %v, badge %d; want the error badge", c.failed, c.errMsg.Visible(), c.shown)
@@ -146,11 +146,11 @@ func TestCorruptImageShowsErrorBadgeAndWholeMessage(t *testing.T) {
 		t.Error("a readable image shows the error badge")
 	}
 
-	m.selectPos(pos)
+	onUIWait(func() { m.selectPos(pos) })
 	m.images.wait()
 	waitFor(t, "the preview's message", func() bool {
 		var text string
-		fyne.DoAndWait(func() { text = m.imgView.msg.Text })
+		onUIWait(func() { text = m.imgView.msg.Text })
 		return strings.HasPrefix(text, "Cannot show this image")
 	})
 	msg := m.imgView.msg
@@ -176,7 +176,7 @@ func TestOpenFolderTellsAboutSubfolders(t *testing.T) {
 	m.OpenFolder(dir)
 	var status string
 	waitFor(t, "the folder to open", func() bool {
-		fyne.DoAndWait(func() { status = m.Status.Text })
+		onUIWait(func() { status = m.Status.Text })
 		return strings.HasPrefix(status, "Opened")
 	})
 	if !strings.Contains(status, "2 images in sub-folders not shown") {
@@ -191,11 +191,11 @@ func TestOpenFolderTellsAboutSubfolders(t *testing.T) {
 	writePNG(t, filepath.Join(only, "cats", "a.png"), 1)
 	m.OpenFolder(only)
 	waitFor(t, "the second folder to open", func() bool {
-		fyne.DoAndWait(func() { status = m.Status.Text })
+		onUIWait(func() { status = m.Status.Text })
 		return strings.HasPrefix(status, "Opened "+only)
 	})
 	var view string
-	fyne.DoAndWait(func() { view = m.imgView.msg.Text })
+	onUIWait(func() { view = m.imgView.msg.Text })
 	if !strings.Contains(view, "1 image in its sub-folders") {
 		t.Errorf("the image view says %q, want it to point to the image in a sub-folder", view)
 	}
@@ -267,7 +267,7 @@ func TestUndoRedoSayWhat(t *testing.T) {
 	if got := m.Status.Text; got != "Nothing to undo." {
 		t.Errorf("Ctrl+Z on a fresh dataset: status %q", got)
 	}
-	test.Type(m.editor.rows[0].entry, "a red cube")
+	typeText(m.editor.rows[0].entry, "a red cube")
 	press(t, m, alt(fyne.KeyDown))
 	press(t, m, ctrl(fyne.KeyReturn)) // approve image 1 and move on
 	if err := ds.SetSplit(2, annotate.SplitVal); err != nil {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
@@ -338,7 +337,7 @@ func (m *MainWindow) runCaptioning(items []int, gen GenerationSettings, policy e
 		lm, err := m.models.acquire(ctx, m.job.setTitle)
 		if err != nil {
 			job.err = err
-			fyne.Do(func() { m.finishCaptioning(job, start) })
+			onUI(func() { m.finishCaptioning(job, start) })
 			return
 		}
 		defer m.models.release(lm)
@@ -362,7 +361,7 @@ func (m *MainWindow) runCaptioning(items []int, gen GenerationSettings, policy e
 			}
 			done = e
 			part := items[s:e]
-			fyne.DoAndWait(func() {
+			onUIWait(func() {
 				if m.ds != ds {
 					return
 				}
@@ -378,7 +377,7 @@ func (m *MainWindow) runCaptioning(items []int, gen GenerationSettings, policy e
 			})
 			m.job.set(done)
 		}
-		fyne.Do(func() { m.finishCaptioning(job, start) })
+		onUI(func() { m.finishCaptioning(job, start) })
 	}()
 }
 

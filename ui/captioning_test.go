@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/test"
 
 	"github.com/captune/captune/annotate"
 )
@@ -25,7 +24,7 @@ func waitCaptioned(t *testing.T, m *MainWindow) {
 	<-job.done
 	waitFor(t, "the job to finish", func() bool {
 		var done bool
-		fyne.DoAndWait(func() { done = m.captioning == nil })
+		onUIWait(func() { done = m.captioning == nil })
 		return done
 	})
 }
@@ -72,7 +71,7 @@ func TestCaptionAllAsksAndSkipsReviewed(t *testing.T) {
 				t.Fatal("no question before captioning all images")
 			}
 			if tt.includeThem {
-				test.Tap(c.include)
+				tap(c.include)
 			}
 			if !strings.Contains(c.text.Text, tt.wantText) {
 				t.Errorf("question %q, want it to say %q", c.text.Text, tt.wantText)

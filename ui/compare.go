@@ -286,7 +286,7 @@ func (t *compareTab) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 			} else {
 				t.m.images.thumbnail(p, func(l loaded, err error) {
 					if err == nil {
-						fyne.Do(func() {
+						onUI(func() {
 							if c.path == p {
 								c.img.Image = l.img
 								c.img.Refresh()
@@ -410,7 +410,7 @@ func (t *compareTab) run(base, tuned string) {
 			m.job.set(d)
 		})
 		cancelled := ctx.Err() != nil
-		fyne.Do(func() {
+		onUI(func() {
 			t.running = false
 			switch {
 			case cancelled:

@@ -100,6 +100,15 @@ func (e *ImageError) Error() string {
 // "cuda:N"). Loading a large model takes seconds: the UI calls it off its goroutine.
 type ModelLoader func(ctx context.Context, dir, device string) (Captioner, error)
 
+// TrainingAdvice is what a base model's folder recommends for fine-tuning it; zero fields have no
+// advice. The Fine-tune panel fills in the numbers the user has not typed.
+type TrainingAdvice struct {
+	Epochs    int
+	LR        float64
+	BatchSize int
+	Note      string // why, in a sentence or two
+}
+
 // TrainSettings are the Fine-tune panel's settings for one run.
 type TrainSettings struct {
 	Dataset      *annotate.Dataset
@@ -214,6 +223,8 @@ type Deps struct {
 	DefaultModelErr error
 	Trainer         Trainer
 	Evaluator       Evaluator
+	// Advise returns a base model folder's fine-tuning advice; nil or false: the defaults apply.
+	Advise func(modelDir string) (TrainingAdvice, bool)
 	// Devices lists the devices for the pickers, the first being the default ("auto", "cpu", …).
 	Devices []string
 	// DeviceInfo is one line about what the machine offers (from captune doctor).

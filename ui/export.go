@@ -204,7 +204,7 @@ func (t *exportTab) updatePreview() {
 	opts.Images = annotate.ImagesNone
 	go func() {
 		text, sum := previewSummary(ds, opts)
-		fyne.Do(func() {
+		onUI(func() {
 			if t.seq == seq {
 				t.summary.SetText(describeExport(sum, mode))
 				if lo := sum.LeftOut(); lo != "" {
@@ -318,7 +318,7 @@ func (t *exportTab) export() {
 	go func() {
 		sum, err := annotate.Export(ds, opts)
 		m.job.redraw.settle() // the last progress redraw runs before the end message, not beside it
-		fyne.Do(func() {
+		onUI(func() {
 			m.exporting = false
 			if err != nil {
 				m.job.end("Export failed.")

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/test"
 
 	"github.com/captune/captune/annotate"
 )
@@ -44,7 +42,7 @@ func TestExportTabLeavesOut(t *testing.T) {
 	}
 	summary := func() string {
 		var s string
-		fyne.DoAndWait(func() { s = e.summary.Text })
+		onUIWait(func() { s = e.summary.Text })
 		return s
 	}
 	wantSummary := "2 images, 2 captions · images not copied · left out: 1 rejected caption, 1 unreadable image (img02.png ("
@@ -52,10 +50,10 @@ func TestExportTabLeavesOut(t *testing.T) {
 
 	export := func() string {
 		t.Helper()
-		test.Tap(e.button)
+		tap(e.button)
 		waitFor(t, "the export", func() bool {
 			var busy bool
-			fyne.DoAndWait(func() { busy = m.exporting })
+			onUIWait(func() { busy = m.exporting })
 			return !busy
 		})
 		if m.lastErr != nil {
@@ -77,9 +75,9 @@ func TestExportTabLeavesOut(t *testing.T) {
 		t.Errorf("an image was placed beside captions.csv unasked (%v)", err)
 	}
 
-	test.Tap(e.copyImgs)
-	test.Tap(e.rejected)
-	test.Tap(e.broken)
+	tap(e.copyImgs)
+	tap(e.rejected)
+	tap(e.broken)
 	waitFor(t, "the summary", func() bool { return summary() == "3 images, 4 captions · images copied" })
 	csv = export()
 	for _, want := range []string{"img00.png,a wrong caption,,human,rejected", "img02.png,a broken file"} {

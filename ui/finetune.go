@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ type finetuneTab struct {
 	freeze     *widget.Check
 	device     *widget.Select
 	deviceInfo *widget.Label
+	advice     *widget.Label
+	chosen     map[string]bool // preference keys of the numbers the user typed
+	filling    bool            // the panel itself is setting the entries
 	out        *widget.Entry
 	startBtn   *widget.Button
 	cancelBtn  *widget.Button
@@ -56,9 +60,9 @@ type finetuneTab struct {
 var dataLabels = []string{"all captions (rejected ones left out)", "approved captions only"}
 
 func newFinetuneTab(m *MainWindow) *finetuneTab {
-	t := &finetuneTab{m: m, baseDirs: map[string]string{}}
+	t := &finetuneTab{m: m, baseDirs: map[string]string{}, chosen: chosenTraining(m.prefs)}
 	d := loadTraining(m.prefs)
-	t.base = widget.NewSelect(nil, nil)
+	t.base = widget.NewSelect(nil, func(string) { t.followBase() })
 	t.base.PlaceHolder = labelNoModel
 	t.data = widget.NewSelect(dataLabels, nil)
 	t.data.SetSelectedIndex(0)
@@ -71,6 +75,13 @@ func newFinetuneTab(m *MainWindow) *finetuneTab {
 	t.lr.SetText(strconv.FormatFloat(d.LR, 'g', -1, 64))
 	t.batch = widget.NewEntry()
 	t.batch.SetText(strconv.Itoa(d.Batch))
+	t.watchTyping(t.epochs, prefTrainEpochs)
+	t.watchTyping(t.lr, prefTrainLR)
+	t.watchTyping(t.batch, prefTrainBatch)
+	t.advice = widget.NewLabel("")
+	t.advice.Wrapping = fyne.TextWrapWord
+	t.advice.SizeName = theme.SizeNameCaptionText
+	t.advice.Hide()
 	t.freeze = widget.NewCheck("train only the text decoder (less memory, faster)", nil)
 	t.freeze.SetChecked(d.FreezeVision)
 	devices := m.deps.Devices
@@ -121,7 +132,7 @@ func newFinetuneTab(m *MainWindow) *finetuneTab {
 	note := widget.NewLabel("The dataset's train and val splits are used; without splits, every tenth image is held out for validation. Checkpoints are written at the end of each epoch: Resume continues from the newest one after a stop or a crash.")
 	note.Wrapping = fyne.TextWrapWord
 	note.SizeName = theme.SizeNameCaptionText
-	left := container.NewVBox(widget.NewLabelWithStyle("Fine-tune", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), form, note)
+	left := container.NewVBox(widget.NewLabelWithStyle("Fine-tune", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), form, t.advice, note)
 
 	t.curve = NewLossCurve()
 	t.progress = widget.NewProgressBar()
@@ -160,6 +171,55 @@ func (t *finetuneTab) refreshModels() {
 }
 
 func (t *finetuneTab) baseDir() string { return t.baseDirs[t.base.Selected] }
+
+// watchTyping marks the number in e as the user's once they type in it.
+func (t *finetuneTab) watchTyping(e *widget.Entry, key string) {
+	e.OnChanged = func(string) {
+		if !t.filling {
+			t.chosen[key] = true
+		}
+	}
+}
+
+// followBase fills the epochs, learning rate and batch size the user has not typed from the base
+// model's advice (the defaults where it has none) and says which values came from it.
+func (t *finetuneTab) followBase() {
+	var adv TrainingAdvice
+	ok := false
+	if dir := t.baseDir(); dir != "" && t.m.deps.Advise != nil {
+		adv, ok = t.m.deps.Advise(dir)
+	}
+	d := defaultTraining()
+	epochs, lr, batch := d.Epochs, d.LR, d.Batch
+	if ok {
+		epochs, lr, batch = cmp.Or(adv.Epochs, epochs), cmp.Or(adv.LR, lr), cmp.Or(adv.BatchSize, batch)
+	}
+	t.filling = true
+	defer func() { t.filling = false }()
+	var used []string
+	fill := func(e *widget.Entry, key, text, what string, advised bool) {
+		if t.chosen[key] {
+			return
+		}
+		e.SetText(text)
+		if advised {
+			used = append(used, what+" "+text)
+		}
+	}
+	fill(t.epochs, prefTrainEpochs, strconv.Itoa(epochs), "epochs", ok && adv.Epochs > 0)
+	fill(t.lr, prefTrainLR, strconv.FormatFloat(lr, 'g', -1, 64), "learning rate", ok && adv.LR > 0)
+	fill(t.batch, prefTrainBatch, strconv.Itoa(batch), "batch size", ok && adv.BatchSize > 0)
+	if len(used) == 0 {
+		t.advice.Hide()
+		return
+	}
+	msg := "Recommended by this base model: " + strings.Join(used, ", ") + ". A value you type wins."
+	if adv.Note != "" {
+		msg += " " + adv.Note
+	}
+	t.advice.SetText(msg)
+	t.advice.Show()
+}
 
 // hasCheckpoint reports whether dir holds a checkpoint that training can resume from.
 func hasCheckpoint(dir string) bool {
@@ -255,7 +315,7 @@ func (t *finetuneTab) start(resume bool) {
 		s.OutDir = t.defaultRunDir()
 		t.out.SetText(s.OutDir)
 	}
-	saveTraining(m.prefs, d)
+	saveTraining(m.prefs, d, t.chosen)
 	m.editor.commit()
 	if !resume && dirHasFiles(s.OutDir) {
 		dialog.ShowConfirm("Replace the run folder?",
@@ -306,7 +366,10 @@ func (t *finetuneTab) launch(s TrainSettings) {
 		defer close(done)
 		defer cancel()
 		res, err := m.deps.Trainer.Train(ctx, s, t.onProgress)
-		fyne.Do(func() { t.finish(s, res, err, ctx.Err() != nil) })
+		// Read before the deferred cancel runs: afterwards ctx.Err() is set for every run, so a
+		// finished run would be reported as stopped.
+		cancelled := ctx.Err() != nil
+		onUI(func() { t.finish(s, res, err, cancelled) })
 	}()
 }
 

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +25,55 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden markup files in testdata/")
+
+// uiLock stands in for the real driver's single UI goroutine: the test driver runs fyne.Do's
+// function on the worker that calls it, so two workers (an image loader, a throttled redraw) could
+// lay out the same label at once. Tests read widgets that workers change through onUIWait too.
+// The lock is re-entrant, as a callback may queue another (which the real driver runs later).
+var uiLock struct {
+	sync.Mutex
+	cond  *sync.Cond
+	owner uint64 // goroutine holding it, 0 when free
+	depth int
+}
+
+func init() {
+	uiLock.cond = sync.NewCond(&uiLock.Mutex)
+	serial := func(f func()) {
+		id := goroutineID()
+		uiLock.Lock()
+		for uiLock.owner != 0 && uiLock.owner != id {
+			uiLock.cond.Wait()
+		}
+		uiLock.owner = id
+		uiLock.depth++
+		uiLock.Unlock()
+		defer func() {
+			uiLock.Lock()
+			if uiLock.depth--; uiLock.depth == 0 {
+				uiLock.owner = 0
+				uiLock.cond.Broadcast()
+			}
+			uiLock.Unlock()
+		}()
+		f()
+	}
+	onUI, onUIWait = serial, serial
+}
+
+// tap and typeText click and type as the driver does, on the UI goroutine (see uiLock).
+func tap(o fyne.Tappable) { onUIWait(func() { test.Tap(o) }) }
+
+func typeText(o fyne.Focusable, text string) { onUIWait(func() { test.Type(o, text) }) }
+
+// goroutineID reads the calling goroutine's number from its stack header ("goroutine N [").
+func goroutineID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	id, _ := strconv.ParseUint(string(b[:bytes.IndexByte(b, ' ')]), 10, 64)
+	return id
+}
 
 // writePNG writes a small solid image whose colour depends on seed.
 func writePNG(t *testing.T, path string, seed int) {
@@ -168,7 +220,10 @@ func openWindow(t *testing.T, deps Deps, dir string) (*MainWindow, *annotate.Dat
 	if err := ds.Lock(); err != nil {
 		t.Fatal(err)
 	}
-	m.SetDataset(ds, report)
+	onUIWait(func() { m.SetDataset(ds, report) })
+	// The first image's preview and the visible thumbnails arrive from the loader's goroutines,
+	// which under the test driver change widgets right there: let them land before the test acts.
+	m.images.wait()
 	return m, ds
 }
 
@@ -179,7 +234,7 @@ func press(t *testing.T, m *MainWindow, sc fyne.Shortcut) {
 	find = func(items []*fyne.MenuItem) bool {
 		for _, it := range items {
 			if it.Shortcut != nil && it.Shortcut.ShortcutName() == sc.ShortcutName() && it.Action != nil {
-				it.Action()
+				onUIWait(it.Action) // as the driver runs it: not beside a worker's callback
 				return true
 			}
 			if it.ChildMenu != nil && find(it.ChildMenu.Items) {

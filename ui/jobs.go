@@ -53,7 +53,7 @@ func (t *throttle) trigger() {
 }
 
 func (t *throttle) fire() {
-	fyne.Do(func() {
+	onUI(func() {
 		t.mu.Lock()
 		stopped := t.stopped
 		t.mu.Unlock()

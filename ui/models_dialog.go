@@ -380,12 +380,12 @@ func (p *modelPicker) startDownload(repo string, size int64) {
 	go func() {
 		defer cancel()
 		dir, err := store.Download(ctx, repo, func(pr hub.Progress) {
-			fyne.Do(func() {
+			onUI(func() {
 				dl.last = pr
 				p.updateRow(repo)
 			})
 		})
-		fyne.Do(func() { p.downloadDone(repo, dl, dir, err) })
+		onUI(func() { p.downloadDone(repo, dl, dir, err) })
 	}()
 }
 

@@ -70,7 +70,7 @@ func runMenu(t *testing.T, m *MainWindow, label string) {
 // status reads the status bar.
 func status(m *MainWindow) string {
 	var s string
-	fyne.DoAndWait(func() { s = m.Status.Text })
+	onUIWait(func() { s = m.Status.Text })
 	return s
 }
 
@@ -111,7 +111,7 @@ func TestModelsDialogDownloadThenUse(t *testing.T) {
 	if !strings.Contains(r.state.Text, "Not downloaded") || !r.download.Visible() || r.use.Visible() {
 		t.Fatalf("before: state %q, Download shown %t, Use shown %t; want not downloaded, Download, no Use", r.state.Text, r.download.Visible(), r.use.Visible())
 	}
-	test.Tap(r.download)
+	tap(r.download)
 	waitStatus(t, m, "Downloaded "+baseRepo)
 
 	r = m.models.dialog.rows[baseRepo]
@@ -121,7 +121,7 @@ func TestModelsDialogDownloadThenUse(t *testing.T) {
 	if !slices.Contains(m.models.Select.Options, "blip-image-captioning-base") {
 		t.Errorf("model menu %q lacks the downloaded model", m.models.Select.Options)
 	}
-	test.Tap(r.use)
+	tap(r.use)
 	if got := m.models.Select.Selected; got != "blip-image-captioning-base" {
 		t.Errorf("model menu shows %q after Use, want blip-image-captioning-base", got)
 	}
@@ -146,7 +146,7 @@ func TestModelsDialogCancelThenResumeAfterRestart(t *testing.T) {
 	m, _ := openWindow(t, deps, "")
 
 	r := openModels(t, m, baseRepo)
-	test.Tap(r.download)
+	tap(r.download)
 	r = m.models.dialog.rows[baseRepo] // Download rebuilt the rows; the stalled transfer changes them no more
 	part := filepath.Join(cache, "models--Salesforce--blip-image-captioning-base", "blobs", hubtest.SHA256(weights)+".incomplete")
 	waitFor(t, "the transfer to stall", func() bool {
@@ -155,10 +155,10 @@ func TestModelsDialogCancelThenResumeAfterRestart(t *testing.T) {
 	})
 	waitFor(t, "the progress bar to show the bytes received", func() bool {
 		var v float64
-		fyne.DoAndWait(func() { v = r.bar.Value })
+		onUIWait(func() { v = r.bar.Value })
 		return v >= 0.2 // the bar moves at most every 100 ms: the last update may lag behind the disk
 	})
-	fyne.DoAndWait(func() {
+	onUIWait(func() {
 		if !r.bar.Visible() || !r.cancel.Visible() || r.download.Visible() || !strings.HasPrefix(r.state.Text, "Downloading file ") ||
 			!strings.Contains(r.progress.Text, " of 262.2 kB · ") {
 			t.Errorf("mid-download: bar %t, Cancel %t, Download %t, state %q; want a bar, Cancel, no Download, Downloading file…",
@@ -166,7 +166,7 @@ func TestModelsDialogCancelThenResumeAfterRestart(t *testing.T) {
 		}
 	})
 	captureModels(t, m)
-	test.Tap(r.cancel)
+	tap(r.cancel)
 	waitStatus(t, m, "Cancelled the download")
 	r = m.models.dialog.rows[baseRepo]
 	if want := "Cancelled: " + hub.FormatBytes(stall); !strings.HasPrefix(r.state.Text, want) || r.download.Text != "Resume download" {
@@ -183,7 +183,7 @@ func TestModelsDialogCancelThenResumeAfterRestart(t *testing.T) {
 	if !strings.Contains(r.state.Text, "Partly downloaded") || r.download.Text != "Resume download" {
 		t.Fatalf("after restart: state %q, button %q; want partly downloaded, Resume download", r.state.Text, r.download.Text)
 	}
-	test.Tap(r.download)
+	tap(r.download)
 	waitStatus(t, m2, "Downloaded "+baseRepo)
 	resumed := fmt.Sprintf("range=%q", fmt.Sprintf("bytes=%d-", stall))
 	if log := strings.Join(srv.Log(), "\n"); !strings.Contains(log, resumed) {
@@ -218,7 +218,7 @@ func (b slowBody) Read(p []byte) (int, error) {
 func captureModels(t *testing.T, m *MainWindow) {
 	t.Helper()
 	var img image.Image
-	fyne.DoAndWait(func() {
+	onUIWait(func() {
 		m.Window.Resize(fyne.NewSize(1280, 800))
 		img = m.Capture()
 	})
@@ -266,7 +266,7 @@ func TestModelsDialogFailures(t *testing.T) {
 			deps.Models = testStore(endpoint, t.TempDir(), tc.offline, tc.free)
 			m, _ := openWindow(t, deps, "")
 			r := openModels(t, m, baseRepo)
-			test.Tap(r.download)
+			tap(r.download)
 			waitStatus(t, m, "Could not download "+baseRepo)
 			msg := m.lastErr.Error()
 			for _, w := range tc.want {
@@ -310,7 +310,7 @@ func TestModelsDialogDelete(t *testing.T) {
 	if !r.del.Visible() {
 		t.Fatal("no Delete button on a downloaded model")
 	}
-	test.Tap(r.del)
+	tap(r.del)
 	tapDialogButton(t, m, "Yes")
 	if _, err := os.Stat(filepath.Join(cache, "models--Salesforce--blip-image-captioning-base")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the repo is still in the cache: %v", err)
@@ -353,7 +353,7 @@ func tapDialogButton(t *testing.T, m *MainWindow, label string) {
 	if found == nil {
 		t.Fatalf("the dialog has no %q button", label)
 	}
-	test.Tap(found)
+	tap(found)
 }
 
 // writeBigPNG writes a w×h image, larger than the demo model's 64 px synthetic shapes.
@@ -412,12 +412,12 @@ func TestDemoModelBanner(t *testing.T) {
 				t.Error("the banner is not in the Annotate tab")
 			}
 			capture(t, m, "banner")
-			test.Tap(b.get)
+			tap(b.get)
 			if m.models.dialog == nil {
 				t.Fatal("Get a real model… opened no Models dialog")
 			}
 			m.models.dialog.d.Hide()
-			test.Tap(b.close)
+			tap(b.close)
 			if b.shown || isDescendant(m.Tabs.Items[0].Content, b.content) {
 				t.Error("the banner stays after its close button")
 			}
@@ -483,7 +483,7 @@ func TestFreeModelMemory(t *testing.T) {
 				<-job.done
 				waitFor(t, "the job to end", func() bool {
 					var done bool
-					fyne.DoAndWait(func() { done = m.captioning == nil })
+					onUIWait(func() { done = m.captioning == nil })
 					return done
 				})
 			}
@@ -498,7 +498,7 @@ func TestFreeModelMemory(t *testing.T) {
 				t.Errorf("model closed %t, want %t", closed, tc.wantClosed)
 			}
 			if tc.busy {
-				test.Tap(m.job.cancel)
+				tap(m.job.cancel)
 				<-job.done
 			}
 		})
@@ -599,7 +599,7 @@ func TestModelsDialogListsRunsAndFolders(t *testing.T) {
 	if use == nil || findButton(findRow(m.models.dialog.list, "run run-1"), "Show folder") == nil {
 		t.Fatal("the run's row lacks Use or Show folder")
 	}
-	test.Tap(use)
+	tap(use)
 	if got := m.models.chosen(); got != run {
 		t.Errorf("chosen model %q after Use on the run, want %q", got, run)
 	}

@@ -87,10 +87,30 @@ func loadTraining(p fyne.Preferences) trainDefaults {
 	}
 }
 
-func saveTraining(p fyne.Preferences, t trainDefaults) {
-	p.SetInt(prefTrainEpochs, t.Epochs)
-	p.SetFloat(prefTrainLR, t.LR)
-	p.SetInt(prefTrainBatch, t.Batch)
+// chosenTraining lists the preference keys of the numbers the user typed in an earlier session
+// (epochs, learning rate, batch size); the others follow the base model's advice.
+func chosenTraining(p fyne.Preferences) map[string]bool {
+	return map[string]bool{
+		prefTrainEpochs: p.IntWithFallback(prefTrainEpochs, -1) >= 0,
+		prefTrainLR:     p.FloatWithFallback(prefTrainLR, -1) >= 0,
+		prefTrainBatch:  p.IntWithFallback(prefTrainBatch, -1) >= 0,
+	}
+}
+
+// saveTraining stores the panel's settings; of the numbers, only those the user typed (chosen),
+// so that a value filled in from one base model's advice does not stick to the next model.
+func saveTraining(p fyne.Preferences, t trainDefaults, chosen map[string]bool) {
+	for key, set := range map[string]func(){
+		prefTrainEpochs: func() { p.SetInt(prefTrainEpochs, t.Epochs) },
+		prefTrainLR:     func() { p.SetFloat(prefTrainLR, t.LR) },
+		prefTrainBatch:  func() { p.SetInt(prefTrainBatch, t.Batch) },
+	} {
+		if chosen[key] {
+			set()
+		} else {
+			p.RemoveValue(key)
+		}
+	}
 	p.SetBool(prefTrainFreeze, t.FreezeVision)
 	p.SetBool(prefTrainApproved, t.ApprovedOnly)
 }

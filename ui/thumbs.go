@@ -202,6 +202,9 @@ func (l *imageLoader) work() {
 			l.failed[r.key] = err
 		}
 		cbs := r.cbs
+		if l.closed {
+			cbs = nil // the window is gone
+		}
 		l.mu.Unlock()
 		for _, cb := range cbs {
 			cb(res, err)
@@ -222,13 +225,17 @@ func (l *imageLoader) wait() {
 	}
 }
 
-// close stops the workers; requests not yet served are dropped.
+// close stops the workers and waits for the images being decoded; requests not yet served are
+// dropped and no callback runs after it returns.
 func (l *imageLoader) close() {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.closed = true
 	l.thumbs, l.previews = nil, nil
 	l.cond.Broadcast()
-	l.mu.Unlock()
+	for l.busy > 0 {
+		l.cond.Wait()
+	}
 }
 
 func (l *imageLoader) loadPreview(path string) (loaded, error) {

@@ -191,7 +191,7 @@ func (t *dropTray) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 		p := e.Path
 		t.m.images.thumbnail(p, func(l loaded, err error) {
 			if err == nil {
-				fyne.Do(func() {
+				onUI(func() {
 					if r.path == p {
 						r.img.Image = l.img
 						r.img.Refresh()
@@ -249,10 +249,10 @@ func (t *dropTray) add(paths []string) {
 	t.running++
 	go func() {
 		defer t.jobs.Done()
-		defer fyne.Do(func() { t.running-- })
+		defer onUI(func() { t.running-- })
 		defer cancel()
 		finish := func(caps []string, origin annotate.Origin, err error) {
-			fyne.Do(func() {
+			onUI(func() {
 				for k, e := range fresh {
 					e.Pending = false
 					var ie *ImageError
@@ -283,7 +283,7 @@ func (t *dropTray) add(paths []string) {
 				}
 			})
 		}
-		lm, err := t.m.models.acquire(ctx, func(s string) { fyne.Do(func() { t.title.SetText(s) }) })
+		lm, err := t.m.models.acquire(ctx, func(s string) { onUI(func() { t.title.SetText(s) }) })
 		if err != nil {
 			finish(nil, "", err)
 			return
@@ -293,10 +293,10 @@ func (t *dropTray) add(paths []string) {
 		for k, e := range fresh {
 			paths[k] = e.Path
 		}
-		fyne.Do(func() { t.title.SetText(fmt.Sprintf("Dropped images (%d): captioning…", len(t.entries))) })
+		onUI(func() { t.title.SetText(fmt.Sprintf("Dropped images (%d): captioning…", len(t.entries))) })
 		caps, err := lm.c.Caption(ctx, paths, gen, nil)
 		finish(caps, annotate.ModelOrigin(lm.c.Name()), err)
-		fyne.Do(func() { t.title.SetText(fmt.Sprintf("Dropped images (%d)", len(t.entries))) })
+		onUI(func() { t.title.SetText(fmt.Sprintf("Dropped images (%d)", len(t.entries))) })
 	}()
 }
 

@@ -47,12 +47,12 @@ func TestTrayEditThenAddAllTwice(t *testing.T) {
 		t.Fatalf("tray caption field: %q (disabled %v), want the model's caption, editable", r.caption.Text, r.caption.Disabled())
 	}
 	r.caption.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEnd})
-	test.Type(r.caption, " on a table")
+	typeText(r.caption, " on a table")
 	if got := r.note.Text; got != "your caption" {
 		t.Errorf("note after editing: %q", got)
 	}
 
-	test.Tap(m.tray.addAll)
+	tap(m.tray.addAll)
 	ds := m.Dataset()
 	if ds.Len() != 4 {
 		t.Fatalf("dataset has %d images after Add all, want 4", ds.Len())
@@ -87,7 +87,7 @@ func TestTrayEditThenAddAllTwice(t *testing.T) {
 	}
 	for _, s := range steps {
 		s.do()
-		test.Tap(m.tray.addAll)
+		tap(m.tray.addAll)
 		if n := m.Dataset().Len(); n != 4 {
 			t.Errorf("%s: dataset has %d images, want still 4", s.name, n)
 		}

@@ -290,7 +290,7 @@ func (m *MainWindow) openSample() {
 	m.setStatus("Copying the sample dataset…")
 	go func() {
 		dir, err := m.deps.SampleDir()
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				m.showError("copy the sample dataset", err, "Check that your user folder is writable.")
 				return
@@ -315,7 +315,7 @@ func (m *MainWindow) OpenFolder(dir string) {
 		m.setStatus("Opening " + dir + "…")
 		go func() {
 			ds, report, err := annotate.Open(dir, annotate.OpenOptions{})
-			fyne.Do(func() {
+			onUI(func() {
 				if err != nil {
 					m.showError("open "+dir, err, "Check that the folder exists and that you can read it.")
 					return
@@ -363,9 +363,9 @@ func (m *MainWindow) SetDataset(ds *annotate.Dataset, report annotate.Report) {
 	m.closeDataset()
 	m.images.forgetFailures()
 	m.ds = ds
-	m.unlisten = ds.OnChange(func(ch annotate.Change) { fyne.Do(func() { m.onDatasetChange(ds, ch) }) })
+	m.unlisten = ds.OnChange(func(ch annotate.Change) { onUI(func() { m.onDatasetChange(ds, ch) }) })
 	m.autosaver = annotate.NewAutosaver(ds, 0)
-	m.autosaver.OnError = func(err error) { fyne.Do(func() { m.onSaveError(ds, err) }) }
+	m.autosaver.OnError = func(err error) { onUI(func() { m.onSaveError(ds, err) }) }
 	m.autosaver.Start(m.ctx)
 	m.prefs.SetString(prefLastFolder, ds.Root())
 	pushRecent(m.prefs, prefRecentFolders, ds.Root())
@@ -534,7 +534,7 @@ func (m *MainWindow) saveNow() {
 	m.setStatus("Saving…")
 	go func() {
 		err := ds.Save()
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				m.onSaveError(ds, err)
 				return
@@ -628,11 +628,11 @@ func (m *MainWindow) Close() {
 	if m.ft.running {
 		m.ft.stop()
 	}
+	m.images.close() // no image arrives from here on
 	m.closeDataset()
 	m.closed = true
 	m.cancel()
 	m.stats.stop()
-	m.images.close()
 	m.models.close()
 	m.Window.Close()
 }

@@ -87,7 +87,7 @@ func TestTypeCaptionNextUndoRedo(t *testing.T) {
 	if m.current() != 0 || len(m.editor.rows) != 1 {
 		t.Fatalf("after opening: current %d with %d caption rows, want image 0 with one empty row", m.current(), len(m.editor.rows))
 	}
-	test.Type(m.editor.rows[0].entry, "a red cube")
+	typeText(m.editor.rows[0].entry, "a red cube")
 	press(t, m, alt(fyne.KeyDown))
 	if m.current() != 1 {
 		t.Fatalf("Alt+Down: current = %d, want 1", m.current())
@@ -110,7 +110,7 @@ func TestTypeCaptionNextUndoRedo(t *testing.T) {
 	}
 
 	// Editing a caption of the current image and undoing while still typing reverts the edit.
-	test.Type(m.editor.rows[0].entry, " on grass")
+	typeText(m.editor.rows[0].entry, " on grass")
 	press(t, m, &fyne.ShortcutUndo{})
 	if got := captionTexts(ds.Item(1)); !reflect.DeepEqual(got, []string{"a blue square"}) {
 		t.Errorf("undo while typing left %q, want the caption as before", got)
@@ -131,7 +131,7 @@ func TestTypeCaptionNextUndoRedo(t *testing.T) {
 func TestShutdownSavesTyping(t *testing.T) {
 	dir := makeDataset(t, 2, nil)
 	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
-	test.Type(m.editor.rows[0].entry, "typed, not yet kept")
+	typeText(m.editor.rows[0].entry, "typed, not yet kept")
 	if err := m.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestReviewShortcuts(t *testing.T) {
 			}
 		}
 	}
-	test.Type(m.filterEntry, "is:uncaptioned")
+	typeText(m.filterEntry, "is:uncaptioned")
 	if got := m.view; !reflect.DeepEqual(got, []int{2, 4}) {
 		t.Errorf("filter is:uncaptioned shows %v, want [2 4]", got)
 	}
@@ -212,7 +212,7 @@ func TestAutoCaptionFillsUncaptioned(t *testing.T) {
 	<-job.done
 	waitFor(t, "the job to finish", func() bool {
 		var done bool
-		fyne.DoAndWait(func() { done = m.captioning == nil })
+		onUIWait(func() { done = m.captioning == nil })
 		return done
 	})
 	for i, want := range []string{"a picture of img00", "human one", "a picture of img02", "human three", "a picture of img04"} {
@@ -284,11 +284,11 @@ func TestAutoCaptionCancel(t *testing.T) {
 	if !m.job.running() {
 		t.Fatal("the status bar shows no running job")
 	}
-	test.Tap(m.job.cancel)
+	tap(m.job.cancel)
 	<-job.done
 	waitFor(t, "the job to end", func() bool {
 		var done bool
-		fyne.DoAndWait(func() { done = m.captioning == nil })
+		onUIWait(func() { done = m.captioning == nil })
 		return done
 	})
 	if s := ds.Stats(); s.Captioned != 0 {
@@ -313,7 +313,7 @@ func TestNoModelSaysSo(t *testing.T) {
 	<-m.captioning.done
 	waitFor(t, "the error", func() bool {
 		var err error
-		fyne.DoAndWait(func() { err = m.lastErr })
+		onUIWait(func() { err = m.lastErr })
 		return err != nil
 	})
 	if !strings.Contains(m.lastErr.Error(), "model menu") {
@@ -327,11 +327,11 @@ func TestFineTuneDrawsCurve(t *testing.T) {
 	deps.RunsDir = t.TempDir()
 	m, _ := openWindow(t, deps, dir)
 	m.Tabs.SelectIndex(1)
-	test.Tap(m.ft.startBtn)
+	tap(m.ft.startBtn)
 	m.ft.wait()
 	waitFor(t, "the run to finish", func() bool {
 		var running bool
-		fyne.DoAndWait(func() { running = m.ft.running })
+		onUIWait(func() { running = m.ft.running })
 		return !running
 	})
 	settle(m)
@@ -462,7 +462,7 @@ func TestCompareViewSortsByImprovement(t *testing.T) {
 	if got, want := order(), []string{"b.png", "c.png", "a.png"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("after tapping Change again %v, want %v", got, want)
 	}
-	test.Tap(m.cmp.useBtn)
+	tap(m.cmp.useBtn)
 	if got := m.models.chosen(); got != tuned {
 		t.Errorf("Use fine-tuned model chose %q", got)
 	}
@@ -553,7 +553,7 @@ func TestExportEveryFormat(t *testing.T) {
 		m.exp.export()
 		waitFor(t, "the export of "+string(f), func() bool {
 			var busy bool
-			fyne.DoAndWait(func() { busy = m.exporting })
+			onUIWait(func() { busy = m.exporting })
 			return !busy
 		})
 		if m.lastErr != nil {
