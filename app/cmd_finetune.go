@@ -62,6 +62,14 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	if cfg.BaseModel, err = ResolveModel(*model); err != nil {
 		return err
 	}
+	if rec, ok := finetune.LoadRecommendation(cfg.BaseModel); ok && !cfg.Resume {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		var note string
+		if cfg, note = rec.Apply(cfg, func(name string) bool { return set[name] }); note != "" {
+			fmt.Fprintln(env.Stderr, note)
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}

@@ -42,7 +42,7 @@ func runGUI(env *Env, args []string) int {
 		m.Drop(uris)
 	case len(args) > 0:
 		folder = args[0]
-	case isDir(ui.LastFolder(a.Preferences())):
+	case !env.Sample && isDir(ui.LastFolder(a.Preferences())):
 		folder = ui.LastFolder(a.Preferences())
 	default:
 		dir, err := BundledSampleDir(filepath.Join(userDataDir(), "Captune", "sample"))
@@ -96,6 +96,7 @@ func guiDeps(eng *inference.Engine) ui.Deps {
 			return loadEngineCaptioner(ctx, eng, dir, device)
 		},
 		Trainer:     finetuneTrainer{},
+		Advise:      trainingAdvice,
 		Evaluator:   engineEvaluator{eng: eng},
 		DecodeImage: decodeForDisplay,
 		RunsDir:     filepath.Join(userDataDir(), "Captune", "runs"),
@@ -239,6 +240,12 @@ func (e *engineCaptioner) Close() error {
 	})
 }
 
+// trainingAdvice reads a base model folder's recommended fine-tuning settings for the Fine-tune panel.
+func trainingAdvice(dir string) (ui.TrainingAdvice, bool) {
+	r, ok := finetune.LoadRecommendation(dir)
+	return ui.TrainingAdvice{Epochs: r.Epochs, LR: r.LR, BatchSize: r.BatchSize, Note: r.Note}, ok
+}
+
 // finetuneTrainer runs finetune.Run on the dataset's train and val splits.
 type finetuneTrainer struct{}
 
@@ -250,6 +257,11 @@ func (finetuneTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress
 	cfg.BaseModel, cfg.OutDir, cfg.Device = s.BaseModel, s.OutDir, s.Device
 	cfg.Epochs, cfg.LR, cfg.BatchSize, cfg.FreezeVision = s.Epochs, s.LR, s.BatchSize, s.FreezeVision
 	cfg.Resume, cfg.Overwrite, cfg.Prompt = s.Resume, s.Overwrite && !s.Resume, s.Prompt
+	if rec, ok := finetune.LoadRecommendation(s.BaseModel); ok {
+		// The panel shows epochs, learning rate and batch size (filled from the advice unless the
+		// user typed them); the warm-up it does not show follows the advice.
+		cfg, _ = rec.Apply(cfg, func(flag string) bool { return flag != "warmup" })
+	}
 	data, how := trainingData(s.Dataset, s.ApprovedOnly)
 	onProgress(ui.TrainProgress{Phase: "load", ValLoss: math.NaN(),
 		Message: fmt.Sprintf("data: %s (%d training images, %d validation)", how, len(data.Train), len(data.Val))})

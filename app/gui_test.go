@@ -165,16 +165,44 @@ func findButton(t *testing.T, root fyne.CanvasObject, text string) *widget.Butto
 	return found
 }
 
-func findEntry(t *testing.T, root fyne.CanvasObject, text string) *widget.Entry {
+func findLabel(root fyne.CanvasObject, text string) *widget.Label {
+	var found *widget.Label
+	walk(root, func(o fyne.CanvasObject) {
+		if l, ok := o.(*widget.Label); ok && l.Text == text && found == nil {
+			found = l
+		}
+	})
+	return found
+}
+
+// offersModel reports whether a menu (widget.Select) under root lists an option naming model.
+func offersModel(root fyne.CanvasObject, model string) bool {
+	found := false
+	walk(root, func(o fyne.CanvasObject) {
+		if s, ok := o.(*widget.Select); ok {
+			for _, opt := range s.Options {
+				found = found || strings.Contains(opt, model)
+			}
+		}
+	})
+	return found
+}
+
+// formEntry returns the text field of the form item labelled label under root.
+func formEntry(t *testing.T, root fyne.CanvasObject, label string) *widget.Entry {
 	t.Helper()
 	var found *widget.Entry
 	walk(root, func(o fyne.CanvasObject) {
-		if e, ok := o.(*widget.Entry); ok && e.Text == text && found == nil {
-			found = e
+		if f, ok := o.(*widget.Form); ok {
+			for _, it := range f.Items {
+				if e, ok := it.Widget.(*widget.Entry); ok && it.Text == label && found == nil {
+					found = e
+				}
+			}
 		}
 	})
 	if found == nil {
-		t.Fatalf("no field holding %q", text)
+		t.Fatalf("no field labelled %q", label)
 	}
 	return found
 }
@@ -371,8 +399,8 @@ func TestGUIEndToEnd(t *testing.T) {
 	// Fine-tune, which compares the models when it ends.
 	m.Tabs.SelectIndex(1)
 	ft := m.Tabs.Items[1].Content
-	findEntry(t, ft, "5").SetText(epochs)
-	findEntry(t, ft, "2e-05").SetText(lr)
+	formEntry(t, ft, "Epochs").SetText(epochs)
+	formEntry(t, ft, "Learning rate").SetText(lr)
 	test.Tap(findButton(t, ft, "Start"))
 	if trainPause != nil {
 		select {
@@ -390,6 +418,16 @@ func TestGUIEndToEnd(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(runs[0], "compare.html")); err != nil {
 		t.Errorf("no comparison report after the run: %v (status %q)", err, m.Status.Text)
+	}
+	// What the user sees at the end of the run: finished, Compare enabled, the run offered as a model.
+	if findLabel(ft, "Finished") == nil {
+		t.Errorf("the Fine-tune tab does not say Finished (status %q)", m.Status.Text)
+	}
+	if b := findButton(t, ft, "Compare before/after"); b.Disabled() {
+		t.Error("Compare before/after is disabled after a finished run")
+	}
+	if !offersModel(m.Window.Content(), filepath.Base(runs[0])) {
+		t.Errorf("the model picker does not offer the fine-tuned run %s", filepath.Base(runs[0]))
 	}
 	m.Tabs.SelectIndex(2)
 	shoot(t, m, shots, "compare")

@@ -139,33 +139,39 @@ type Recommendation struct {
 	Note        string  `json:"note,omitempty"`
 }
 
-// WithRecommendation applies the base model's recommended settings to every field the caller left
-// at DefaultConfig's value, and says what it changed ("" when nothing).
-func (c Config) WithRecommendation() (Config, string) {
-	data, err := os.ReadFile(filepath.Join(c.BaseModel, RecommendationFile))
-	if err != nil {
-		return c, ""
+// LoadRecommendation reads modelDir's RecommendationFile; ok is false when the folder has none or
+// it cannot be read (a model without one trains with DefaultConfig's values).
+func LoadRecommendation(modelDir string) (r Recommendation, ok bool) {
+	data, err := os.ReadFile(filepath.Join(modelDir, RecommendationFile))
+	if err != nil || json.Unmarshal(data, &r) != nil {
+		return Recommendation{}, false
 	}
-	var r Recommendation
-	if json.Unmarshal(data, &r) != nil {
-		return c, ""
+	return r, true
+}
+
+// Apply returns c with the recommended settings, except those the user chose: keep reports them by
+// their command-line flag names ("lr", "epochs", "batch-size", "warmup"). Epochs are not changed
+// when c has MaxSteps. The string says what changed ("" when nothing).
+func (r Recommendation) Apply(c Config, keep func(flag string) bool) (Config, string) {
+	if keep == nil {
+		keep = func(string) bool { return false }
 	}
-	d := DefaultConfig()
 	var changed []string
-	if r.LR > 0 && c.LR == d.LR {
+	if r.LR > 0 && !keep("lr") && c.LR != r.LR {
 		c.LR = r.LR
 		changed = append(changed, fmt.Sprintf("learning rate %g", r.LR))
 	}
-	if r.Epochs > 0 && c.Epochs == d.Epochs && c.MaxSteps == 0 {
+	if r.Epochs > 0 && !keep("epochs") && c.MaxSteps == 0 && c.Epochs != r.Epochs {
 		c.Epochs = r.Epochs
 		changed = append(changed, fmt.Sprintf("%d epochs", r.Epochs))
 	}
-	if r.BatchSize > 0 && c.BatchSize == d.BatchSize {
+	if r.BatchSize > 0 && !keep("batch-size") && c.BatchSize != r.BatchSize {
 		c.BatchSize = r.BatchSize
 		changed = append(changed, fmt.Sprintf("batch %d", r.BatchSize))
 	}
-	if r.WarmupSteps > 0 && c.WarmupSteps == d.WarmupSteps {
+	if r.WarmupSteps > 0 && !keep("warmup") && c.WarmupSteps != r.WarmupSteps {
 		c.WarmupSteps = r.WarmupSteps
+		changed = append(changed, fmt.Sprintf("%d warm-up steps", r.WarmupSteps))
 	}
 	if len(changed) == 0 {
 		return c, ""

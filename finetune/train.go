@@ -92,12 +92,6 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	if onProgress == nil {
 		onProgress = func(Progress) {}
 	}
-	if !cfg.Resume {
-		var note string
-		if cfg, note = cfg.WithRecommendation(); note != "" {
-			onProgress(Progress{Phase: "load", Message: note, ValLoss: math.NaN()})
-		}
-	}
 	if err := cfg.Validate(); err != nil {
 		return res, err
 	}
