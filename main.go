@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/captune/captune/app"
+	_ "github.com/captune/captune/internal/locale" // before Fyne reads the locale: see the package comment
 )
 
 func main() {
