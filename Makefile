@@ -4,7 +4,9 @@ SHELL   := /bin/bash
 GPU     ?= 0
 VERSION := $(shell sed -n 's/^ *Version *= *"\(.*\)"/\1/p' FyneApp.toml)
 LDFLAGS := -X github.com/captune/captune/app.Version=$(VERSION)
-SAMPLE  ?= assets/sample/dataset
+# make run SAMPLE=DIR opens DIR; without it, the user's working copy of the bundled sample (made on
+# first use in ~/.local/share/Captune/sample, so the repository's assets/sample is never written).
+SAMPLE  ?=
 ENVSH   := source build/env.sh && export GPU=$(GPU)
 GOTEST_TIMEOUT ?= 40m
 
@@ -24,9 +26,10 @@ build: setup
 	@echo "built bin/captune"
 
 # Opens the window on the bundled sample dataset (or on SAMPLE=DIR). Without a display it runs under Xvfb.
+RUNARGS := $(if $(strip $(SAMPLE)),"$(SAMPLE)",--sample)
 run: build
-	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then ./bin/captune $(SAMPLE); \
-	else echo "no DISPLAY: running under xvfb-run (use a desktop session to see the window)"; xvfb-run -a -s "-screen 0 1400x900x24" ./bin/captune $(SAMPLE); fi
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then exec ./bin/captune $(RUNARGS); \
+	else echo "no DISPLAY: running under xvfb-run (use a desktop session to see the window)"; exec xvfb-run -a -s "-screen 0 1400x900x24" ./bin/captune $(RUNARGS); fi
 
 test: setup
 	@$(ENVSH) && go vet ./... && xvfb-run -a -s "-screen 0 1400x900x24" go test -timeout $(GOTEST_TIMEOUT) ./...

@@ -36,6 +36,9 @@ type Command struct {
 type Env struct {
 	Stdout, Stderr io.Writer
 	Threads        int // libtorch intra-op threads chosen by --threads (0: left at libtorch's default)
+	// Sample opens the window on the user's working copy of the bundled sample dataset (--sample),
+	// never on the copy inside the binary or the repository.
+	Sample bool
 }
 
 // ExitError ends the program with Code after printing Err (if any).
@@ -68,6 +71,7 @@ func usage(w io.Writer) {
 
 Usage:
   captune [--threads N] [FOLDER]            open the main window (on FOLDER, or the last one / the sample)
+  captune [--threads N] --sample            open the main window on your copy of the bundled sample
   captune [--threads N] COMMAND [flags]     run headless
 
 Commands:
@@ -83,6 +87,8 @@ Commands:
 	fmt.Fprintf(w, `
 Global flags:
   --threads N   libtorch intra-op threads (default: the number of physical cores)
+  --sample      open the window on a working copy of the bundled sample dataset, made on first use
+                in the user's data folder (the copy inside the program is never written)
   --version     print the version and exit
   --help        this text; "captune COMMAND --help" describes a command
 `)
@@ -105,6 +111,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case a == "--version" || a == "-version":
 			fmt.Fprintf(stdout, "captune %s (libtorch %s, %s/%s)\n", Version, torchx.Version(), runtime.GOOS, runtime.GOARCH)
 			return 0
+		case a == "--sample" || a == "-sample":
+			env.Sample = true
+			args = args[1:]
 		case a == "--threads" || a == "-threads" || strings.HasPrefix(a, "--threads=") || strings.HasPrefix(a, "-threads="):
 			v, rest, err := flagValue(args)
 			if err != nil {
@@ -128,6 +137,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	torchx.SetNumThreads(env.Threads)
 
+	if env.Sample && len(args) > 0 {
+		fmt.Fprintf(stderr, "captune: --sample opens the window on the sample; it takes no folder or command\n")
+		return 2
+	}
 	if len(args) == 0 || commands[args[0]] == nil && isPath(args[0]) {
 		return runGUI(env, args)
 	}

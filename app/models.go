@@ -102,9 +102,21 @@ func BundledSampleDir(dest string) (string, error) {
 	if _, err := os.Stat(dest); err == nil {
 		return dest, nil
 	}
-	if err := copyFS(assets.Sample, "sample", dest); err != nil {
-		os.RemoveAll(dest)
-		return "", err
+	// Copied beside dest and renamed, so that a copy cut short is never taken for the sample.
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return "", fmt.Errorf("copy the sample dataset: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".captune-tmp-")
+	if err != nil {
+		return "", fmt.Errorf("copy the sample dataset: %w", err)
+	}
+	if err := copyFS(assets.Sample, "sample", tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("copy the sample dataset to %s: %w", dest, err)
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("copy the sample dataset to %s: %w", dest, err)
 	}
 	return dest, nil
 }

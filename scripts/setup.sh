@@ -36,7 +36,7 @@ die() { printf 'setup: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # 1. Debian packages: a C toolchain and the X11/OpenGL headers Fyne's GLFW driver compiles against,
 #    Xvfb for headless GUI tests, unzip for the wheels.
-APT_PKGS=(gcc g++ pkg-config libgl1-mesa-dev xorg-dev xvfb xauth unzip)
+APT_PKGS=(gcc g++ pkg-config libgl1-mesa-dev xorg-dev xvfb xauth x11-utils unzip)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
