@@ -47,12 +47,25 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	fs.BoolVar(&cfg.Augment, "augment", false, "random resized crop and horizontal flip (off: flips break left/right captions)")
 	fs.IntVar(&cfg.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = at each epoch end)")
 	fs.IntVar(&cfg.KeepLast, "keep", cfg.KeepLast, "checkpoints kept besides the best")
-	approved := fs.Bool("approved-only", false, "train only on approved captions")
+	approved := fs.Bool("approved-only", false, "train only on approved captions (same as --captions approved)")
+	captions := fs.String("captions", string(annotate.TrainTrusted), "which captions train: trusted (human-written, imported or approved), approved, or all (unreviewed model captions too)")
+	holdout := fs.String("holdout", string(annotate.HoldoutAuto), "which images validate: auto (the dataset's val split, else every tenth image), tenth, or none")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *data == "" || cfg.OutDir == "" {
 		return &ExitError{Code: 2, Err: errors.New("--data and --out are required (see captune finetune --help)")}
+	}
+	choice, err := annotate.ParseTrainingCaptions(*captions)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	if *approved {
+		choice = annotate.TrainApproved
+	}
+	hold, err := annotate.ParseHoldout(*holdout)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
 	}
 	r, err := inference.ParseLossRecipe(*recipe)
 	if err != nil {
@@ -81,8 +94,11 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	for _, w := range report.Warnings {
 		fmt.Fprintf(env.Stderr, "warning: %v\n", w)
 	}
-	d, how := trainingData(ds, *approved)
-	fmt.Fprintf(env.Stderr, "data: %s (%d training images, %d validation)\n", how, len(d.Train), len(d.Val))
+	d, set := trainingData(ds, choice, hold)
+	fmt.Fprintf(env.Stderr, "data: %s; %s (%d training images, %d validation)\n", choice.Describe(), set.How, len(d.Train), len(d.Val))
+	for _, w := range set.Warnings {
+		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
+	}
 	start := time.Now()
 	var last time.Time
 	drew := false

@@ -1,9 +1,6 @@
 package app
 
 import (
-	"fmt"
-	"hash/fnv"
-
 	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/finetune"
 )
@@ -24,34 +21,17 @@ func examplesOf(ds *annotate.Dataset, split annotate.Split, approvedOnly bool) [
 	return out
 }
 
-// trainingData takes the train and validation splits of a dataset. When no image has a split yet,
-// every tenth image (chosen by a hash of its path, so the choice is stable) is held out for
-// validation and the rest trains; the dataset on disk is not changed.
-func trainingData(ds *annotate.Dataset, approvedOnly bool) (finetune.Data, string) {
-	hasSplits := false
-	for _, it := range ds.Items() {
-		if it.Split != annotate.SplitNone {
-			hasSplits = true
-			break
-		}
-	}
-	if hasSplits {
-		return finetune.Data{Train: examplesOf(ds, annotate.SplitTrain, approvedOnly), Val: examplesOf(ds, annotate.SplitVal, approvedOnly)},
-			"splits from the dataset"
-	}
-	var d finetune.Data
-	for _, e := range examplesOf(ds, annotate.SplitNone, approvedOnly) {
-		if heldOut(e.Image) {
-			d.Val = append(d.Val, e)
-		} else {
-			d.Train = append(d.Train, e)
-		}
-	}
-	return d, fmt.Sprintf("no splits in the dataset: %d images train, %d held out for validation", len(d.Train), len(d.Val))
+// trainingData is the dataset's training set for the choices (annotate decides which images train
+// and validate), as finetune's examples.
+func trainingData(ds *annotate.Dataset, c annotate.TrainingCaptions, h annotate.Holdout) (finetune.Data, annotate.TrainingSet) {
+	set := ds.TrainingSet(c, h)
+	return finetune.Data{Train: examples(set.Train), Val: examples(set.Val)}, set
 }
 
-func heldOut(path string) bool {
-	h := fnv.New32a()
-	h.Write([]byte(path))
-	return h.Sum32()%10 == 0
+func examples(images []annotate.TrainingImage) []finetune.Example {
+	out := make([]finetune.Example, len(images))
+	for i, im := range images {
+		out[i] = finetune.Example{Image: im.Path, Captions: im.Captions}
+	}
+	return out
 }

@@ -262,9 +262,9 @@ func (finetuneTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress
 		// user typed them); the warm-up it does not show follows the advice.
 		cfg, _ = rec.Apply(cfg, func(flag string) bool { return flag != "warmup" })
 	}
-	data, how := trainingData(s.Dataset, s.ApprovedOnly)
+	data, set := trainingData(s.Dataset, s.Captions, s.Holdout)
 	onProgress(ui.TrainProgress{Phase: "load", ValLoss: math.NaN(),
-		Message: fmt.Sprintf("data: %s (%d training images, %d validation)", how, len(data.Train), len(data.Val))})
+		Message: fmt.Sprintf("data: %s; %s (%d training images, %d validation)", s.Captions.Describe(), set.How, len(data.Train), len(data.Val))})
 	res, err := finetune.Run(ctx, cfg, data, func(p finetune.Progress) {
 		onProgress(ui.TrainProgress{Phase: p.Phase, Step: p.Step, Total: p.Total, Epoch: p.Epoch, Loss: p.Loss, LR: p.LR,
 			SamplesPerSec: p.SamplesPerSec, ETA: p.ETA, ValLoss: p.ValLoss, Message: p.Message})
@@ -278,7 +278,7 @@ func (finetuneTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress
 type engineEvaluator struct{ eng *inference.Engine }
 
 func (e engineEvaluator) Compare(ctx context.Context, req ui.CompareRequest, onProgress func(done, total int)) (ui.Comparison, error) {
-	data, _ := trainingData(req.Dataset, req.ApprovedOnly)
+	data, _ := trainingData(req.Dataset, req.Captions, req.Holdout)
 	ex, split := data.Val, fmt.Sprintf("validation split, %d images", len(data.Val))
 	if len(ex) == 0 {
 		ex, split = data.Train, fmt.Sprintf("training images (no validation images), %d images", len(data.Train))

@@ -397,7 +397,7 @@ func (t *compareTab) run(base, tuned string) {
 	t.sync()
 	m.job.begin("Evaluating base and fine-tuned captions", "captions", 1, cancel)
 	req := CompareRequest{Dataset: m.ds, BaseModel: base, TunedModel: tuned, RunDir: tuned, Generation: gen,
-		Device: m.ft.device.Selected, ApprovedOnly: m.ft.data.SelectedIndex() == 1}
+		Device: m.ft.device.Selected, Captions: m.ft.captions(), Holdout: m.ft.holdoutChoice()}
 	start := time.Now()
 	done := t.done
 	go func() {

@@ -119,9 +119,10 @@ type TrainSettings struct {
 	BatchSize    int
 	FreezeVision bool
 	Device       string
-	ApprovedOnly bool // train on approved captions only
-	Resume       bool // continue from the newest checkpoint in OutDir
-	Overwrite    bool // replace what OutDir holds
+	Captions     annotate.TrainingCaptions // which captions train
+	Holdout      annotate.Holdout          // which images validate
+	Resume       bool                      // continue from the newest checkpoint in OutDir
+	Overwrite    bool                      // replace what OutDir holds
 	Prompt       string
 }
 
@@ -156,13 +157,14 @@ type Trainer interface {
 
 // CompareRequest asks for the before/after evaluation of a run.
 type CompareRequest struct {
-	Dataset      *annotate.Dataset
-	BaseModel    string // folder
-	TunedModel   string // folder (usually RunDir)
-	RunDir       string // where the report files go
-	Generation   GenerationSettings
-	Device       string
-	ApprovedOnly bool
+	Dataset    *annotate.Dataset
+	BaseModel  string // folder
+	TunedModel string // folder (usually RunDir)
+	RunDir     string // where the report files go
+	Generation GenerationSettings
+	Device     string
+	Captions   annotate.TrainingCaptions // the run's choices: the same images validate
+	Holdout    annotate.Holdout
 }
 
 // CompareRow is one image of the before/after table.

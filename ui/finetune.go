@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,8 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/captune/captune/annotate"
 )
 
 // finetuneTab holds the training settings, the loss curve and the run's progress line.
@@ -26,7 +29,9 @@ type finetuneTab struct {
 	content    fyne.CanvasObject
 	base       *widget.Select
 	baseDirs   map[string]string
-	data       *widget.Select
+	data       *widget.Select // which captions train
+	holdout    *widget.Select // which images validate
+	dataInfo   *widget.Label  // counts per split and warnings
 	epochs     *widget.Entry
 	lr         *widget.Entry
 	batch      *widget.Entry
@@ -57,18 +62,17 @@ type finetuneTab struct {
 	lastRes TrainResult
 }
 
-var dataLabels = []string{"all captions (rejected ones left out)", "approved captions only"}
-
 func newFinetuneTab(m *MainWindow) *finetuneTab {
 	t := &finetuneTab{m: m, baseDirs: map[string]string{}, chosen: chosenTraining(m.prefs)}
 	d := loadTraining(m.prefs)
 	t.base = widget.NewSelect(nil, func(string) { t.followBase() })
 	t.base.PlaceHolder = labelNoModel
-	t.data = widget.NewSelect(dataLabels, nil)
-	t.data.SetSelectedIndex(0)
-	if d.ApprovedOnly {
-		t.data.SetSelectedIndex(1)
-	}
+	t.data = widget.NewSelect(choiceLabels(annotate.TrainingCaptionChoices), func(string) { t.updateDataInfo() })
+	t.data.SetSelectedIndex(max(slices.Index(annotate.TrainingCaptionChoices, d.Captions), 0))
+	t.holdout = widget.NewSelect(choiceLabels(annotate.HoldoutChoices), func(string) { t.updateDataInfo() })
+	t.holdout.SetSelectedIndex(max(slices.Index(annotate.HoldoutChoices, d.Holdout), 0))
+	t.dataInfo = widget.NewLabel("")
+	t.dataInfo.Wrapping = fyne.TextWrapWord
 	t.epochs = widget.NewEntry()
 	t.epochs.SetText(strconv.Itoa(d.Epochs))
 	t.lr = widget.NewEntry()
@@ -121,6 +125,8 @@ func newFinetuneTab(m *MainWindow) *finetuneTab {
 	form := widget.NewForm(
 		widget.NewFormItem("Base model", t.base),
 		widget.NewFormItem("Training data", t.data),
+		widget.NewFormItem("Validation", t.holdout),
+		widget.NewFormItem("", t.dataInfo),
 		widget.NewFormItem("Epochs", t.epochs),
 		widget.NewFormItem("Learning rate", t.lr),
 		widget.NewFormItem("Batch size", t.batch),
@@ -129,13 +135,14 @@ func newFinetuneTab(m *MainWindow) *finetuneTab {
 		widget.NewFormItem("", t.deviceInfo),
 		widget.NewFormItem("Run folder", container.NewBorder(nil, nil, nil, browse, t.out)),
 	)
-	note := widget.NewLabel("The dataset's train and val splits are used; without splits, every tenth image is held out for validation. Checkpoints are written at the end of each epoch: Resume continues from the newest one after a stop or a crash.")
+	note := widget.NewLabel("Checkpoints are written at the end of each epoch: Resume continues from the newest one after a stop or a crash.")
 	note.Wrapping = fyne.TextWrapWord
 	note.SizeName = theme.SizeNameCaptionText
 	left := container.NewVBox(widget.NewLabelWithStyle("Fine-tune", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), form, t.advice, note)
 
 	t.curve = NewLossCurve()
 	t.progress = widget.NewProgressBar()
+	t.progress.Hide() // an empty bar reads as a full one: shown once a run reports its steps
 	t.line = widget.NewLabel("Not running.")
 	t.line.Truncation = fyne.TextTruncateEllipsis
 	t.phase = widget.NewLabel("")
@@ -221,6 +228,69 @@ func (t *finetuneTab) followBase() {
 	t.advice.Show()
 }
 
+// choiceLabels lists the menu labels of annotate's training choices.
+func choiceLabels[T interface{ Describe() string }](choices []T) []string {
+	out := make([]string, len(choices))
+	for i, c := range choices {
+		out[i] = c.Describe()
+	}
+	return out
+}
+
+// captions and holdoutChoice read the Training data and Validation menus.
+func (t *finetuneTab) captions() annotate.TrainingCaptions {
+	return annotate.TrainingCaptionChoices[max(t.data.SelectedIndex(), 0)]
+}
+
+func (t *finetuneTab) holdoutChoice() annotate.Holdout {
+	return annotate.HoldoutChoices[max(t.holdout.SelectedIndex(), 0)]
+}
+
+// updateDataInfo says how many images train and validate with the menus' choices, and what the
+// user should know before starting. UI goroutine.
+func (t *finetuneTab) updateDataInfo() {
+	if t == nil || t.dataInfo == nil {
+		return
+	}
+	ds := t.m.ds
+	if ds == nil {
+		t.dataInfo.SetText("Open a folder to see which images train.")
+		t.dataInfo.Importance = widget.MediumImportance
+		return
+	}
+	set := ds.TrainingSet(t.captions(), t.holdoutChoice())
+	text := fmt.Sprintf("%d images train, %d validate (%s).", len(set.Train), len(set.Val), set.How)
+	t.dataInfo.Importance = widget.MediumImportance
+	if len(set.Warnings) > 0 {
+		text += "\n" + strings.Join(set.Warnings, "\n")
+		t.dataInfo.Importance = widget.WarningImportance
+	}
+	t.dataInfo.SetText(text)
+}
+
+// confirmData starts a run (then) when the training set is sound, asks first when it is risky
+// (few images, unreviewed model captions) and refuses when nothing would train.
+func (t *finetuneTab) confirmData(s TrainSettings, then func()) {
+	set := s.Dataset.TrainingSet(s.Captions, s.Holdout)
+	if len(set.Train) == 0 {
+		t.m.showError("start fine-tuning", errors.New(strings.Join(set.Warnings, " ")),
+			"Choose other training data on the left, or caption and approve images first.")
+		return
+	}
+	if set.Unreviewed == 0 && len(set.Train) >= annotate.MinTrainingImages {
+		then()
+		return
+	}
+	msg := fmt.Sprintf("%d images train, %d validate.\n\n%s\n\nStart anyway?", len(set.Train), len(set.Val), strings.Join(set.Warnings, "\n"))
+	d := dialog.NewConfirm("Start fine-tuning?", msg, func(ok bool) {
+		if ok {
+			then()
+		}
+	}, t.m.Window)
+	d.SetConfirmText("Start anyway")
+	d.Show()
+}
+
 // hasCheckpoint reports whether dir holds a checkpoint that training can resume from.
 func hasCheckpoint(dir string) bool {
 	if dir == "" {
@@ -271,10 +341,9 @@ func (t *finetuneTab) settings() (TrainSettings, trainDefaults, error) {
 	if base == "" {
 		errs = append(errs, errors.New("no base model: choose one (the bundled model, or a folder in the model menu)"))
 	}
-	approved := t.data.SelectedIndex() == 1
-	d := trainDefaults{Epochs: epochs, LR: lr, Batch: batch, FreezeVision: t.freeze.Checked, ApprovedOnly: approved}
+	d := trainDefaults{Epochs: epochs, LR: lr, Batch: batch, FreezeVision: t.freeze.Checked, Captions: t.captions(), Holdout: t.holdoutChoice()}
 	s := TrainSettings{Dataset: t.m.ds, BaseModel: base, OutDir: strings.TrimSpace(t.out.Text), Epochs: epochs, LR: lr,
-		BatchSize: batch, FreezeVision: t.freeze.Checked, Device: t.device.Selected, ApprovedOnly: approved}
+		BatchSize: batch, FreezeVision: t.freeze.Checked, Device: t.device.Selected, Captions: d.Captions, Holdout: d.Holdout}
 	return s, d, errors.Join(errs...)
 }
 
@@ -317,7 +386,17 @@ func (t *finetuneTab) start(resume bool) {
 	}
 	saveTraining(m.prefs, d, t.chosen)
 	m.editor.commit()
-	if !resume && dirHasFiles(s.OutDir) {
+	if resume {
+		t.launch(s)
+		return
+	}
+	t.confirmData(s, func() { t.confirmOverwrite(s) })
+}
+
+// confirmOverwrite asks before a fresh run replaces what its folder holds, then launches it.
+func (t *finetuneTab) confirmOverwrite(s TrainSettings) {
+	m := t.m
+	if dirHasFiles(s.OutDir) {
 		dialog.ShowConfirm("Replace the run folder?",
 			fmt.Sprintf("%s already holds files.\nReplace them with this run? (Resume continues the run in it instead.)", s.OutDir),
 			func(ok bool) {
@@ -394,6 +473,7 @@ func (t *finetuneTab) draw() {
 	if p.Total > 0 {
 		t.progress.Max = float64(p.Total)
 		t.progress.SetValue(float64(p.Step))
+		t.progress.Show()
 	}
 	t.phase.SetText(phaseLabel(p.Phase))
 	switch p.Phase {

@@ -24,6 +24,9 @@ func TestFineTuneFollowsBaseModelAdvice(t *testing.T) {
 	m, _ := openWindow(t, deps, makeDataset(t, 4, map[int]string{0: "a", 1: "b", 2: "c", 3: "d"}))
 	m.Tabs.SelectIndex(1)
 	ft := m.ft
+	if ft.progress.Visible() {
+		t.Error("the progress bar shows before any run (an empty bar reads as a full one)")
+	}
 	fields := func() [3]string { return [3]string{ft.epochs.Text, ft.lr.Text, ft.batch.Text} }
 	if got, want := fields(), [3]string{"40", "0.0003", "8"}; got != want || !ft.advice.Visible() {
 		t.Errorf("bundled model: fields %v (advice shown %v), want %v with the advice shown", got, ft.advice.Visible(), want)

@@ -3,6 +3,8 @@ package ui
 import (
 	"slices"
 
+	"github.com/captune/captune/annotate"
+
 	"fyne.io/fyne/v2"
 )
 
@@ -27,7 +29,8 @@ const (
 	prefTrainLR       = "train.lr"
 	prefTrainBatch    = "train.batch"
 	prefTrainFreeze   = "train.freezeVision"
-	prefTrainApproved = "train.approvedOnly"
+	prefTrainCaptions = "train.captions"
+	prefTrainHoldout  = "train.holdout"
 	prefExportFormat  = "export.format"
 	prefExportOut     = "export.out"
 )
@@ -44,11 +47,12 @@ type trainDefaults struct {
 	LR           float64
 	Batch        int
 	FreezeVision bool
-	ApprovedOnly bool
+	Captions     annotate.TrainingCaptions
+	Holdout      annotate.Holdout
 }
 
 func defaultTraining() trainDefaults {
-	return trainDefaults{Epochs: 5, LR: 2e-5, Batch: 8}
+	return trainDefaults{Epochs: 5, LR: 2e-5, Batch: 8, Captions: annotate.TrainTrusted, Holdout: annotate.HoldoutAuto}
 }
 
 func loadGeneration(p fyne.Preferences) GenerationSettings {
@@ -83,7 +87,8 @@ func loadTraining(p fyne.Preferences) trainDefaults {
 		LR:           p.FloatWithFallback(prefTrainLR, d.LR),
 		Batch:        p.IntWithFallback(prefTrainBatch, d.Batch),
 		FreezeVision: p.BoolWithFallback(prefTrainFreeze, d.FreezeVision),
-		ApprovedOnly: p.BoolWithFallback(prefTrainApproved, d.ApprovedOnly),
+		Captions:     annotate.TrainingCaptions(p.StringWithFallback(prefTrainCaptions, string(d.Captions))),
+		Holdout:      annotate.Holdout(p.StringWithFallback(prefTrainHoldout, string(d.Holdout))),
 	}
 }
 
@@ -112,7 +117,8 @@ func saveTraining(p fyne.Preferences, t trainDefaults, chosen map[string]bool) {
 		}
 	}
 	p.SetBool(prefTrainFreeze, t.FreezeVision)
-	p.SetBool(prefTrainApproved, t.ApprovedOnly)
+	p.SetString(prefTrainCaptions, string(t.Captions))
+	p.SetString(prefTrainHoldout, string(t.Holdout))
 }
 
 // pushRecent puts v first in the list stored under key, without duplicates, keeping maxRecent.

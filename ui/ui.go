@@ -447,6 +447,7 @@ func (m *MainWindow) refreshStats() {
 	if m.closed {
 		return
 	}
+	m.ft.updateDataInfo()
 	if ds == nil {
 		m.statsLabel.SetText("")
 		m.Window.SetTitle("Captune")

@@ -327,7 +327,14 @@ func TestFineTuneDrawsCurve(t *testing.T) {
 	deps.RunsDir = t.TempDir()
 	m, _ := openWindow(t, deps, dir)
 	m.Tabs.SelectIndex(1)
+	if got := m.ft.dataInfo.Text; !strings.Contains(got, "images train") || !strings.Contains(got, "Only ") {
+		t.Errorf("the panel says %q about the data, want the counts and a warning about so few images", got)
+	}
 	tap(m.ft.startBtn)
+	if m.ft.running {
+		t.Fatal("a run on 4 images started without asking")
+	}
+	tapDialogButton(t, m, "Start anyway")
 	m.ft.wait()
 	waitFor(t, "the run to finish", func() bool {
 		var running bool
@@ -356,7 +363,7 @@ func TestFineTuneDrawsCurve(t *testing.T) {
 	if got := m.ft.phase.Text; got != "Finished" {
 		t.Errorf("phase %q, want Finished", got)
 	}
-	if m.ft.progress.Value != 40 || m.ft.progress.Max != 40 {
+	if m.ft.progress.Value != 40 || m.ft.progress.Max != 40 || !m.ft.progress.Visible() {
 		t.Errorf("progress %v/%v, want 40/40", m.ft.progress.Value, m.ft.progress.Max)
 	}
 	if want := filepath.Join(deps.RunsDir, filepath.Base(dir)+"-run1"); m.ft.lastRun != want {
