@@ -288,6 +288,7 @@ func (t *finetuneTab) confirmData(s TrainSettings, then func()) {
 		}
 	}, t.m.Window)
 	d.SetConfirmText("Start anyway")
+	d.SetDismissText("Cancel")
 	d.Show()
 }
 
@@ -390,7 +391,7 @@ func (t *finetuneTab) start(resume bool) {
 		t.launch(s)
 		return
 	}
-	t.confirmData(s, func() { t.confirmOverwrite(s) })
+	t.confirmData(s, func() { t.estimateThen(s, func() { t.confirmOverwrite(s) }) })
 }
 
 // confirmOverwrite asks before a fresh run replaces what its folder holds, then launches it.

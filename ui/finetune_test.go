@@ -1,9 +1,17 @@
 package ui
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 )
 
 // The Fine-tune panel shows the numbers a run will use: the base model's advice where the user has
@@ -51,4 +59,104 @@ func TestFineTuneFollowsBaseModelAdvice(t *testing.T) {
 	if c := chosenTraining(m.prefs); !c[prefTrainLR] || c[prefTrainEpochs] || c[prefTrainBatch] {
 		t.Errorf("remembered as typed: %v, want the learning rate only", c)
 	}
+}
+
+// estimatingTrainer measures a run as the real trainer does, with a fixed answer.
+type estimatingTrainer struct {
+	fakeTrainer
+	est       TrainEstimate
+	estimated int
+}
+
+func (e *estimatingTrainer) Estimate(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainEstimate, error) {
+	e.estimated++
+	return e.est, ctx.Err()
+}
+
+// Start measures the run first; a run of hours (or more memory than is free) asks, with the
+// cheaper settings, and Cancel leaves nothing started.
+func TestFineTuneEstimateBeforeStart(t *testing.T) {
+	advice := []string{"Training only the text decoder takes about 40 minutes."}
+	tests := []struct {
+		name    string
+		est     TrainEstimate
+		asks    bool
+		answer  string // dialog button
+		started bool
+	}{
+		{"short run starts", TrainEstimate{Steps: 40, StepTime: time.Second, Total: 50 * time.Second, Memory: 1 << 30, Available: 8 << 30, Calibrated: 3}, false, "", true},
+		{"hours ask, cancel", TrainEstimate{Steps: 40, StepTime: 270 * time.Second, Total: 3 * time.Hour, Memory: 1 << 30, Calibrated: 3, Advice: advice}, true, "Cancel", false},
+		{"hours ask, start", TrainEstimate{Steps: 40, StepTime: 270 * time.Second, Total: 3 * time.Hour, Calibrated: 3, Advice: advice}, true, "Start anyway", true},
+		{"memory asks", TrainEstimate{Steps: 40, StepTime: time.Second, Total: time.Minute, Memory: 9 << 30, Available: 4 << 30, Calibrated: 3}, true, "Cancel", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			captions := map[int]string{}
+			for i := 0; i < 24; i++ {
+				captions[i] = fmt.Sprintf("caption %d", i)
+			}
+			tr := &estimatingTrainer{fakeTrainer: fakeTrainer{steps: 40, epochs: 2}, est: tc.est}
+			deps := testDeps(&fakeCaptioner{name: "fake"})
+			deps.RunsDir, deps.Trainer = t.TempDir(), tr
+			m, _ := openWindow(t, deps, makeDataset(t, 24, captions))
+			m.Tabs.SelectIndex(1)
+			tap(m.ft.startBtn)
+			m.ft.wait() // the estimate
+			if tr.estimated != 1 {
+				t.Fatalf("estimated %d times before starting, want 1", tr.estimated)
+			}
+			if tc.asks {
+				msg := dialogText(t, m)
+				if tc.est.Total >= time.Hour && (!strings.Contains(msg, "3.0 hours") || !strings.Contains(msg, "text decoder")) {
+					t.Errorf("question %q: want the hours and the cheaper settings", msg)
+				}
+				if tc.est.Memory > tc.est.Available && tc.est.Available > 0 && !strings.Contains(msg, "free") {
+					t.Errorf("question %q: want the memory it needs and what is free", msg)
+				}
+				tapDialogButton(t, m, tc.answer)
+			}
+			m.ft.wait()
+			var started bool
+			onUIWait(func() { started = m.ft.lastRun != "" || m.ft.running })
+			waitFor(t, "the run to end", func() bool {
+				var running bool
+				onUIWait(func() { running = m.ft.running })
+				return !running
+			})
+			onUIWait(func() { started = started || m.ft.lastRun != "" })
+			if started != tc.started {
+				t.Errorf("run started %v, want %v (line %q)", started, tc.started, m.ft.line.Text)
+			}
+			if !tc.started && !strings.Contains(m.ft.line.Text, "≈") {
+				t.Errorf("line %q after the estimate, want the estimate shown", m.ft.line.Text)
+			}
+		})
+	}
+}
+
+// dialogText returns the texts of the labels in the dialog on top, one per line.
+func dialogText(t *testing.T, m *MainWindow) string {
+	t.Helper()
+	top := m.Window.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no dialog is open")
+	}
+	var texts []string
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch w := o.(type) {
+		case *widget.Label:
+			texts = append(texts, w.Text)
+		case *fyne.Container:
+			for _, c := range w.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			for _, c := range test.WidgetRenderer(w).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(top)
+	return strings.Join(texts, "\n")
 }

@@ -1,0 +1,125 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2/dialog"
+
+	"github.com/captune/captune/internal/hub"
+)
+
+// TrainEstimate is what a run will cost, measured on a few real training steps on this machine.
+type TrainEstimate struct {
+	Steps      int           // optimizer steps of the whole run
+	StepTime   time.Duration // one step, measured
+	Total      time.Duration // the whole run, validation included
+	Memory     int64         // estimated peak bytes
+	Available  int64         // bytes the device has free, 0 when unknown
+	Calibrated int           // steps measured
+	Advice     []string      // cheaper settings, one sentence each
+}
+
+// Estimator is a Trainer that can measure a run before it starts. Estimate writes nothing into the
+// run folder and stops when ctx is cancelled.
+type Estimator interface {
+	Estimate(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainEstimate, error)
+}
+
+// longRun is the run time above which Start asks first.
+const longRun = time.Hour
+
+// String says the estimate in one line, e.g. "≈ 4:10 for 250 steps (1.0 s a step) · memory ≈ 1.2 GB of 20 GB".
+func (e TrainEstimate) String() string {
+	s := fmt.Sprintf("≈ %s for %d steps (%.2g s a step)", formatDuration(e.Total), e.Steps, e.StepTime.Seconds())
+	if e.Memory > 0 {
+		s += " · memory ≈ " + hub.FormatBytes(e.Memory)
+		if e.Available > 0 {
+			s += " of " + hub.FormatBytes(e.Available) + " free"
+		}
+	}
+	return s
+}
+
+// tooBig says why a run needs the user's go-ahead: hours long, or more memory than is free.
+func (e TrainEstimate) tooBig() string {
+	var why []string
+	if e.Total >= longRun {
+		why = append(why, fmt.Sprintf("This run takes about %s on this machine (%d steps of %.2g s, measured on %d steps).",
+			hoursText(e.Total), e.Steps, e.StepTime.Seconds(), e.Calibrated))
+	}
+	if e.Available > 0 && e.Memory > e.Available {
+		why = append(why, fmt.Sprintf("It needs about %s of memory; %s is free.", hub.FormatBytes(e.Memory), hub.FormatBytes(e.Available)))
+	}
+	return strings.Join(why, "\n")
+}
+
+func hoursText(d time.Duration) string {
+	h := d.Hours()
+	if h < 1 {
+		return fmt.Sprintf("%d minutes", int(math.Round(d.Minutes())))
+	}
+	return fmt.Sprintf("%.1f hours", h)
+}
+
+// estimateThen measures the run when the trainer can (the panel shows it while it measures, and
+// Cancel stops it), then calls then — at once for a short run, after asking for a long one.
+func (t *finetuneTab) estimateThen(s TrainSettings, then func()) {
+	est, ok := t.m.deps.Trainer.(Estimator)
+	if !ok {
+		then()
+		return
+	}
+	ctx, cancel := context.WithCancel(t.m.ctx)
+	t.running, t.cancel, t.done = true, cancel, make(chan struct{})
+	t.phase.SetText("Estimating")
+	t.line.SetText(fmt.Sprintf("Timing a few training steps of %s to estimate the run…", modelName(s.BaseModel)))
+	t.syncButtons()
+	done := t.done
+	go func() {
+		defer close(done)
+		defer cancel()
+		e, err := est.Estimate(ctx, s, func(TrainProgress) {})
+		cancelled := ctx.Err() != nil
+		onUI(func() { t.estimated(e, err, cancelled, then) })
+	}()
+}
+
+// estimated shows the estimate and goes on (then), asks first, or reports why it could not measure.
+func (t *finetuneTab) estimated(e TrainEstimate, err error, cancelled bool, then func()) {
+	t.running, t.cancel = false, nil
+	t.syncButtons()
+	switch {
+	case cancelled:
+		t.phase.SetText("")
+		t.line.SetText("Not started.")
+		return
+	case err != nil:
+		t.phase.SetText("")
+		t.line.SetText("Could not estimate the run.")
+		t.m.showError("estimate the fine-tuning run", err, "The run would fail the same way: check the base model and the settings on the left.")
+		return
+	}
+	t.phase.SetText("Estimate")
+	t.line.SetText(e.String())
+	why := e.tooBig()
+	if why == "" {
+		then()
+		return
+	}
+	msg := why
+	if len(e.Advice) > 0 {
+		msg += "\n\nCheaper:\n• " + strings.Join(e.Advice, "\n• ")
+	}
+	d := dialog.NewConfirm("Start a long run?", msg+"\n\nStart anyway?", func(ok bool) {
+		if ok {
+			then()
+		}
+	}, t.m.Window)
+	d.SetConfirmText("Start anyway")
+	d.SetDismissText("Cancel")
+	d.Show()
+}
