@@ -35,7 +35,7 @@ type Data struct {
 
 // Progress reports training as it goes; Phase says what is happening.
 type Progress struct {
-	Phase         string // "load", "train", "checkpoint", "eval", "done"
+	Phase         string // "load", "train", "checkpoint", "eval", "done"; Estimate: "load", "estimate"
 	Step, Total   int    // optimizer steps done / planned
 	Epoch         int    // 1-based
 	Loss          float64
@@ -95,15 +95,9 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	if err := cfg.Validate(); err != nil {
 		return res, err
 	}
-	samples, images, err := buildSamples(data.Train)
+	samples, images, err := trainingSamples(data.Train)
 	if err != nil {
 		return res, err
-	}
-	if len(samples) == 0 {
-		if len(data.Train) == 0 {
-			return res, fmt.Errorf("%w: the split has no images", ErrNoData)
-		}
-		return res, fmt.Errorf("%w: %d images, none with a caption", ErrNoData, len(data.Train))
 	}
 	res.OutDir = cfg.OutDir
 	if err := prepareOutDir(cfg); err != nil {
@@ -182,11 +176,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	}
 
 	micro := cfg.BatchSize
-	perEpoch := (len(samples) + micro*cfg.GradAccum - 1) / (micro * cfg.GradAccum)
-	total := cfg.MaxSteps
-	if total <= 0 {
-		total = perEpoch * cfg.Epochs
-	}
+	_, total := plannedSteps(cfg, len(samples))
 	state.TotalSteps = total
 	res.Steps = state.Step
 	res.Losses = append(res.Losses, state.Losses...)
@@ -216,23 +206,11 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 			}
 			lr := cfg.LRAt(state.Step, total)
 			opt.LR = lr
-			opt.ZeroGrad()
-			var stepLoss float64
-			var nSamples int
-			for a := 0; a < cfg.GradAccum && state.Position < len(order); a++ {
-				end := min(state.Position+micro, len(order))
-				batch := make([]sample, 0, end-state.Position)
-				for _, i := range order[state.Position:end] {
-					batch = append(batch, samples[i])
-				}
-				l, err := trainMicroBatch(capt, cfg, loader, batch, state.Step, float64(cfg.GradAccum))
-				if err != nil {
-					return res, fmt.Errorf("step %d: %w", state.Step+1, err)
-				}
-				stepLoss += l / float64(cfg.GradAccum)
-				nSamples += len(batch)
-				state.Position = end
+			stepLoss, nSamples, next, err := accumulateGrads(capt, cfg, opt, loader, samples, order, state.Position, state.Step)
+			if err != nil {
+				return res, fmt.Errorf("step %d: %w", state.Step+1, err)
 			}
+			state.Position = next
 			if math.IsNaN(stepLoss) || math.IsInf(stepLoss, 0) {
 				return res, fmt.Errorf("step %d: %w (try a lower learning rate; the last good checkpoint is %s)", state.Step+1, ErrNaNLoss, orNone(res.LastCheckpoint))
 			}
@@ -323,6 +301,53 @@ func buildSamples(ex []Example) ([]sample, []string, error) {
 	return samples, images, nil
 }
 
+// trainingSamples is buildSamples for the training split, which must hold at least one caption.
+func trainingSamples(train []Example) ([]sample, []string, error) {
+	samples, images, err := buildSamples(train)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(samples) == 0 {
+		if len(train) == 0 {
+			return nil, nil, fmt.Errorf("%w: the split has no images", ErrNoData)
+		}
+		return nil, nil, fmt.Errorf("%w: %d images, none with a caption", ErrNoData, len(train))
+	}
+	return samples, images, nil
+}
+
+// plannedSteps returns the optimizer steps of one epoch over n samples and of the whole run.
+func plannedSteps(cfg Config, n int) (perEpoch, total int) {
+	perEpoch = (n + cfg.BatchSize*cfg.GradAccum - 1) / (cfg.BatchSize * cfg.GradAccum)
+	total = cfg.MaxSteps
+	if total <= 0 {
+		total = perEpoch * cfg.Epochs
+	}
+	return perEpoch, total
+}
+
+// accumulateGrads clears the gradients and runs the micro-batches of one optimizer step (0-based
+// step) on order from position pos, leaving their summed gradients for the update. It returns the
+// step's mean loss, the samples it used and the position after them.
+func accumulateGrads(capt *inference.Captioner, cfg Config, opt *AdamW, loader *imageLoader, samples []sample, order []int, pos, step int) (loss float64, used, next int, err error) {
+	opt.ZeroGrad()
+	for a := 0; a < cfg.GradAccum && pos < len(order); a++ {
+		end := min(pos+cfg.BatchSize, len(order))
+		batch := make([]sample, 0, end-pos)
+		for _, i := range order[pos:end] {
+			batch = append(batch, samples[i])
+		}
+		l, err := trainMicroBatch(capt, cfg, loader, batch, step, float64(cfg.GradAccum))
+		if err != nil {
+			return 0, 0, pos, err
+		}
+		loss += l / float64(cfg.GradAccum)
+		used += len(batch)
+		pos = end
+	}
+	return loss, used, pos, nil
+}
+
 // ErrNoData is returned when there is nothing to train on.
 var ErrNoData = errors.New("no captioned images in the training split")
 
@@ -355,27 +380,31 @@ func prepareOutDir(cfg Config) error {
 func trainable(m *inference.Model, cfg Config) []NamedParam {
 	var out []NamedParam
 	for _, n := range m.Tensors() {
-		frozen := false
-		if cfg.FreezeVision && strings.HasPrefix(n.Name, "vision_model.") {
-			frozen = true
-		}
-		if cfg.FreezeTextLayers > 0 {
-			if strings.HasPrefix(n.Name, "text_decoder.bert.embeddings.") {
-				frozen = true
-			}
-			for i := 0; i < cfg.FreezeTextLayers; i++ {
-				if strings.HasPrefix(n.Name, fmt.Sprintf("text_decoder.bert.encoder.layer.%d.", i)) {
-					frozen = true
-				}
-			}
-		}
-		if frozen {
+		if frozen(n.Name, cfg) {
 			n.Tensor.MustRequiresGrad_(false)
 			continue
 		}
 		out = append(out, NamedParam{Name: n.Name, Tensor: n.Tensor})
 	}
 	return out
+}
+
+// frozen reports whether cfg freezes the parameter with this Hugging Face name.
+func frozen(name string, cfg Config) bool {
+	if cfg.FreezeVision && strings.HasPrefix(name, "vision_model.") {
+		return true
+	}
+	if cfg.FreezeTextLayers > 0 {
+		if strings.HasPrefix(name, "text_decoder.bert.embeddings.") {
+			return true
+		}
+		for i := 0; i < cfg.FreezeTextLayers; i++ {
+			if strings.HasPrefix(name, fmt.Sprintf("text_decoder.bert.encoder.layer.%d.", i)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // epochOrder is the sample order of one epoch: a permutation drawn from (seed, epoch) only, so a

@@ -1,0 +1,303 @@
+package finetune
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/captune/captune/inference"
+)
+
+// RunEstimate is what a run will cost, measured on a few real steps before it starts.
+type RunEstimate struct {
+	Steps      int           // optimizer steps the run will take (epochs × steps per epoch, or MaxSteps)
+	StepTime   time.Duration // measured mean time of one optimizer step (the first, warm-up step excluded)
+	Evals      int           // validation passes the run makes (one at each epoch end)
+	EvalTime   time.Duration // all validation passes, from one measured validation batch
+	LoadTime   time.Duration // measured: loading the base model
+	Total      time.Duration // whole run: Steps×StepTime + EvalTime + LoadTime (checkpoint writes not counted)
+	Memory     int64         // bytes training needs (inference.EstimateMemory less what freezing saves)
+	Available  int64         // bytes of RAM available, 0 if unknown (always on a GPU)
+	Calibrated int           // real steps run to measure StepTime (the first of them not timed)
+
+	// FrozenStepTime and FrozenMemory are one measured step and the memory with the vision encoder
+	// frozen, when the run trains it (0 otherwise).
+	FrozenStepTime time.Duration
+	FrozenMemory   int64
+
+	Advice []string // one sentence each: cheaper settings, and a warning when the run takes hours
+}
+
+// longRun is where an estimate starts to warn: a run longer than this is not one to wait for.
+const longRun = time.Hour
+
+// Estimate loads cfg.BaseModel as Run does, takes calibrate (at least 2) real optimizer steps on
+// batches of the training split, times one validation batch, and extrapolates to the whole run.
+// It writes nothing (not even cfg.OutDir, which may be empty) and leaves the base model as it was;
+// cfg.Resume and cfg.Overwrite are ignored: it estimates a run from the start. Like Run it runs on
+// the calling goroutine, locked to its OS thread; cancel ctx to stop it within one step (the
+// error is then ctx.Err()).
+func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgress func(Progress)) (est RunEstimate, err error) {
+	if onProgress == nil {
+		onProgress = func(Progress) {}
+	}
+	check := cfg
+	check.Resume, check.Overwrite = false, false
+	if check.OutDir == "" {
+		check.OutDir = "unused"
+	}
+	if err := check.Validate(); err != nil {
+		return est, err
+	}
+	samples, images, err := trainingSamples(data.Train)
+	if err != nil {
+		return est, err
+	}
+	calibrate = max(calibrate, 2)
+	device, err := inference.ParseDevice(cfg.Device)
+	if err != nil {
+		return est, err
+	}
+	mcfg, err := inference.LoadConfig(cfg.BaseModel)
+	if err != nil {
+		return est, err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer func() {
+		// Model code panics on libtorch errors (see inference.T), out of memory among them.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("estimate: calibration step failed: %v", r)
+		}
+	}()
+	onProgress(Progress{Phase: "load", Message: "loading " + cfg.BaseModel, ValLoss: math.NaN()})
+	started := time.Now()
+	capt, _, err := inference.LoadCaptioner(cfg.BaseModel, device)
+	if err != nil {
+		return est, err
+	}
+	defer capt.Free()
+	est.LoadTime = time.Since(started)
+	if !device.IsCuda() {
+		est.Available = inference.AvailableMemory()
+	}
+	est.Memory = trainingMemory(mcfg, capt.Model, cfg, cfg.BatchSize)
+
+	perEpoch, total := plannedSteps(cfg, len(samples))
+	est.Steps = total
+	if valSamples, _, _ := buildSamples(data.Val); len(valSamples) > 0 {
+		est.Evals = total / perEpoch // Run validates at each epoch end
+	}
+	loader := newImageLoader(images, capt.Pre, cfg.Augment)
+	cal := calibration{ctx: ctx, capt: capt, cfg: cfg, loader: loader, samples: samples, onProgress: onProgress}
+	if est.StepTime, err = cal.measure(cfg, calibrate); err != nil {
+		return est, err
+	}
+	est.Calibrated = calibrate
+	if est.Evals > 0 {
+		batch, batches, err := cal.timeValidation(data.Val)
+		if err != nil {
+			return est, err
+		}
+		est.EvalTime = time.Duration(est.Evals*batches) * batch
+	}
+	if !cfg.FreezeVision {
+		frozen := cfg
+		frozen.FreezeVision = true
+		est.FrozenMemory = trainingMemory(mcfg, capt.Model, frozen, cfg.BatchSize)
+		if est.FrozenStepTime, err = cal.measure(frozen, 1); err != nil {
+			return est, err
+		}
+	}
+	est.Total = time.Duration(est.Steps)*est.StepTime + est.EvalTime + est.LoadTime
+	est.Advice = est.advise(cfg, mcfg, capt.Model, perEpoch)
+	return est, nil
+}
+
+// calibration runs real optimizer steps on the loaded model for Estimate; the weights it changes
+// are in memory only.
+type calibration struct {
+	ctx        context.Context
+	capt       *inference.Captioner
+	cfg        Config
+	loader     *imageLoader
+	samples    []sample
+	order      []int
+	pos, step  int // position in order, optimizer steps taken
+	epoch      int // epochs begun
+	onProgress func(Progress)
+}
+
+// measure takes n optimizer steps training what cfg trains (with an optimizer of its own, freed
+// before it returns) and returns the mean time of steps 2..n, or of the one step when n is 1 (the
+// model is then warm from earlier steps).
+func (c *calibration) measure(cfg Config, n int) (time.Duration, error) {
+	params := trainable(c.capt.Model, cfg)
+	if len(params) == 0 {
+		return 0, fmt.Errorf("%w: everything is frozen", ErrBadConfig)
+	}
+	opt := NewAdamW(params, cfg.LR, cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay)
+	defer opt.Free()
+	var timed time.Duration
+	for i := 0; i < n; i++ {
+		if err := c.ctx.Err(); err != nil {
+			return 0, err
+		}
+		c.onProgress(Progress{Phase: "estimate", Step: i, Total: n, ValLoss: math.NaN(), Message: "timing a training step"})
+		if c.pos >= len(c.order) {
+			c.order = epochOrder(len(c.samples), cfg.Seed, c.epoch, cfg.Shuffle)
+			c.pos = 0
+			c.epoch++
+		}
+		started := time.Now()
+		_, _, next, err := accumulateGrads(c.capt, cfg, opt, c.loader, c.samples, c.order, c.pos, c.step)
+		if err != nil {
+			return 0, fmt.Errorf("estimate: step %d: %w", i+1, err)
+		}
+		if cfg.ClipNorm > 0 {
+			opt.ClipGradNorm(cfg.ClipNorm)
+		}
+		opt.StepOnce()
+		c.pos, c.step = next, c.step+1
+		if i > 0 || n == 1 {
+			timed += time.Since(started)
+		}
+	}
+	return timed / time.Duration(max(n-1, 1)), nil
+}
+
+// timeValidation times one validation batch as Run's validation computes it, and returns it with
+// the number of batches of the validation split.
+func (c *calibration) timeValidation(val []Example) (batch time.Duration, batches int, err error) {
+	samples, images, _ := buildSamples(val)
+	if len(samples) == 0 {
+		return 0, 0, nil
+	}
+	if err := c.ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	c.onProgress(Progress{Phase: "estimate", ValLoss: math.NaN(), Message: "timing a validation batch"})
+	loader := newImageLoader(images, c.capt.Pre, false)
+	started := time.Now()
+	if _, err := validationLoss(c.capt, c.cfg, loader, samples[:min(c.cfg.BatchSize, len(samples))]); err != nil {
+		return 0, 0, fmt.Errorf("estimate: validation batch: %w", err)
+	}
+	return time.Since(started), (len(samples) + c.cfg.BatchSize - 1) / c.cfg.BatchSize, nil
+}
+
+// trainingMemory is inference.EstimateMemory for training with cfg's freezing at this batch size:
+// frozen parameters have no gradient and no AdamW moments, and a frozen vision encoder keeps no
+// activations for a backward pass (nothing before it needs a gradient).
+func trainingMemory(mcfg inference.Config, m *inference.Model, cfg Config, batch int) int64 {
+	est := inference.EstimateMemory(mcfg, batch, 1, cfg.MaxTextLen, true)
+	var frozenParams int64
+	for _, n := range m.Tensors() {
+		if frozen(n.Name, cfg) {
+			frozenParams += int64(n.Tensor.Numel())
+		}
+	}
+	total := est.Total() - (est.Gradients+est.Optimizer)/est.Parameters*frozenParams
+	if cfg.FreezeVision {
+		noVision := mcfg
+		noVision.Vision.NumHiddenLayers = 0
+		total -= est.Activations - inference.EstimateMemory(noVision, batch, 1, cfg.MaxTextLen, true).Activations
+	}
+	return total
+}
+
+// advise says, one sentence each, what the run costs when it is long or does not fit, and what
+// cheaper settings cost.
+func (e RunEstimate) advise(cfg Config, mcfg inference.Config, m *inference.Model, perEpoch int) []string {
+	var advice []string
+	if e.Available > 0 && e.Memory > e.Available {
+		fit := 0
+		for b := cfg.BatchSize - 1; b >= 1 && fit == 0; b-- {
+			if trainingMemory(mcfg, m, cfg, b) <= e.Available {
+				fit = b
+			}
+		}
+		if fit > 0 {
+			advice = append(advice, fmt.Sprintf("Training needs about %s but %s are available: use --batch-size %d (with --grad-accum %d to keep the effective batch).",
+				gib(e.Memory), gib(e.Available), fit, (cfg.BatchSize*cfg.GradAccum+fit-1)/fit))
+		} else {
+			advice = append(advice, fmt.Sprintf("Training needs about %s but %s are available, even at batch size 1.", gib(e.Memory), gib(e.Available)))
+		}
+	}
+	if e.Total > longRun {
+		advice = append(advice, fmt.Sprintf("This run takes about %s: start it when the machine can stay busy for hours, or shorten it.", Rough(e.Total)))
+	}
+	if e.FrozenStepTime > 0 {
+		frozen := time.Duration(e.Steps)*e.FrozenStepTime + e.EvalTime + e.LoadTime
+		advice = append(advice, fmt.Sprintf("Training only the text decoder (--freeze-vision) takes about %s (%s a step, measured) and needs about %s.",
+			Rough(frozen), seconds(e.FrozenStepTime), gib(e.FrozenMemory)))
+	}
+	if e.Total > longRun && e.StepTime > 0 {
+		advice = append(advice, e.shorter(cfg, perEpoch))
+	}
+	return advice
+}
+
+// shorter suggests the longest run of the same settings that takes about longRun.
+func (e RunEstimate) shorter(cfg Config, perEpoch int) string {
+	evalPerEpoch := time.Duration(0)
+	if e.Evals > 0 {
+		evalPerEpoch = e.EvalTime / time.Duration(e.Evals)
+	}
+	budget := longRun - e.LoadTime
+	epoch := time.Duration(perEpoch)*e.StepTime + evalPerEpoch
+	if epochs := int(budget / epoch); cfg.MaxSteps <= 0 && epochs >= 1 {
+		return fmt.Sprintf("With --epochs %d instead of %d it takes about %s.", epochs, cfg.Epochs, Rough(time.Duration(epochs)*epoch+e.LoadTime))
+	}
+	steps := max(1, int(budget/e.StepTime))
+	return fmt.Sprintf("With --max-steps %d (%.2g epochs) it takes about %s.", steps, float64(steps)/float64(perEpoch), Rough(time.Duration(steps)*e.StepTime+e.LoadTime))
+}
+
+// String is the estimate on one line, e.g. "250 steps × 0.21 s ≈ 1 min (+ validation ≈ 4 s), ≈ 2 min
+// in all with loading; memory ≈ 1.2 GiB of 20.1 GiB available (measured on 3 real steps)".
+func (e RunEstimate) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d steps × %s ≈ %s", e.Steps, seconds(e.StepTime), Rough(time.Duration(e.Steps)*e.StepTime))
+	if e.EvalTime > 0 {
+		fmt.Fprintf(&b, " (+ validation ≈ %s)", Rough(e.EvalTime))
+	}
+	fmt.Fprintf(&b, ", ≈ %s in all with loading; memory ≈ %s", Rough(e.Total), gib(e.Memory))
+	if e.Available > 0 {
+		fmt.Fprintf(&b, " of %s available", gib(e.Available))
+	}
+	fmt.Fprintf(&b, " (measured on %d real steps)", e.Calibrated)
+	return b.String()
+}
+
+// Rough prints a duration as people say it: "4 s", "12 min", "3 h 20 min".
+func Rough(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(math.Ceil(d.Seconds())))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(math.Round(d.Minutes())))
+	}
+	d = d.Round(time.Minute)
+	if m := int(d.Minutes()) % 60; m != 0 {
+		return fmt.Sprintf("%d h %d min", int(d.Hours()), m)
+	}
+	return fmt.Sprintf("%d h", int(d.Hours()))
+}
+
+// seconds prints a step time with two significant digits or more: "0.21 s", "3.4 s", "25 s".
+func seconds(d time.Duration) string {
+	switch s := d.Seconds(); {
+	case s < 1:
+		return fmt.Sprintf("%.2f s", s)
+	case s < 10:
+		return fmt.Sprintf("%.1f s", s)
+	default:
+		return fmt.Sprintf("%.0f s", s)
+	}
+}
+
+func gib(b int64) string {
+	return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+}

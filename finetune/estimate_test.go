@@ -1,0 +1,196 @@
+package finetune
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/captune/captune/finetune/synth"
+	"github.com/captune/captune/inference"
+)
+
+// TestEstimateMatchesRun estimates a run, checks that nothing was written, then runs it with the
+// same settings and compares the planned steps and validations with what Run did.
+func TestEstimateMatchesRun(t *testing.T) {
+	train := synthData(t, 10, synth.VariantBase, 1)
+	val := synthData(t, 3, synth.VariantBase, 2)
+	weights := filepath.Join(tinyModel, "model.safetensors")
+	before, err := os.ReadFile(weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		change func(*Config)
+		val    []Example
+	}{
+		{"max steps", func(c *Config) {}, nil},
+		{"epochs with validation", func(c *Config) { c.MaxSteps, c.Epochs, c.CheckpointEvery = 0, 2, 0 }, val},
+		{"max steps past an epoch end", func(c *Config) { c.MaxSteps = 4; c.GradAccum = 2 }, val},
+		{"frozen vision", func(c *Config) { c.MaxSteps = 3; c.FreezeVision = true }, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := smallConfig(t)
+			tc.change(&cfg)
+			data := Data{Train: train, Val: tc.val}
+			var phases []string
+			est, err := Estimate(context.Background(), cfg, data, 3, func(p Progress) { phases = append(phases, p.Phase) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("estimate: %s; advice %q", est, est.Advice)
+			if _, err := os.Stat(cfg.OutDir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("Estimate touched the output folder %s: stat err %v", cfg.OutDir, err)
+			}
+			if est.StepTime <= 0 || est.Memory <= 0 || est.Calibrated != 3 {
+				t.Errorf("StepTime %v, Memory %d, Calibrated %d: want > 0, > 0, 3", est.StepTime, est.Memory, est.Calibrated)
+			}
+			if min := time.Duration(est.Steps)*est.StepTime + est.EvalTime; est.Total < min {
+				t.Errorf("Total %v < Steps×StepTime + EvalTime = %v", est.Total, min)
+			}
+			if (tc.val != nil) != (est.EvalTime > 0) {
+				t.Errorf("EvalTime %v with %d validation images", est.EvalTime, len(tc.val))
+			}
+			if cfg.FreezeVision == (est.FrozenStepTime > 0) {
+				t.Errorf("FreezeVision %v but FrozenStepTime %v", cfg.FreezeVision, est.FrozenStepTime)
+			}
+			if !cfg.FreezeVision && (est.FrozenMemory <= 0 || est.FrozenMemory >= est.Memory) {
+				t.Errorf("FrozenMemory %d, want between 0 and Memory %d", est.FrozenMemory, est.Memory)
+			}
+			if !cfg.FreezeVision && !strings.Contains(strings.Join(est.Advice, " "), "--freeze-vision") {
+				t.Errorf("advice %q does not mention --freeze-vision", est.Advice)
+			}
+			if len(phases) == 0 || phases[len(phases)-1] != "estimate" {
+				t.Errorf("progress phases %q, want load then estimate", phases)
+			}
+			res, err := Run(context.Background(), cfg, data, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if est.Steps != res.Steps || est.Evals != len(res.ValLosses) {
+				t.Errorf("estimated %d steps and %d validations, Run took %d and %d", est.Steps, est.Evals, res.Steps, len(res.ValLosses))
+			}
+		})
+	}
+	after, err := os.ReadFile(weights)
+	if err != nil || !bytes.Equal(before, after) {
+		t.Errorf("the base model's weights changed (read err %v)", err)
+	}
+}
+
+func TestEstimateCancel(t *testing.T) {
+	data := Data{Train: synthData(t, 10, synth.VariantBase, 1)}
+	tests := []struct {
+		name  string
+		phase string // cancel on the first progress of this phase; "" = before the call
+	}{
+		{"before", ""},
+		{"while loading", "load"},
+		{"while timing steps", "estimate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := smallConfig(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.phase == "" {
+				cancel()
+			}
+			_, err := Estimate(ctx, cfg, data, 3, func(p Progress) {
+				if p.Phase == tc.phase {
+					cancel()
+				}
+			})
+			if err == nil || err != ctx.Err() {
+				t.Errorf("err = %v, want ctx.Err() = %v", err, ctx.Err())
+			}
+			if _, err := os.Stat(cfg.OutDir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("output folder created: %v", err)
+			}
+		})
+	}
+}
+
+func TestEstimateRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config, *Data)
+		want   string
+	}{
+		{"no data", func(c *Config, d *Data) { d.Train = nil }, "no images"},
+		{"zero batch", func(c *Config, d *Data) { c.BatchSize = 0 }, "batch size 0"},
+		{"missing model", func(c *Config, d *Data) { c.BaseModel = t.TempDir() }, "no config.json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := smallConfig(t)
+			cfg.OutDir = "" // an estimate needs none
+			d := Data{Train: synthData(t, 2, synth.VariantBase, 1)}
+			tc.change(&cfg, &d)
+			if _, err := Estimate(context.Background(), cfg, d, 2, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestEstimateAdvice checks the sentences a user reads for a long run.
+func TestEstimateAdvice(t *testing.T) {
+	cfg := DefaultConfig()
+	tests := []struct {
+		name     string
+		est      RunEstimate
+		maxSteps int
+		perEpoch int
+		want     []string // substrings, in order, one per advice sentence
+	}{
+		{"short", RunEstimate{Steps: 100, StepTime: time.Second, Total: 100 * time.Second}, 0, 20, nil},
+		{"short, vision trained", RunEstimate{Steps: 100, StepTime: time.Second, Total: 100 * time.Second, FrozenStepTime: 500 * time.Millisecond, FrozenMemory: 3 << 30}, 0, 20,
+			[]string{"Training only the text decoder (--freeze-vision) takes about 50 s (0.50 s a step, measured) and needs about 3.0 GiB."}},
+		{"hours", RunEstimate{Steps: 500, StepTime: 30 * time.Second, Evals: 5, EvalTime: 5 * time.Minute, LoadTime: 10 * time.Second, Total: 4*time.Hour + 15*time.Minute + 10*time.Second}, 0, 100,
+			[]string{"This run takes about 4 h 15 min", "With --epochs 1 instead of 5 it takes about 51 min."}},
+		{"one epoch takes hours", RunEstimate{Steps: 500, StepTime: 60 * time.Second, Total: 500 * time.Minute}, 500, 1000,
+			[]string{"This run takes about 8 h 20 min", "With --max-steps 60 (0.06 epochs) it takes about 1 h."}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cfg
+			c.MaxSteps = tc.maxSteps
+			// Available is 0, so the memory advice, the only user of the model, is not given.
+			got := tc.est.advise(c, inference.Config{}, nil, tc.perEpoch)
+			if len(got) != len(tc.want) {
+				t.Fatalf("advice %q, want %d sentences like %q", got, len(tc.want), tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("advice %d = %q, want it to contain %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestRough(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{300 * time.Millisecond, "1 s"},
+		{4 * time.Second, "4 s"},
+		{90 * time.Second, "2 min"},
+		{59 * time.Minute, "59 min"},
+		{time.Hour + 29*time.Second, "1 h"},
+		{3*time.Hour + 20*time.Minute, "3 h 20 min"},
+	}
+	for _, tc := range tests {
+		if got := Rough(tc.d); got != tc.want {
+			t.Errorf("Rough(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
