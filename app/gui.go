@@ -246,13 +246,8 @@ func trainingAdvice(dir string) (ui.TrainingAdvice, bool) {
 	return ui.TrainingAdvice{Epochs: r.Epochs, LR: r.LR, BatchSize: r.BatchSize, Note: r.Note}, ok
 }
 
-// finetuneTrainer runs finetune.Run on the dataset's train and val splits.
-type finetuneTrainer struct{}
-
-func (finetuneTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress func(ui.TrainProgress)) (ui.TrainResult, error) {
-	if s.Dataset == nil {
-		return ui.TrainResult{}, errors.New("no dataset")
-	}
+// trainConfig is the fine-tuning configuration of the window's settings.
+func trainConfig(s ui.TrainSettings) finetune.Config {
 	cfg := finetune.DefaultConfig()
 	cfg.BaseModel, cfg.OutDir, cfg.Device = s.BaseModel, s.OutDir, s.Device
 	cfg.Epochs, cfg.LR, cfg.BatchSize, cfg.FreezeVision = s.Epochs, s.LR, s.BatchSize, s.FreezeVision
@@ -262,6 +257,33 @@ func (finetuneTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress
 		// user typed them); the warm-up it does not show follows the advice.
 		cfg, _ = rec.Apply(cfg, func(flag string) bool { return flag != "warmup" })
 	}
+	return cfg
+}
+
+// calibrationSteps is how many real training steps the window's estimate measures.
+const calibrationSteps = 3
+
+// Estimate measures the run the settings describe (finetune.Estimate) before the window starts it.
+func (finetuneTrainer) Estimate(ctx context.Context, s ui.TrainSettings, onProgress func(ui.TrainProgress)) (ui.TrainEstimate, error) {
+	if s.Dataset == nil {
+		return ui.TrainEstimate{}, errors.New("no dataset")
+	}
+	data, _ := trainingData(s.Dataset, s.Captions, s.Holdout)
+	e, err := finetune.Estimate(ctx, trainConfig(s), data, calibrationSteps, func(p finetune.Progress) {
+		onProgress(ui.TrainProgress{Phase: p.Phase, Step: p.Step, Total: p.Total, Message: p.Message, ValLoss: math.NaN()})
+	})
+	return ui.TrainEstimate{Steps: e.Steps, StepTime: e.StepTime, Total: e.Total, Memory: e.Memory, Available: e.Available,
+		Calibrated: e.Calibrated, Advice: e.Advice}, err
+}
+
+// finetuneTrainer runs finetune.Run on the dataset's train and val splits.
+type finetuneTrainer struct{}
+
+func (finetuneTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress func(ui.TrainProgress)) (ui.TrainResult, error) {
+	if s.Dataset == nil {
+		return ui.TrainResult{}, errors.New("no dataset")
+	}
+	cfg := trainConfig(s)
 	data, set := trainingData(s.Dataset, s.Captions, s.Holdout)
 	onProgress(ui.TrainProgress{Phase: "load", ValLoss: math.NaN(),
 		Message: fmt.Sprintf("data: %s; %s (%d training images, %d validation)", s.Captions.Describe(), set.How, len(data.Train), len(data.Val))})

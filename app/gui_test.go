@@ -290,6 +290,11 @@ func (tr pausingTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgre
 	})
 }
 
+// Estimate measures the run with the real trainer, as the window does before it starts.
+func (tr pausingTrainer) Estimate(ctx context.Context, s ui.TrainSettings, onProgress func(ui.TrainProgress)) (ui.TrainEstimate, error) {
+	return tr.Trainer.(ui.Estimator).Estimate(ctx, s, onProgress)
+}
+
 // shoot writes the window as dir/name.png when dir is set.
 func shoot(t *testing.T, m *ui.MainWindow, dir, name string) {
 	t.Helper()
@@ -418,6 +423,16 @@ func TestGUIEndToEnd(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(runs[0], "compare.html")); err != nil {
 		t.Errorf("no comparison report after the run: %v (status %q)", err, m.Status.Text)
+	}
+	// Before it started, the run was measured and the estimate shown.
+	estimated := false
+	walk(ft, func(o fyne.CanvasObject) {
+		if l, ok := o.(*widget.Label); ok && l.Visible() && strings.HasPrefix(l.Text, "Estimated before the start") {
+			estimated = true
+		}
+	})
+	if !estimated {
+		t.Error("the Fine-tune tab shows no estimate of the run")
 	}
 	// What the user sees at the end of the run: finished, Compare enabled, the run offered as a model.
 	if findLabel(ft, "Finished") == nil {

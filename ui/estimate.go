@@ -105,6 +105,8 @@ func (t *finetuneTab) estimated(e TrainEstimate, err error, cancelled bool, then
 	}
 	t.phase.SetText("Estimate")
 	t.line.SetText(e.String())
+	t.estimate.SetText(fmt.Sprintf("Estimated before the start (%d steps measured on this machine): %s.", e.Calibrated, e.String()))
+	t.estimate.Show()
 	why := e.tooBig()
 	if why == "" {
 		then()

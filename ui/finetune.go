@@ -32,6 +32,7 @@ type finetuneTab struct {
 	data       *widget.Select // which captions train
 	holdout    *widget.Select // which images validate
 	dataInfo   *widget.Label  // counts per split and warnings
+	estimate   *widget.Label  // the last run's estimate, measured before it started
 	epochs     *widget.Entry
 	lr         *widget.Entry
 	batch      *widget.Entry
@@ -73,6 +74,10 @@ func newFinetuneTab(m *MainWindow) *finetuneTab {
 	t.holdout.SetSelectedIndex(max(slices.Index(annotate.HoldoutChoices, d.Holdout), 0))
 	t.dataInfo = widget.NewLabel("")
 	t.dataInfo.Wrapping = fyne.TextWrapWord
+	t.estimate = widget.NewLabel("")
+	t.estimate.Wrapping = fyne.TextWrapWord
+	t.estimate.SizeName = theme.SizeNameCaptionText
+	t.estimate.Hide()
 	t.epochs = widget.NewEntry()
 	t.epochs.SetText(strconv.Itoa(d.Epochs))
 	t.lr = widget.NewEntry()
@@ -138,7 +143,7 @@ func newFinetuneTab(m *MainWindow) *finetuneTab {
 	note := widget.NewLabel("Checkpoints are written at the end of each epoch: Resume continues from the newest one after a stop or a crash.")
 	note.Wrapping = fyne.TextWrapWord
 	note.SizeName = theme.SizeNameCaptionText
-	left := container.NewVBox(widget.NewLabelWithStyle("Fine-tune", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), form, t.advice, note)
+	left := container.NewVBox(widget.NewLabelWithStyle("Fine-tune", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), form, t.advice, t.estimate, note)
 
 	t.curve = NewLossCurve()
 	t.progress = widget.NewProgressBar()

@@ -127,6 +127,9 @@ func TestFineTuneEstimateBeforeStart(t *testing.T) {
 			if started != tc.started {
 				t.Errorf("run started %v, want %v (line %q)", started, tc.started, m.ft.line.Text)
 			}
+			if !m.ft.estimate.Visible() || !strings.Contains(m.ft.estimate.Text, "40 steps") {
+				t.Errorf("estimate %q (shown %v): want it kept in the panel", m.ft.estimate.Text, m.ft.estimate.Visible())
+			}
 			if !tc.started && !strings.Contains(m.ft.line.Text, "≈") {
 				t.Errorf("line %q after the estimate, want the estimate shown", m.ft.line.Text)
 			}
