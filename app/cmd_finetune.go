@@ -17,7 +17,7 @@ func init() {
 	register(&Command{
 		Name:    "finetune",
 		Summary: "fine-tune a BLIP model on a caption dataset; writes a Hugging Face model folder",
-		Usage:   "--data DIR --out DIR [--model DIR] [flags] [--resume]",
+		Usage:   "--data DIR --out DIR [--model DIR] [flags] [--resume] [--estimate]",
 		Run:     runFinetune,
 	})
 }
@@ -47,6 +47,8 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	fs.BoolVar(&cfg.Augment, "augment", false, "random resized crop and horizontal flip (off: flips break left/right captions)")
 	fs.IntVar(&cfg.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = at each epoch end)")
 	fs.IntVar(&cfg.KeepLast, "keep", cfg.KeepLast, "checkpoints kept besides the best")
+	estimateOnly := fs.Bool("estimate", false, "measure a few real steps, print how long the run takes and the memory it needs, and exit without training")
+	noEstimate := fs.Bool("no-estimate", false, "start training without measuring the estimate first")
 	approved := fs.Bool("approved-only", false, "train only on approved captions (same as --captions approved)")
 	captions := fs.String("captions", string(annotate.TrainTrusted), "which captions train: trusted (human-written, imported or approved), approved, or all (unreviewed model captions too)")
 	holdout := fs.String("holdout", string(annotate.HoldoutAuto), "which images validate: auto (the dataset's val split, else every tenth image), tenth, or none")
@@ -98,6 +100,9 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	fmt.Fprintf(env.Stderr, "data: %s; %s (%d training images, %d validation)\n", choice.Describe(), set.How, len(d.Train), len(d.Val))
 	for _, w := range set.Warnings {
 		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
+	}
+	if done, err := estimateBeforeTraining(ctx, env, cfg, d, *estimateOnly, *noEstimate); done {
+		return err
 	}
 	start := time.Now()
 	var last time.Time

@@ -31,6 +31,10 @@ type RunEstimate struct {
 	Advice []string // one sentence each: cheaper settings, and a warning when the run takes hours
 }
 
+// DefaultCalibration is how many real optimizer steps an estimate takes unless told otherwise: the
+// first warms up, the others are timed.
+const DefaultCalibration = 3
+
 // longRun is where an estimate starts to warn: a run longer than this is not one to wait for.
 const longRun = time.Hour
 
@@ -63,6 +67,10 @@ func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgr
 	}
 	mcfg, err := inference.LoadConfig(cfg.BaseModel)
 	if err != nil {
+		return est, err
+	}
+	// A calibration step that does not fit would end the process, not return an error.
+	if err := checkMemory(mcfg, cfg, device); err != nil {
 		return est, err
 	}
 	runtime.LockOSThread()

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/captune/captune/inference"
@@ -133,12 +134,8 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	}
 	est := inference.EstimateMemory(mcfg, cfg.BatchSize, 1, cfg.MaxTextLen, true)
 	onProgress(Progress{Phase: "load", Message: "memory estimate: " + est.String(), ValLoss: math.NaN()})
-	if avail := inference.AvailableMemory(); !device.IsCuda() && avail > 0 && est.Total() > avail {
-		if fit := inference.FitBatch(mcfg, cfg.BatchSize, cfg.MaxTextLen, avail); fit > 0 {
-			return res, fmt.Errorf("%w: training needs about %d MB but %d MB are available: use batch size %d (with --grad-accum %d to keep the effective batch)",
-				ErrOutOfMemory, est.Total()>>20, avail>>20, fit, (cfg.BatchSize*cfg.GradAccum+fit-1)/fit)
-		}
-		return res, fmt.Errorf("%w: training needs about %d MB but %d MB are available, even at batch size 1", ErrOutOfMemory, est.Total()>>20, avail>>20)
+	if err := checkMemory(mcfg, cfg, device); err != nil {
+		return res, err
 	}
 	defer func() {
 		// Model code panics on libtorch errors (see inference.T); out of memory is the one users can fix.
@@ -274,6 +271,19 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	}
 	onProgress(Progress{Phase: "done", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN(), Message: "saved " + cfg.OutDir})
 	return res, nil
+}
+
+// checkMemory refuses, before anything is loaded, training that does not fit in the RAM available.
+func checkMemory(mcfg inference.Config, cfg Config, device gotch.Device) error {
+	est := inference.EstimateMemory(mcfg, cfg.BatchSize, 1, cfg.MaxTextLen, true)
+	if avail := inference.AvailableMemory(); !device.IsCuda() && avail > 0 && est.Total() > avail {
+		if fit := inference.FitBatch(mcfg, cfg.BatchSize, cfg.MaxTextLen, avail); fit > 0 {
+			return fmt.Errorf("%w: training needs about %d MB but %d MB are available: use batch size %d (with --grad-accum %d to keep the effective batch)",
+				ErrOutOfMemory, est.Total()>>20, avail>>20, fit, (cfg.BatchSize*cfg.GradAccum+fit-1)/fit)
+		}
+		return fmt.Errorf("%w: training needs about %d MB but %d MB are available, even at batch size 1", ErrOutOfMemory, est.Total()>>20, avail>>20)
+	}
+	return nil
 }
 
 func orNone(s string) string {
