@@ -19,8 +19,8 @@ type Captioner struct {
 	Pre   Preprocessor
 	Dir   string // the folder it was loaded from
 	Name  string // a short name for origins ("model:NAME"), from the folder
-	// GenerationDefaults come from the folder's generation_config.json when present.
-	GenerationDefaults DecodeOptions
+	// Generation is what the folder's generation_config.json says about decoding.
+	Generation GenerationConfig
 }
 
 // TextTokenizer is the part of the BLIP tokenizer the captioner uses.
@@ -51,13 +51,13 @@ func LoadCaptioner(dir string, device gotch.Device) (*Captioner, LoadReport, err
 		m.Free()
 		return nil, report, err
 	}
-	gen, err := loadGenerationConfig(dir)
+	gen, err := ReadGenerationConfig(dir)
 	if err != nil {
 		m.Free()
 		return nil, report, err
 	}
 	abs, _ := filepath.Abs(dir)
-	return &Captioner{Model: m, Tok: tok, Pre: pre, Dir: abs, Name: modelName(abs), GenerationDefaults: gen}, report, nil
+	return &Captioner{Model: m, Tok: tok, Pre: pre, Dir: abs, Name: modelName(abs), Generation: gen}, report, nil
 }
 
 // modelName names a model by its folder, or by ORG/NAME for a Hugging Face cache snapshot.
@@ -154,7 +154,7 @@ func (c *Captioner) Save(dir string) error {
 		func() error { return c.Model.SaveConfig(dir) },
 		func() error { return c.Tok.Save(dir) },
 		func() error { return c.Pre.Save(dir) },
-		func() error { return saveGenerationConfig(dir, c.Model.Config, c.GenerationDefaults) },
+		func() error { return saveGenerationConfig(dir, c.Model.Config, c.Generation) },
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -162,66 +162,6 @@ func (c *Captioner) Save(dir string) error {
 		}
 	}
 	return nil
-}
-
-// loadGenerationConfig reads the decoding defaults a model folder suggests.
-func loadGenerationConfig(dir string) (DecodeOptions, error) {
-	o := DefaultDecodeOptions()
-	path := filepath.Join(dir, "generation_config.json")
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return o, nil
-	}
-	if err != nil {
-		return o, fmt.Errorf("load %s: %w", path, err)
-	}
-	var g struct {
-		MaxLength         *int     `json:"max_length"`
-		MinLength         *int     `json:"min_length"`
-		NumBeams          *int     `json:"num_beams"`
-		RepetitionPenalty *float64 `json:"repetition_penalty"`
-		LengthPenalty     *float64 `json:"length_penalty"`
-		NoRepeatNgramSize *int     `json:"no_repeat_ngram_size"`
-	}
-	if err := jsonUnmarshal(data, &g); err != nil {
-		return o, fmt.Errorf("load %s: %w", path, err)
-	}
-	if g.MaxLength != nil {
-		o.MaxLength = *g.MaxLength
-	}
-	if g.MinLength != nil {
-		o.MinLength = *g.MinLength
-	}
-	if g.NumBeams != nil {
-		o.NumBeams = *g.NumBeams
-	}
-	if g.RepetitionPenalty != nil {
-		o.RepetitionPenalty = *g.RepetitionPenalty
-	}
-	if g.LengthPenalty != nil {
-		o.LengthPenalty = *g.LengthPenalty
-	}
-	if g.NoRepeatNgramSize != nil {
-		o.NoRepeatNgramSize = *g.NoRepeatNgramSize
-	}
-	return o, nil
-}
-
-func saveGenerationConfig(dir string, cfg Config, o DecodeOptions) error {
-	m := map[string]any{
-		"_from_model_config": true, "bos_token_id": cfg.Text.BosTokenID, "eos_token_id": cfg.Text.SepTokenID,
-		"pad_token_id": cfg.Text.PadTokenID, "transformers_version": "4.44.2",
-	}
-	if o.MaxLength > 0 && o.MaxLength != 20 {
-		m["max_length"] = o.MaxLength
-	}
-	if o.NumBeams > 1 {
-		m["num_beams"] = o.NumBeams
-	}
-	if o.MinLength > 0 {
-		m["min_length"] = o.MinLength
-	}
-	return writeJSON(filepath.Join(dir, "generation_config.json"), m)
 }
 
 // EncodeCaptions tokenizes captions for training: each [CLS] prompt caption [SEP], and the prompt
