@@ -28,6 +28,16 @@ for f in config.json model.safetensors generation_config.json preprocessor_confi
     tokenizer_config.json special_tokens_map.json vocab.txt added_tokens.json; do
   [ -f "$WORK/trained/$f" ] && cp "$WORK/trained/$f" assets/model/
 done
+# The domain's captions are three words ("a red circle": 4 tokens with [DEC]): Captune's built-in
+# minimum of 5 tokens would forbid every correct caption, so the model says min_length 1, which
+# Captune's caption, eval and window follow unless the user sets a length.
+.venv/bin/python - <<'EOF'
+import json
+p = "assets/model/generation_config.json"
+g = json.load(open(p))
+g["min_length"] = 1
+open(p, "w").write(json.dumps(g, indent=2, sort_keys=True) + "\n")
+EOF
 cp -r "$WORK/sample" assets/sample
 cat > assets/model/captune_training.json <<'EOF'
 {
