@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/captune/captune/inference"
@@ -34,12 +35,19 @@ type decodeFlags struct {
 	keepPrompt, sample                  bool
 	topP, topK, temperature, repetition float64
 	seed                                uint64
+	fs                                  *flag.FlagSet // to tell the flags the user passed
+}
+
+// modelDefault ends the help of a flag whose default the model's generation_config.json can give.
+func modelDefault(def string) string {
+	return " (default: the model's generation_config.json, else " + def + ")"
 }
 
 func addDecodeFlags(fs *flag.FlagSet, d *decodeFlags, defaultBeams int) {
-	fs.IntVar(&d.beams, "beams", defaultBeams, "beam search width (1 = greedy)")
-	fs.IntVar(&d.maxLen, "max-length", 20, "maximum caption length in tokens, counting the start token and prompt")
-	fs.IntVar(&d.minLen, "min-length", 5, "minimum caption length in tokens (large values make BLIP repeat itself)")
+	d.fs = fs
+	fs.IntVar(&d.beams, "beams", defaultBeams, "beam search width (1 = greedy)"+modelDefault(strconv.Itoa(defaultBeams)))
+	fs.IntVar(&d.maxLen, "max-length", 20, "maximum caption length in tokens, counting the start token and prompt"+modelDefault("20"))
+	fs.IntVar(&d.minLen, "min-length", 5, "minimum caption length in tokens (large values make BLIP repeat itself)"+modelDefault("5"))
 	fs.StringVar(&d.prompt, "prompt", "", `text every caption starts with, e.g. "a picture of"`)
 	fs.BoolVar(&d.keepPrompt, "keep-prompt", false, "keep the prompt in the printed caption")
 	fs.BoolVar(&d.sample, "sample", false, "nucleus sampling instead of beam search")
@@ -47,27 +55,64 @@ func addDecodeFlags(fs *flag.FlagSet, d *decodeFlags, defaultBeams int) {
 	fs.Float64Var(&d.topK, "top-k", 0, "sampling: keep at most this many tokens (0 = no limit)")
 	fs.Float64Var(&d.temperature, "temperature", 1.0, "sampling: temperature")
 	fs.Uint64Var(&d.seed, "seed", 0, "sampling: random seed")
-	fs.Float64Var(&d.repetition, "repetition-penalty", 1.0, "values above 1 discourage repeated words")
-	fs.IntVar(&d.ngram, "no-repeat-ngram", 0, "forbid repeating any n-gram of this size (0 = off)")
+	fs.Float64Var(&d.repetition, "repetition-penalty", 1.0, "values above 1 discourage repeated words"+modelDefault("1"))
+	fs.IntVar(&d.ngram, "no-repeat-ngram", 0, "forbid repeating any n-gram of this size (0 = off)"+modelDefault("0"))
 	fs.IntVar(&d.batch, "batch-size", 8, "images per forward pass")
+	// Their usage says the default: the flag package would print Captune's built-in value as if it
+	// always applied. DefValue is only the text of that "(default …)" note; the zero text hides it.
+	for name := range flagKeys {
+		fs.Lookup(name).DefValue = "0"
+	}
 }
 
-func (d decodeFlags) options() (inference.CaptionOptions, error) {
+// flagKeys maps the decode flags whose default a model can give to their generation_config.json keys.
+var flagKeys = map[string]string{
+	"beams": inference.GenNumBeams, "max-length": inference.GenMaxLength, "min-length": inference.GenMinLength,
+	"repetition-penalty": inference.GenRepetitionPenalty, "no-repeat-ngram": inference.GenNoRepeatNgramSize,
+}
+
+// passed reports the generation_config.json keys whose flags the user passed.
+func (d decodeFlags) passed() map[string]bool {
+	keys := map[string]bool{}
+	if d.fs != nil {
+		d.fs.Visit(func(f *flag.Flag) {
+			if k, ok := flagKeys[f.Name]; ok {
+				keys[k] = true
+			}
+		})
+	}
+	return keys
+}
+
+// options returns the decoding the flags ask for with a model whose generation_config.json says gen:
+// the user's flags win, then the model's values, then Captune's defaults. A zero gen sets nothing.
+func (d decodeFlags) options(gen inference.GenerationConfig) (inference.CaptionOptions, error) {
 	o := inference.DefaultDecodeOptions()
 	o.NumBeams, o.MaxLength, o.MinLength = d.beams, d.maxLen, d.minLen
 	o.RepetitionPenalty, o.NoRepeatNgramSize = d.repetition, d.ngram
+	passed := d.passed()
+	o = gen.Apply(o, func(key string) bool { return passed[key] })
 	if d.sample {
 		o.DoSample, o.NumBeams, o.TopP, o.TopK, o.Temperature, o.Seed = true, 1, d.topP, int(d.topK), d.temperature, d.seed
 	}
 	switch {
-	case d.beams < 1:
-		return inference.CaptionOptions{}, fmt.Errorf("--beams %d: want at least 1", d.beams)
-	case d.maxLen < 2:
-		return inference.CaptionOptions{}, fmt.Errorf("--max-length %d: want at least 2", d.maxLen)
+	case o.NumBeams < 1:
+		return inference.CaptionOptions{}, fmt.Errorf("--beams %d: want at least 1", o.NumBeams)
+	case o.MaxLength < 2:
+		return inference.CaptionOptions{}, fmt.Errorf("--max-length %d: want at least 2", o.MaxLength)
 	case d.batch < 1:
 		return inference.CaptionOptions{}, fmt.Errorf("--batch-size %d: want at least 1", d.batch)
 	}
 	return inference.CaptionOptions{Decode: o, Prompt: d.prompt, StripPrompt: !d.keepPrompt, BatchSize: d.batch}, nil
+}
+
+// modelOptions is options with the generation_config.json of the model folder dir.
+func (d decodeFlags) modelOptions(dir string) (inference.CaptionOptions, error) {
+	gen, err := inference.ReadGenerationConfig(dir)
+	if err != nil {
+		return inference.CaptionOptions{}, err
+	}
+	return d.options(gen)
 }
 
 // collectImages expands files and folders into image paths, in order, without duplicates.
@@ -129,8 +174,7 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 	if fs.NArg() == 0 {
 		return &ExitError{Code: 2, Err: errors.New("no images given (see captune caption --help)")}
 	}
-	opts, err := d.options()
-	if err != nil {
+	if _, err := d.options(inference.GenerationConfig{}); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
 	paths, err := collectImages(fs.Args(), *recursive)
@@ -141,6 +185,10 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 		return fmt.Errorf("no images found in %s", strings.Join(fs.Args(), ", "))
 	}
 	dir, err := ResolveModel(*model)
+	if err != nil {
+		return err
+	}
+	opts, err := d.modelOptions(dir)
 	if err != nil {
 		return err
 	}

@@ -104,8 +104,7 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if *report != "" && *base == "" {
 		return &ExitError{Code: 2, Err: errors.New("--report needs --base (the model before fine-tuning)")}
 	}
-	opts, err := d.options()
-	if err != nil {
+	if _, err := d.options(inference.GenerationConfig{}); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
 	ds, _, err := annotate.Open(*data, annotate.OpenOptions{})
@@ -125,11 +124,18 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
+	// Each model decodes with the flags the user passed, else its generation_config.json's values.
+	decodings := map[string]string{} // model folder → its decoding
 	caption := func(spec string) (map[string]string, string, error) {
 		dir, err := ResolveModel(spec)
 		if err != nil {
 			return nil, "", err
 		}
+		opts, err := d.modelOptions(dir)
+		if err != nil {
+			return nil, "", err
+		}
+		decodings[dir] = finetune.DecodingSummary(opts)
 		eng := inference.NewEngine()
 		defer eng.Close()
 		var caps map[string]string
@@ -159,7 +165,7 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
-	decoding := finetune.DecodingSummary(opts)
+	decoding := decodings[tunedName]
 	if *preds != "" {
 		decoding = "predictions file"
 	}
@@ -173,6 +179,9 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	cmp, err := finetune.Compare(ex, baseCaps, cands)
 	if err != nil {
 		return err
+	}
+	if b := decodings[baseName]; b != decoding {
+		decoding += "; base model: " + b
 	}
 	cmp.Split, cmp.Decoding, cmp.BaseModel, cmp.Tuned = spName, decoding, baseName, tunedName
 	if *report != "" {
