@@ -14,9 +14,14 @@ import (
 func showEstimate(ctx context.Context, env *Env, w io.Writer, cfg finetune.Config, d finetune.Data) error {
 	drew := false
 	est, err := finetune.Estimate(ctx, cfg, d, finetune.DefaultCalibration, func(p finetune.Progress) {
-		if p.Phase == "estimate" {
-			drew = true
-			fmt.Fprintf(env.Stderr, "\restimate: %s (%d/%d)\x1b[K", p.Message, p.Step, finetune.DefaultCalibration)
+		if p.Phase != "estimate" {
+			return
+		}
+		drew = true
+		if p.Total > 0 {
+			fmt.Fprintf(env.Stderr, "\restimate: %s (%d/%d)\x1b[K", p.Message, p.Step+1, p.Total)
+		} else {
+			fmt.Fprintf(env.Stderr, "\restimate: %s\x1b[K", p.Message)
 		}
 	})
 	if drew {
