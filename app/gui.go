@@ -108,6 +108,7 @@ func guiDeps(eng *inference.Engine) ui.Deps {
 		LicenseText: LicenseText,
 		Notices:     Notices,
 	}
+	d.AdviseGeneration = generationAdvice // the Generation panel follows the chosen model
 	if cache, err := os.UserCacheDir(); err == nil {
 		d.ThumbCacheDir = filepath.Join(cache, "captune", "thumbs")
 	}
@@ -212,7 +213,7 @@ func (e *engineCaptioner) Caption(ctx context.Context, paths []string, gen ui.Ge
 		var caps []inference.Caption
 		err := e.eng.Do(ctx, func() error {
 			var err error
-			caps, err = e.c.CaptionImages(ctx, imgs, captionOptions(gen), func(done int) {
+			caps, err = e.c.CaptionImages(ctx, imgs, modelCaptionOptions(e.c, gen), func(done int) {
 				if onProgress != nil {
 					onProgress(done)
 				}

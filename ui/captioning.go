@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/captune/captune/annotate"
@@ -54,13 +56,16 @@ type generationPanel struct {
 	temp     *widget.Entry
 	rep      *widget.Entry
 	existing *widget.Select
+	note     *widget.Label   // which numbers the chosen model's generation_config.json gave
+	chosen   map[string]bool // preference keys of the numbers the user typed
+	filling  bool            // the panel itself is setting the entries
 	confirm  *captionConfirm // the question before a batch job, while it is open
 	item     *widget.AccordionItem
 	content  *widget.Accordion
 }
 
 func newGenerationPanel(m *MainWindow) *generationPanel {
-	g := &generationPanel{m: m}
+	g := &generationPanel{m: m, chosen: chosenGeneration(m.prefs)}
 	s := loadGeneration(m.prefs)
 	intEntry := func(v int) *widget.Entry {
 		e := widget.NewEntry()
@@ -103,11 +108,23 @@ func newGenerationPanel(m *MainWindow) *generationPanel {
 		widget.NewFormItem("Repetition", g.rep),
 		widget.NewFormItem("If captioned", g.existing),
 	)
-	g.item = widget.NewAccordionItem("Generation", form)
+	g.note = widget.NewLabel("")
+	g.note.Wrapping = fyne.TextWrapWord
+	g.note.SizeName = theme.SizeNameCaptionText
+	g.note.Hide()
+	g.item = widget.NewAccordionItem("Generation", container.NewVBox(form, g.note))
 	g.content = widget.NewAccordion(g.item)
 	changed := func() { g.save() }
-	for _, e := range []*widget.Entry{g.beams, g.minLen, g.maxLen, g.prompt, g.topP, g.temp, g.rep} {
+	for _, e := range []*widget.Entry{g.prompt, g.topP, g.temp} {
 		e.OnChanged = func(string) { changed() }
+	}
+	for e, key := range map[*widget.Entry]string{g.beams: prefGenBeams, g.minLen: prefGenMin, g.maxLen: prefGenMax, g.rep: prefGenRepetition} {
+		e.OnChanged = func(string) {
+			if !g.filling {
+				g.chosen[key] = true
+			}
+			changed()
+		}
 	}
 	g.sample.OnChanged = func(bool) { g.syncSampling(); changed() }
 	g.existing.OnChanged = func(string) { m.prefs.SetInt(prefGenExisting, g.existing.SelectedIndex()) }
@@ -169,8 +186,60 @@ func (g *generationPanel) save() {
 	if err != nil {
 		return
 	}
-	saveGeneration(g.m.prefs, s)
+	saveGeneration(g.m.prefs, s, g.chosen)
 	g.updateTitle(s)
+}
+
+// followModel fills the beams, lengths and repetition penalty the user has not typed from the
+// generation_config.json of the model in dir (the defaults where it sets none), and says which
+// values came from it. UI goroutine.
+func (g *generationPanel) followModel(dir string) {
+	if g == nil {
+		return
+	}
+	var adv GenerationAdvice
+	ok := false
+	if dir != "" && g.m.deps.AdviseGeneration != nil {
+		adv, ok = g.m.deps.AdviseGeneration(dir)
+	}
+	d := DefaultGeneration()
+	g.filling = true
+	defer func() { g.filling = false }()
+	var used []string
+	fill := func(e *widget.Entry, key, what, def string, advised *string) {
+		if g.chosen[key] {
+			return
+		}
+		text := def
+		if ok && advised != nil {
+			text = *advised
+			used = append(used, what+" "+text)
+		}
+		e.SetText(text)
+	}
+	itoa := func(v *int) *string {
+		if v == nil {
+			return nil
+		}
+		s := strconv.Itoa(*v)
+		return &s
+	}
+	var rep *string
+	if adv.RepetitionPenalty != nil {
+		r := strconv.FormatFloat(*adv.RepetitionPenalty, 'g', -1, 64)
+		rep = &r
+	}
+	fill(g.maxLen, prefGenMax, "max length", strconv.Itoa(d.MaxLength), itoa(adv.MaxLength))
+	fill(g.minLen, prefGenMin, "min length", strconv.Itoa(d.MinLength), itoa(adv.MinLength))
+	fill(g.beams, prefGenBeams, "beams", strconv.Itoa(d.Beams), itoa(adv.Beams))
+	fill(g.rep, prefGenRepetition, "repetition penalty", strconv.FormatFloat(d.RepetitionPenalty, 'g', -1, 64), rep)
+	g.save()
+	if len(used) == 0 {
+		g.note.Hide()
+		return
+	}
+	g.note.SetText("From this model's generation_config.json: " + strings.Join(used, ", ") + ". A value you type wins.")
+	g.note.Show()
 }
 
 func (g *generationPanel) updateTitle(s GenerationSettings) {

@@ -34,6 +34,14 @@ func DefaultGeneration() GenerationSettings {
 	return GenerationSettings{Beams: 3, MinLength: 5, MaxLength: 20, TopP: 0.9, Temperature: 1, RepetitionPenalty: 1}
 }
 
+// GenerationAdvice is what a model folder's generation_config.json sets for decoding; a nil field
+// sets nothing (a set 0 is a value). The Generation panel fills in the numbers the user has not
+// typed: the user's value wins, then the model's, then DefaultGeneration's.
+type GenerationAdvice struct {
+	Beams, MinLength, MaxLength *int
+	RepetitionPenalty           *float64
+}
+
 // Validate reports settings the model cannot decode with, phrased for the user.
 func (g GenerationSettings) Validate() error {
 	switch {
@@ -227,6 +235,9 @@ type Deps struct {
 	Evaluator       Evaluator
 	// Advise returns a base model folder's fine-tuning advice; nil or false: the defaults apply.
 	Advise func(modelDir string) (TrainingAdvice, bool)
+	// AdviseGeneration reads a model folder's decoding settings without loading the model; nil or
+	// false: the defaults apply.
+	AdviseGeneration func(modelDir string) (GenerationAdvice, bool)
 	// Devices lists the devices for the pickers, the first being the default ("auto", "cpu", …).
 	Devices []string
 	// DeviceInfo is one line about what the machine offers (from captune doctor).

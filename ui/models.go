@@ -177,6 +177,7 @@ func (p *modelPicker) choose(dir string) {
 	p.mu.Lock()
 	p.dir = dir
 	p.mu.Unlock()
+	p.m.gen.followModel(dir)
 	if dir == "" {
 		p.Select.ClearSelected()
 		return
@@ -216,6 +217,7 @@ func (p *modelPicker) onSelect(label string) {
 		p.mu.Lock()
 		p.dir = dir
 		p.mu.Unlock()
+		p.m.gen.followModel(dir)
 		p.m.prefs.SetString(prefModel, dir)
 		p.updateBanner()
 		p.refreshDialog()

@@ -25,6 +25,7 @@ const (
 	prefGenTemp       = "gen.temperature"
 	prefGenRepetition = "gen.repetitionPenalty"
 	prefGenExisting   = "gen.existing"
+	prefGenTypedOnly  = "gen.typedOnly" // set once beams, lengths and repetition are stored only when typed
 	prefTrainEpochs   = "train.epochs"
 	prefTrainLR       = "train.lr"
 	prefTrainBatch    = "train.batch"
@@ -69,15 +70,46 @@ func loadGeneration(p fyne.Preferences) GenerationSettings {
 	}
 }
 
-func saveGeneration(p fyne.Preferences, g GenerationSettings) {
-	p.SetInt(prefGenBeams, g.Beams)
-	p.SetInt(prefGenMin, g.MinLength)
-	p.SetInt(prefGenMax, g.MaxLength)
+// chosenGeneration lists the preference keys of the Generation numbers the user typed in an
+// earlier session (beams, min and max length, repetition penalty); the others follow the model's
+// generation_config.json. Versions before gen.typedOnly stored every value: there a value equal
+// to the built-in default is taken for one the user never typed.
+func chosenGeneration(p fyne.Preferences) map[string]bool {
+	d := DefaultGeneration()
+	typedOnly := p.Bool(prefGenTypedOnly)
+	intSet := func(key string, def int) bool {
+		v := p.IntWithFallback(key, -1)
+		return v >= 0 && (typedOnly || v != def)
+	}
+	rep := p.FloatWithFallback(prefGenRepetition, -1)
+	return map[string]bool{
+		prefGenBeams:      intSet(prefGenBeams, d.Beams),
+		prefGenMin:        intSet(prefGenMin, d.MinLength),
+		prefGenMax:        intSet(prefGenMax, d.MaxLength),
+		prefGenRepetition: rep >= 0 && (typedOnly || rep != d.RepetitionPenalty),
+	}
+}
+
+// saveGeneration stores the Generation panel's settings; of the numbers a model can advise, only
+// those the user typed (chosen), so that one model's values do not stick to the next model.
+func saveGeneration(p fyne.Preferences, g GenerationSettings, chosen map[string]bool) {
+	for key, set := range map[string]func(){
+		prefGenBeams:      func() { p.SetInt(prefGenBeams, g.Beams) },
+		prefGenMin:        func() { p.SetInt(prefGenMin, g.MinLength) },
+		prefGenMax:        func() { p.SetInt(prefGenMax, g.MaxLength) },
+		prefGenRepetition: func() { p.SetFloat(prefGenRepetition, g.RepetitionPenalty) },
+	} {
+		if chosen[key] {
+			set()
+		} else {
+			p.RemoveValue(key)
+		}
+	}
+	p.SetBool(prefGenTypedOnly, true)
 	p.SetString(prefGenPrompt, g.Prompt)
 	p.SetBool(prefGenSample, g.Sample)
 	p.SetFloat(prefGenTopP, g.TopP)
 	p.SetFloat(prefGenTemp, g.Temperature)
-	p.SetFloat(prefGenRepetition, g.RepetitionPenalty)
 }
 
 func loadTraining(p fyne.Preferences) trainDefaults {
