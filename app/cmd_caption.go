@@ -45,9 +45,10 @@ func modelDefault(def string) string {
 
 func addDecodeFlags(fs *flag.FlagSet, d *decodeFlags, defaultBeams int) {
 	d.fs = fs
+	def := inference.CaptuneDecodeOptions()
 	fs.IntVar(&d.beams, "beams", defaultBeams, "beam search width (1 = greedy)"+modelDefault(strconv.Itoa(defaultBeams)))
-	fs.IntVar(&d.maxLen, "max-length", 20, "maximum caption length in tokens, counting the start token and prompt"+modelDefault("20"))
-	fs.IntVar(&d.minLen, "min-length", 5, "minimum caption length in tokens (large values make BLIP repeat itself)"+modelDefault("5"))
+	fs.IntVar(&d.maxLen, "max-length", def.MaxLength, "maximum caption length in tokens, counting the start token and prompt"+modelDefault(strconv.Itoa(def.MaxLength)))
+	fs.IntVar(&d.minLen, "min-length", def.MinLength, "minimum caption length in tokens (large values make BLIP repeat itself)"+modelDefault(strconv.Itoa(def.MinLength)))
 	fs.StringVar(&d.prompt, "prompt", "", `text every caption starts with, e.g. "a picture of"`)
 	fs.BoolVar(&d.keepPrompt, "keep-prompt", false, "keep the prompt in the printed caption")
 	fs.BoolVar(&d.sample, "sample", false, "nucleus sampling instead of beam search")

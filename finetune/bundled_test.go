@@ -20,8 +20,10 @@ const heldOutSeed = 4242
 
 // TestBundledModelOnFreshBaseImages does what a user does to see how good the bundled model is on
 // its own domain: `captune synth --variant base` writes 100 images it never saw, at the bundled
-// sample's size, and the model captions them greedily. At least 80 % of the captions must equal the
-// reference word for word, and CIDEr-D must reach 300 (×100).
+// sample's size, and the model captions them with the decoding a user gets without setting any:
+// Captune's defaults (3 beams, 5–20 tokens) under the model's generation_config.json, whose
+// min_length 1 lets three-word captions such as "a blue square" (4 tokens with [DEC]) through. At
+// least 80 % of the captions must equal the reference word for word, and CIDEr-D must reach 300 (×100).
 func TestBundledModelOnFreshBaseImages(t *testing.T) {
 	model, sample := "../assets/model", "../assets/sample"
 	if _, err := os.Stat(filepath.Join(model, "config.json")); err != nil {
@@ -53,9 +55,7 @@ func TestBundledModelOnFreshBaseImages(t *testing.T) {
 		}
 		refs[path] = []string{strings.TrimSpace(string(ref))}
 	}
-	// Greedy decoding with generate()'s defaults: no minimum length, which would force a fourth word
-	// onto three-word captions such as "a blue square".
-	opts := inference.CaptionOptions{Decode: inference.DefaultDecodeOptions(), BatchSize: 25}
+	opts := inference.CaptionOptions{Decode: c.Generation.Apply(inference.CaptuneDecodeOptions(), nil), BatchSize: 25}
 	caps, err := c.CaptionImages(context.Background(), imgs, opts, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +76,9 @@ func TestBundledModelOnFreshBaseImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	cider := 100 * scores.CIDErD
-	t.Logf("%d px, seed %d: %d/%d greedy captions equal the reference, CIDEr-D %.1f, BLEU-4 %.1f", size, heldOutSeed, exact, n, cider, 100*scores.Bleu[3])
+	d := opts.Decode
+	t.Logf("%d px, seed %d, %d beams, length %d–%d: %d/%d captions equal the reference, CIDEr-D %.1f, BLEU-4 %.1f",
+		size, heldOutSeed, d.NumBeams, d.MinLength, d.MaxLength, exact, n, cider, 100*scores.Bleu[3])
 	if exact < 80*n/100 {
 		t.Errorf("%d/%d captions equal the reference, want at least 80 %%", exact, n)
 	}

@@ -16,6 +16,14 @@ const (
 	GenNoRepeatNgramSize = "no_repeat_ngram_size"
 )
 
+// CaptuneDecodeOptions is Captune's built-in decoding, for the settings neither the user nor the
+// model's generation_config.json sets: the BLIP paper's evaluation decoding, 3 beams, 5–20 tokens.
+func CaptuneDecodeOptions() DecodeOptions {
+	o := DefaultDecodeOptions()
+	o.NumBeams, o.MinLength = 3, 5
+	return o
+}
+
 // GenerationConfig is what a model folder's generation_config.json says about decoding. The model's
 // values win over Captune's built-in defaults, and a value the user sets wins over both: Set tells
 // "the file says min_length 0" from "the file says nothing".
