@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildDir); dir != "" {
 		os.Exit(crashChild(dir))
 	}
+	if dir := os.Getenv(exportChildDir); dir != "" {
+		os.Exit(exportCrashChild(dir, os.Getenv(exportChildOut)))
+	}
 	os.Exit(m.Run())
 }
 
@@ -196,8 +199,15 @@ func TestCrashWhileSaving(t *testing.T) {
 // saved (start-1 when none).
 func runAndKill(t *testing.T, dir string, delay time.Duration) (start, last int) {
 	t.Helper()
+	return runChildAndKill(t, []string{crashChildDir + "=" + dir}, delay)
+}
+
+// runChildAndKill is runAndKill of a child chosen by env: it prints "start N" once ready and a
+// word and a number after each completed step.
+func runChildAndKill(t *testing.T, env []string, delay time.Duration) (start, last int) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildDir+"="+dir)
+	cmd.Env = append(os.Environ(), env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -222,7 +232,7 @@ func runAndKill(t *testing.T, dir string, delay time.Duration) (start, last int)
 			case "start":
 				last = n - 1
 				started <- n
-			case "saved":
+			case "saved", "exported":
 				last = n
 			}
 		}

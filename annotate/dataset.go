@@ -40,8 +40,10 @@ type Dataset struct {
 	unreadable     map[string]unreadableMark // images a decoder refused, by path (MarkUnreadable)
 	listeners      map[int]func(Change)
 	nextListener   int
-	lockToken      string   // set while this Dataset holds the lock file
-	leftovers      []string // temporary files of interrupted saves, removed by Lock
+	lockToken      string          // set while this Dataset holds the lock file
+	leftovers      []string        // temporary files of interrupted saves, removed by Lock
+	cleanedDirs    map[string]bool // folders Save has cleared of killed writers' temporary files
+	removedTemps   int             // temporary files of killed writers removed by Open and Save
 }
 
 // source is one caption file of a single-file format (metadata.jsonl, COCO JSON, CSV).

@@ -21,6 +21,8 @@ import (
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
+
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // ExportFormat is a format Export writes.
@@ -92,6 +94,8 @@ type ExportSummary struct {
 	Unreadable   []string  // images left out because they do not read as images: "NAME (reason)"
 	ImagesPlaced int       // images linked or copied beside the output
 	ImageMode    ImageMode // how they were placed
+	// RemovedTemps counts the temporary files of killed Captunes removed from the destination.
+	RemovedTemps int
 }
 
 // LeftOut describes what the export left out ("" when nothing), e.g.
@@ -188,18 +192,50 @@ func Export(d *Dataset, opts ExportOptions) (ExportSummary, error) {
 			}
 		}
 	}
-	dirs := map[string]bool{}
+	tx := newExportTx(outDir)
+	err = writeExport(d, tx, sel, files, outDir, mode, opts.OnProgress, &sum)
+	if err == nil {
+		tx.commit()
+		return sum, nil
+	}
+	if rerr := tx.rollback(); rerr != nil {
+		return sum, fmt.Errorf("%w; undoing the export in %s failed too, so some of its files remain: %v", err, outDir, rerr)
+	}
+	return sum, fmt.Errorf("%w (nothing of the export is left in %s: what it wrote was removed and files it replaced were restored)", err, outDir)
+}
+
+// writeExport places the images (unless mode is ImagesNone or the export is in place) and writes
+// the caption files into outDir, recording every change in tx so that a failure can undo it.
+// It first removes the temporary files that killed Captunes left in the folders it writes to.
+func writeExport(d *Dataset, tx *exportTx, sel []exported, files map[string][]byte, outDir string, mode ImageMode, onProgress func(done, total int), sum *ExportSummary) error {
+	inPlace := realPathLoose(outDir) == d.realRoot
+	placing := !inPlace && mode != ImagesNone
+	dirs := map[string]bool{outDir: true}
+	for rel := range files {
+		dirs[filepath.Dir(filepath.Join(outDir, filepath.FromSlash(rel)))] = true
+	}
+	if placing {
+		for _, e := range sel {
+			dirs[filepath.Dir(filepath.Join(outDir, filepath.FromSlash(e.rel)))] = true
+		}
+	}
+	for dir := range dirs {
+		n, err := atomicfile.CleanStale(dir)
+		sum.RemovedTemps += n
+		if err != nil {
+			return fmt.Errorf("export to %s: %w", outDir, err)
+		}
+	}
 	for i, e := range sel {
-		if !inPlace && mode != ImagesNone {
+		if placing {
 			dst := filepath.Join(outDir, filepath.FromSlash(e.rel))
-			if err := placeImage(d.AbsPath(e.item), dst, mode); err != nil {
-				return sum, fmt.Errorf("export %s: %w", e.item.Path, err)
+			if err := placeImage(tx, d.AbsPath(e.item), dst, mode); err != nil {
+				return fmt.Errorf("export %s: %w", e.item.Path, err)
 			}
-			dirs[filepath.Dir(dst)] = true
 			sum.ImagesPlaced++
 		}
-		if opts.OnProgress != nil {
-			opts.OnProgress(i+1, len(sel))
+		if onProgress != nil {
+			onProgress(i+1, len(sel))
 		}
 	}
 	names := make([]string, 0, len(files))
@@ -209,17 +245,22 @@ func Export(d *Dataset, opts ExportOptions) (ExportSummary, error) {
 	sort.Strings(names)
 	for _, rel := range names {
 		abs := filepath.Join(outDir, filepath.FromSlash(rel))
-		if _, err := writeAtomic(abs, files[rel]); err != nil {
-			return sum, fmt.Errorf("export %s: %w", abs, err)
+		if err := tx.mkdirAll(filepath.Dir(abs)); err != nil {
+			return fmt.Errorf("export %s: %w", abs, err)
 		}
-		dirs[filepath.Dir(abs)] = true
+		if err := tx.prepare(abs); err != nil {
+			return fmt.Errorf("export %s: %w", abs, err)
+		}
+		if _, err := writeAtomic(abs, files[rel]); err != nil {
+			return fmt.Errorf("export %s: %w", abs, err)
+		}
 	}
 	for dir := range dirs {
-		if err := syncDir(dir); err != nil {
-			return sum, fmt.Errorf("export: sync %s: %w", dir, err)
+		if err := syncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("export: sync %s: %w", dir, err)
 		}
 	}
-	return sum, nil
+	return nil
 }
 
 // exportDest resolves opts.Out: the folder written into, the COCO / CSV file ("" for the other
@@ -517,8 +558,8 @@ func realPathLoose(p string) string {
 }
 
 // placeImage puts the image src at dst: a hard link or a copy, written under a temporary name and
-// renamed, so an interrupted export never leaves half an image.
-func placeImage(src, dst string, mode ImageMode) error {
+// renamed, so an interrupted export never leaves half an image. A file it replaces is kept in tx.
+func placeImage(tx *exportTx, src, dst string, mode ImageMode) error {
 	real, err := filepath.EvalSymlinks(src)
 	if err != nil {
 		return err
@@ -530,46 +571,34 @@ func placeImage(src, dst string, mode ImageMode) error {
 	if dfi, err := os.Stat(dst); err == nil && os.SameFile(sfi, dfi) {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := tx.mkdirAll(filepath.Dir(dst)); err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+tempMarker+"link")
-	os.Remove(tmp)
+	if err := tx.prepare(dst); err != nil {
+		return err
+	}
 	if mode == ImagesLink {
+		tmp := atomicfile.TempPath(dst)
 		if err := os.Link(real, tmp); err == nil {
-			return os.Rename(tmp, dst)
+			if err := os.Rename(tmp, dst); err != nil {
+				os.Remove(tmp)
+				return err
+			}
+			return nil
 		}
 	}
 	return copyFile(real, dst, sfi.Mode().Perm())
 }
 
+// copyFile copies src to dst through a temporary file beside dst.
 func copyFile(src, dst string, perm fs.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+tempMarker+"*")
-	if err != nil {
+	return atomicfile.Write(dst, perm, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
 		return err
-	}
-	fail := func(err error) error {
-		out.Close()
-		os.Remove(out.Name())
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		return fail(err)
-	}
-	if err := out.Chmod(perm); err != nil {
-		return fail(err)
-	}
-	if err := out.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(out.Name())
-		return err
-	}
-	return os.Rename(out.Name(), dst)
+	})
 }

@@ -9,8 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // Size limits for files Captune reads whole: a sidecar is a few lines, a caption file of a single
@@ -19,10 +20,6 @@ const (
 	maxSidecarBytes = 64 << 20
 	maxSourceBytes  = 2 << 30
 )
-
-// tempMarker is in the name of every temporary file a save writes, so Open can tell the leftovers
-// of an interrupted save from the user's files.
-const tempMarker = ".captune-tmp-"
 
 // stamp is what a caption file looked like when Captune last read or wrote it, to notice when
 // another program changed it in between.
@@ -112,7 +109,7 @@ func currentStamp(abs string) (stamp, error) {
 // renamed over abs (rename is atomic within a file system). The folder itself is fsynced by the
 // caller once per save, which makes the renames durable. It returns the new file's stamp.
 func writeAtomic(abs string, data []byte) (stamp, error) {
-	dir, name := filepath.Split(abs)
+	dir := filepath.Dir(abs)
 	perm := os.FileMode(0o644)
 	if fi, err := os.Stat(abs); err == nil {
 		perm = fi.Mode().Perm()
@@ -120,7 +117,7 @@ func writeAtomic(abs string, data []byte) (stamp, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return stamp{}, err
 	}
-	tmp, err := os.CreateTemp(dir, "."+name+tempMarker+"*")
+	tmp, err := atomicfile.Create(abs)
 	if err != nil {
 		return stamp{}, err
 	}
@@ -162,19 +159,7 @@ func removeFile(abs string) error {
 }
 
 // syncDir makes the renames in a folder durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
-// isTempName reports whether a file name is one of our temporary files.
-func isTempName(name string) bool {
-	return strings.HasPrefix(name, ".") && strings.Contains(name, tempMarker)
-}
+// isTempName reports whether a file name is one of Captune's temporary files.
+func isTempName(name string) bool { return atomicfile.IsTemp(name) }

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
+
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // lockRel is the lock file, relative to the root.
@@ -102,10 +105,15 @@ func (d *Dataset) lock(force bool) error {
 	return fmt.Errorf("lock %s: another Captune keeps taking the lock", d.root)
 }
 
-// removeLeftovers deletes the temporary files of interrupted saves found by Open. Only the lock
-// holder does it: a temporary file could belong to a save in progress of another Captune.
+// removeLeftovers deletes the temporary files Open found but could not prove stale: those of an
+// older Captune, whose names record no process id. Only the lock holder does it, since such a
+// file could belong to a save in progress of another Captune; a file whose writer still runs is
+// kept.
 func (d *Dataset) removeLeftovers() {
 	for _, rel := range d.leftovers {
+		if pid, ok := atomicfile.WriterPID(path.Base(rel)); ok && atomicfile.ProcessAlive(pid) {
+			continue
+		}
 		os.Remove(d.abs(rel))
 	}
 	d.leftovers = nil
@@ -115,7 +123,7 @@ func (d *Dataset) removeLeftovers() {
 // file first and hard-linked into place, so nobody ever sees a lock file without its content;
 // where hard links are not supported it falls back to O_EXCL.
 func createExclusive(abs string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(abs), "."+filepath.Base(abs)+tempMarker+"*")
+	tmp, err := atomicfile.Create(abs)
 	if err != nil {
 		return err
 	}
@@ -160,7 +168,7 @@ func holderAlive(h LockInfo) bool {
 	if h.Host != host {
 		return true
 	}
-	return processAlive(h.PID)
+	return atomicfile.ProcessAlive(h.PID)
 }
 
 // checkLock lets Save write unless another live Captune holds the lock.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // OpenOptions says how to read a dataset folder. The zero value reads the top folder only (plus
@@ -80,6 +82,8 @@ func Open(root string, opts OpenOptions) (*Dataset, Report, error) {
 	if err != nil {
 		return nil, rep, fmt.Errorf("open dataset %s: %w", root, err)
 	}
+	d.cleanProjectDir(&rep)
+	d.removedTemps = rep.RemovedTemps
 	proj := d.loadProject(&rep)
 	d.column = opts.TextColumn
 	ext := opts.SidecarExt
@@ -199,6 +203,10 @@ func (d *Dataset) scan(opts OpenOptions, rep *Report) (*scanResult, error) {
 			if dirRel != "" {
 				rel = dirRel + "/" + name
 			}
+			if isTempName(name) {
+				d.leftoverTemp(p, rel, name, rep, warn)
+				continue
+			}
 			if de.IsDir() {
 				if strings.HasPrefix(name, ".") {
 					continue
@@ -210,11 +218,6 @@ func (d *Dataset) scan(opts OpenOptions, rep *Report) (*scanResult, error) {
 				if err := walk(p, rel); err != nil {
 					warn(WarnUnreadable, rel, "%v", err)
 				}
-				continue
-			}
-			if isTempName(name) {
-				d.leftovers = append(d.leftovers, rel)
-				warn(WarnLeftover, rel, "temporary file of an interrupted save; removed when the dataset is next locked for editing")
 				continue
 			}
 			if strings.HasPrefix(name, ".") {
@@ -270,6 +273,35 @@ func (d *Dataset) scan(opts OpenOptions, rep *Report) (*scanResult, error) {
 		sort.Strings(l)
 	}
 	return sc, nil
+}
+
+// leftoverTemp handles a Captune temporary file found by the walk: the leftover of a killed
+// writer is removed and counted; one whose writer may still run (another Captune saving or
+// exporting now, or an older Captune whose names record no process id) is reported, and removed
+// by Lock unless its writer runs.
+func (d *Dataset) leftoverTemp(abs, rel, name string, rep *Report, warn func(WarningKind, string, string, ...any)) {
+	if atomicfile.Stale(name) {
+		if err := os.RemoveAll(abs); err == nil {
+			rep.RemovedTemps++
+			return
+		}
+	}
+	d.leftovers = append(d.leftovers, rel)
+	if pid, ok := atomicfile.WriterPID(name); ok && atomicfile.ProcessAlive(pid) {
+		warn(WarnLeftover, rel, "temporary file of a Captune that is writing here now (process %d); left alone", pid)
+		return
+	}
+	warn(WarnLeftover, rel, "temporary file of an interrupted save; removed when the dataset is next locked for editing")
+}
+
+// cleanProjectDir removes the temporary files killed writers left in .captune (of project.json
+// and the lock), which the walk does not enter.
+func (d *Dataset) cleanProjectDir(rep *Report) {
+	n, err := atomicfile.CleanStale(d.abs(ProjectDir))
+	rep.RemovedTemps += n
+	if err != nil {
+		rep.warn(WarnUnreadable, ProjectDir, 0, "%v", err)
+	}
 }
 
 // countImages counts the image files under dir the way a recursive open would find them (hidden

@@ -58,7 +58,9 @@ type Report struct {
 	Duplicates  int      `json:"duplicates"` // repeated entries for one image, or images sharing a sidecar name
 	// InSubfolders counts the images in sub-folders that an open without Recursive left out, so
 	// that a program can say they exist instead of skipping them without a word.
-	InSubfolders int       `json:"in_subfolders,omitempty"`
+	InSubfolders int `json:"in_subfolders,omitempty"`
+	// RemovedTemps counts the temporary files of killed Captunes that Open removed.
+	RemovedTemps int       `json:"removed_temps,omitempty"`
 	Warnings     []Warning `json:"warnings,omitempty"`
 }
 
@@ -76,6 +78,9 @@ func (r Report) Summary() string {
 	}
 	if n := len(r.Warnings) - r.Orphans - r.Duplicates; n > 0 {
 		s += fmt.Sprintf(", %d other warnings", n)
+	}
+	if r.RemovedTemps > 0 {
+		s += "; " + RemovedTempsNote(r.RemovedTemps)
 	}
 	return s
 }
@@ -102,4 +107,12 @@ func (r *Report) addFileWarnings(file string, ws []Warning) {
 			r.Duplicates++
 		}
 	}
+}
+
+// RemovedTempsNote says that n leftover temporary files were removed, for the CLI and the window.
+func RemovedTempsNote(n int) string {
+	if n == 1 {
+		return "removed 1 leftover temporary file"
+	}
+	return fmt.Sprintf("removed %d leftover temporary files", n)
 }

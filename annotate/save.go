@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // ErrConflict is matched (errors.Is) by a *ConflictError.
@@ -143,6 +145,7 @@ func (d *Dataset) Save() error {
 			errs = append(errs, fmt.Errorf("sync %s: %w", dir, err))
 		}
 	}
+	d.cleanSavedDirs(dirs)
 	d.settle(plan, done)
 	d.notify(Change{Saved: true})
 	if len(conflicts) > 0 {
@@ -153,6 +156,38 @@ func (d *Dataset) Save() error {
 		return ce
 	}
 	return errors.Join(errs...)
+}
+
+// cleanSavedDirs removes the temporary files killed writers left in the folders a save wrote
+// to, once per folder and Dataset: Open cleared the folders it walked, but a save can be the
+// first to touch a folder (.captune, a sidecar folder an open without Recursive left out), and a
+// Captune killed since the open may have left some. The count adds to RemovedTemps.
+func (d *Dataset) cleanSavedDirs(dirs map[string]bool) {
+	n := 0
+	for dir := range dirs {
+		d.mu.Lock()
+		done := d.cleanedDirs[dir]
+		if d.cleanedDirs == nil {
+			d.cleanedDirs = map[string]bool{}
+		}
+		d.cleanedDirs[dir] = true
+		d.mu.Unlock()
+		if !done {
+			m, _ := atomicfile.CleanStale(dir) // a folder we cannot list only keeps its leftovers
+			n += m
+		}
+	}
+	d.mu.Lock()
+	d.removedTemps += n
+	d.mu.Unlock()
+}
+
+// RemovedTemps counts the temporary files of killed Captunes that Open and Save removed from the
+// dataset's folders (Report.RemovedTemps is Open's share).
+func (d *Dataset) RemovedTemps() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.removedTemps
 }
 
 // planSave renders what must be written, or returns nil when nothing is pending. d.mu held.

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // copyFixture copies testdata/datasets/name into a temporary folder.
@@ -303,9 +305,9 @@ func TestStaleLockIsTakenOver(t *testing.T) {
 	dir := t.TempDir()
 	host, _ := os.Hostname()
 	writeTree(t, dir, map[string]string{
-		"a.jpg":                     "",
-		lockRel:                     `{"pid":` + strconv.Itoa(deadPID) + `,"host":"` + host + `","since":"2024-01-01T00:00:00Z","token":"dead"}`,
-		".a.txt" + tempMarker + "1": "half-written",
+		"a.jpg":                            "",
+		lockRel:                            `{"pid":` + strconv.Itoa(deadPID) + `,"host":"` + host + `","since":"2024-01-01T00:00:00Z","token":"dead"}`,
+		".a.txt" + atomicfile.Marker + "1": "half-written",
 	})
 	d, rep := openT(t, dir, OpenOptions{})
 	leftover := false
