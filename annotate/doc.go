@@ -28,7 +28,10 @@
 //
 // Guarantees: opening never decodes (or reads) an image; no file name from a caption file and no
 // symlink leads a read or write outside the dataset folder; every write is atomic (temporary file
-// in the same folder, fsync, rename); a caption file changed by another program since it was
+// in the same folder, fsync, rename), and the temporary files a killed Captune left are removed by
+// the next Open, Save or Export in the folders it touches (Report.RemovedTemps,
+// ExportSummary.RemovedTemps), never those of a Captune still running; a failed Export removes what
+// it wrote and restores the files it replaced; a caption file changed by another program since it was
 // loaded is never overwritten without the user's say (ConflictError, Resolve); lines and fields
 // Captune does not understand are written back as they were.
 package annotate
