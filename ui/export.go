@@ -174,6 +174,9 @@ func describeExport(sum annotate.ExportSummary, mode annotate.ImageMode) string 
 	if lo := sum.LeftOut(); lo != "" {
 		msg += " · " + lo
 	}
+	if sum.RemovedTemps > 0 {
+		msg += " · " + annotate.RemovedTempsNote(sum.RemovedTemps)
+	}
 	return msg
 }
 

@@ -3,11 +3,14 @@ package ui
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/captune/captune/annotate"
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // The Export tab as a user walks it: CSV to a named file says what it leaves out (the rejected
@@ -86,5 +89,47 @@ func TestExportTabLeavesOut(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "img00.png")); err != nil {
 		t.Errorf("Copy images beside the file did not copy img00.png: %v", err)
+	}
+}
+
+// Exporting into a folder where a killed Captune left a temporary file removes it and says so in
+// the end message; a temporary file of a Captune still running there is left alone.
+func TestExportTabRemovesLeftovers(t *testing.T) {
+	dir := makeDataset(t, 2, map[int]string{0: "a red cube", 1: "a blue ball"})
+	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
+	dead := exec.Command(os.Args[0], "-test.run=^$")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	stale := filepath.Join(out, ".img00.txt"+atomicfile.Marker+strconv.Itoa(dead.ProcessState.Pid())+"-0a1b")
+	live := filepath.Join(out, ".img01.txt"+atomicfile.Marker+strconv.Itoa(os.Getppid())+"-2c3d")
+	for _, p := range []string{stale, live} {
+		if err := os.WriteFile(p, []byte("half a caption"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.Tabs.SelectIndex(3)
+	e := m.exp
+	for i, f := range annotate.ExportFormats {
+		if f == annotate.ExportTxt {
+			e.format.SetSelectedIndex(i)
+		}
+	}
+	e.out.SetText(out)
+	tap(e.button)
+	var msg string
+	waitFor(t, "the export", func() bool {
+		onUIWait(func() { msg = m.job.label.Text })
+		return strings.HasPrefix(msg, "Exported")
+	})
+	if !strings.Contains(msg, "removed 1 leftover temporary file") {
+		t.Errorf("end message %q does not say it removed the leftover", msg)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed Captune's temporary file is still there (%v)", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("the running Captune's temporary file was removed: %v", err)
 	}
 }
