@@ -49,7 +49,9 @@ origins and splits survive a round trip. Rejected captions and files that do not
 left out unless asked for (--include-rejected, --include-unreadable); images are placed beside a
 .json / .csv file only with --copy-images (or --images). What was left out is printed. --out may be DIR itself for a format the dataset does not
 use (e.g. .txt sidecars beside the images of a metadata.jsonl dataset); a folder inside DIR is
-refused. Every file is written atomically.
+refused. Every file is written atomically; the temporary files a killed Captune left in DIR
+and in the destination are removed (and counted). A failed export (a full disk, say) removes what
+it wrote and restores the files it replaced, leaving the destination as it was.
 
 Flags:
 `)
@@ -83,9 +85,12 @@ Flags:
 		}
 		mode = annotate.ImagesCopy
 	}
-	ds, _, err := df.open("export")
+	ds, rep, err := df.open("export")
 	if err != nil {
 		return err
+	}
+	if rep.RemovedTemps > 0 {
+		fmt.Fprintf(env.Stdout, "%s: %s\n", ds.Root(), annotate.RemovedTempsNote(rep.RemovedTemps))
 	}
 	start := time.Now()
 	var last time.Time
@@ -124,5 +129,8 @@ func printExportSummary(env *Env, sum annotate.ExportSummary, f annotate.ExportF
 	}
 	if lo := sum.LeftOut(); lo != "" {
 		fmt.Fprintln(env.Stdout, lo+" (--include-rejected, --include-unreadable export them)")
+	}
+	if sum.RemovedTemps > 0 {
+		fmt.Fprintf(env.Stdout, "%s: %s\n", out, annotate.RemovedTempsNote(sum.RemovedTemps))
 	}
 }

@@ -69,10 +69,11 @@ func runStats(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: captune stats --data DIR [flags]
 
-Opens the dataset in DIR the way the window does (without changing anything) and prints: the
-caption format found, images captioned and uncaptioned, captions by review state and origin,
-images by split, orphan captions (entries or files whose image is missing), duplicates, and the
-warnings (malformed lines with file and line, refused paths, encoding repairs).
+Opens the dataset in DIR the way the window does (changing nothing but removing the temporary
+files a killed Captune left) and prints: the caption format found, images captioned and
+uncaptioned, captions by review state and origin, images by split, orphan captions (entries or
+files whose image is missing), duplicates, the leftover temporary files removed, and the warnings
+(malformed lines with file and line, refused paths, encoding repairs).
 
 Flags:
 `)
@@ -121,6 +122,9 @@ func printStats(w io.Writer, o statsOutput) {
 	fmt.Fprintf(w, "to review   %d images with unreviewed captions\n", s.ToReview)
 	fmt.Fprintf(w, "orphans     %d captions without an image\n", r.Orphans)
 	fmt.Fprintf(w, "duplicates  %d\n", r.Duplicates)
+	if r.RemovedTemps > 0 {
+		fmt.Fprintf(w, "leftovers   %s\n", annotate.RemovedTempsNote(r.RemovedTemps))
+	}
 	fmt.Fprintf(w, "warnings    %d\n", len(r.Warnings))
 	for i, wn := range r.Warnings {
 		if i == maxListedWarnings {
