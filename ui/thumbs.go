@@ -19,6 +19,8 @@ import (
 	xdraw "golang.org/x/image/draw"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
+
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // Sizes of decoded images. Thumbnails are small enough that hundreds fit in memory; previews are
@@ -287,7 +289,7 @@ func writeThumb(path string, img image.Image) error {
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".thumb-*")
+	tmp, err := atomicfile.Create(path) // not synced: a thumbnail lost in a crash is made again
 	if err != nil {
 		return err
 	}

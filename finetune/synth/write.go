@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // Format is how WriteDataset stores the captions.
@@ -179,27 +181,5 @@ func EncodePNG(img image.Image) ([]byte, error) {
 
 // writeFileAtomic writes data to a temporary file beside path, syncs it and renames it into place.
 func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644) // CreateTemp makes 0600 files; datasets are shared
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(path, data, 0o644) // 0644: datasets are shared
 }

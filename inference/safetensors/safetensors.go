@@ -10,12 +10,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"unsafe"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // MaxHeaderSize bounds the JSON header; the reference implementation refuses headers over 100 MB.
@@ -300,38 +301,8 @@ func Write(path string, tensors []Named, metadata map[string]string) error {
 
 // WriteAtomic writes a file through fill into a temporary file beside path, syncs it and renames it
 // over path, so that a crash or a full disk leaves either the old file or the new one, never a mix.
-func WriteAtomic(path string, fill func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// CreateTemp makes the file private (0600); a saved model or caption file should be as
-	// readable as one written with os.WriteFile.
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = fill(tmp); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: close: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+// The temporary file is named by package atomicfile, so a later run recognises and removes it if
+// this process is killed. The file is 0644, as readable as one written with os.WriteFile.
+func WriteAtomic(path string, fill func(io.Writer) error) error {
+	return atomicfile.Write(path, 0o644, fill)
 }
