@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/captune/captune/assets"
+	"github.com/captune/captune/internal/atomicfile"
 	"github.com/captune/captune/internal/hub"
 )
 
@@ -106,7 +107,8 @@ func BundledSampleDir(dest string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return "", fmt.Errorf("copy the sample dataset: %w", err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".captune-tmp-")
+	atomicfile.CleanStale(filepath.Dir(dest)) // the half copies of a Captune killed while copying
+	tmp, err := atomicfile.Mkdir(dest)
 	if err != nil {
 		return "", fmt.Errorf("copy the sample dataset: %w", err)
 	}
