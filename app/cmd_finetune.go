@@ -96,6 +96,9 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	for _, w := range report.Warnings {
 		fmt.Fprintf(env.Stderr, "warning: %v\n", w)
 	}
+	if report.RemovedTemps > 0 {
+		fmt.Fprintf(env.Stderr, "%s: %s\n", ds.Root(), annotate.RemovedTempsNote(report.RemovedTemps))
+	}
 	d, set := trainingData(ds, choice, hold)
 	fmt.Fprintf(env.Stderr, "data: %s; %s (%d training images, %d validation)\n", choice.Describe(), set.How, len(d.Train), len(d.Val))
 	for _, w := range set.Warnings {
@@ -125,6 +128,9 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	})
 	if drew {
 		fmt.Fprintln(env.Stderr)
+	}
+	if res.RemovedTemps > 0 {
+		fmt.Fprintf(env.Stderr, "%s: %s\n", res.OutDir, annotate.RemovedTempsNote(res.RemovedTemps))
 	}
 	if err != nil {
 		if res.LastCheckpoint != "" {

@@ -56,6 +56,7 @@ type Result struct {
 	LastCheckpoint string
 	Resumed        bool
 	Stopped        bool // cancelled before the end
+	RemovedTemps   int  // temporary files of a killed run removed from OutDir and its checkpoints
 }
 
 // ErrOutOfMemory is returned when training does not fit, before it starts or when it runs out.
@@ -104,6 +105,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	if err := prepareOutDir(cfg); err != nil {
 		return res, err
 	}
+	res.RemovedTemps = removeStaleTemps(cfg.OutDir)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	ts.MustGradSetEnabled(true)

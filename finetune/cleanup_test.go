@@ -1,0 +1,56 @@
+package finetune
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/captune/captune/internal/atomicfile"
+)
+
+// A run folder after a killed run: its leftovers go, the checkpoints, the log and a running
+// writer's temporary file stay.
+func TestRemoveStaleTemps(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skipf("cannot start a process to get a dead pid: %v", err)
+	}
+	dead, live := strconv.Itoa(cmd.ProcessState.Pid()), strconv.Itoa(os.Getppid())
+	out := t.TempDir()
+	gone := []string{
+		".model.safetensors" + atomicfile.Marker + dead + "-0a",
+		"checkpoints/.step-000003.tmp/.optimizer.safetensors" + atomicfile.Marker + dead + "-1b",
+		"checkpoints/.step-000004.tmp/config.json",
+	}
+	kept := []string{
+		"train_log.jsonl", "checkpoints/step-000002/model.safetensors",
+		".config.json" + atomicfile.Marker + live + "-2c", "checkpoints/.notes.tmp",
+	}
+	for _, f := range append(append([]string(nil), gone...), kept...) {
+		p := filepath.Join(out, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := removeStaleTemps(out); n != 3 {
+		t.Errorf("removed %d, want 3 (a temporary file, two half-written checkpoints)", n)
+	}
+	for _, f := range gone {
+		if _, err := os.Stat(filepath.Join(out, filepath.Dir(f))); filepath.Dir(f) != "." && err == nil && filepath.Base(filepath.Dir(f)) != "checkpoints" {
+			t.Errorf("%s kept", filepath.Dir(f))
+		}
+		if _, err := os.Stat(filepath.Join(out, f)); err == nil {
+			t.Errorf("%s kept", f)
+		}
+	}
+	for _, f := range kept {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("%s removed: %v", f, err)
+		}
+	}
+}
