@@ -219,3 +219,31 @@ func TestExportOntoFullDisk(t *testing.T) {
 	}
 	t.Logf("export onto a 256 kB tmpfs: %v", err)
 }
+
+// A Captune killed while this one has the dataset open leaves a temporary file in a folder the
+// next save writes to: the save removes it and RemovedTemps counts it with Open's.
+func TestSaveRemovesStaleTemps(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("needs unix process ids")
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"a.png": tinyPNG(t), "a.txt": "a cat"})
+	d, rep := openT(t, dir, OpenOptions{})
+	must(t, d.Lock())
+	defer d.Close()
+	dead := exitedPID(t)
+	stale := []string{".a.txt" + atomicfile.Marker + dead + "-0a1b", ProjectDir + "/.project.json" + atomicfile.Marker + dead + "-2c3d"}
+	for _, f := range stale {
+		writeTree(t, dir, map[string]string{f: "half"})
+	}
+	must(t, d.SetCaption(0, 0, "a black cat", OriginHuman))
+	must(t, d.Save())
+	for _, f := range stale {
+		if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("save kept %s", f)
+		}
+	}
+	if got := d.RemovedTemps(); got != rep.RemovedTemps+2 {
+		t.Errorf("RemovedTemps() = %d, want %d", got, rep.RemovedTemps+2)
+	}
+}
