@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"log"
 	"math"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 // runGUI opens the main window on args[0] (a folder; image files go to the drop tray), else on the
 // last folder used, else on the bundled sample dataset, and returns when the window closes.
 func runGUI(env *Env, args []string) int {
+	log.SetOutput(&fyneLogFilter{out: env.Stderr})
 	a := fyneapp.NewWithID("io.captune.app")
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
 	eng := inference.NewEngine()
