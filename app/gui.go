@@ -263,16 +263,13 @@ func trainConfig(s ui.TrainSettings) finetune.Config {
 	return cfg
 }
 
-// calibrationSteps is how many real training steps the window's estimate measures.
-const calibrationSteps = 3
-
 // Estimate measures the run the settings describe (finetune.Estimate) before the window starts it.
 func (finetuneTrainer) Estimate(ctx context.Context, s ui.TrainSettings, onProgress func(ui.TrainProgress)) (ui.TrainEstimate, error) {
 	if s.Dataset == nil {
 		return ui.TrainEstimate{}, errors.New("no dataset")
 	}
 	data, _ := trainingData(s.Dataset, s.Captions, s.Holdout)
-	e, err := finetune.Estimate(ctx, trainConfig(s), data, calibrationSteps, func(p finetune.Progress) {
+	e, err := finetune.Estimate(ctx, trainConfig(s), data, finetune.DefaultCalibration, func(p finetune.Progress) {
 		onProgress(ui.TrainProgress{Phase: p.Phase, Step: p.Step, Total: p.Total, Message: p.Message, ValLoss: math.NaN()})
 	})
 	return ui.TrainEstimate{Steps: e.Steps, StepTime: e.StepTime, Total: e.Total, Memory: e.Memory, Available: e.Available,
