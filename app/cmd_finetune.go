@@ -77,7 +77,7 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	if cfg.BaseModel, err = ResolveModel(*model); err != nil {
 		return err
 	}
-	if rec, ok := finetune.LoadRecommendation(cfg.BaseModel); ok && !cfg.Resume {
+	if rec, ok := finetune.LoadRecommendation(cfg.BaseModel); ok {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		var note string

@@ -9,12 +9,12 @@ import (
 )
 
 // removeStaleTemps removes what a killed run left in a run folder and returns how many it removed:
-// the temporary files named by atomicfile (of the model files Save writes there) whose writer no
-// longer runs, and the half-written checkpoint folders (.step-NNNNNN.tmp, with the temporary
-// files inside them) in checkpoints. Run calls it once it owns the folder (empty, --overwrite or
-// --resume); a checkpoint folder's name records no process id, so two runs must not share a
-// folder at once, as they already must not for their checkpoints. A folder that cannot be listed
-// only keeps its leftovers.
+// the temporary files and folders named by atomicfile whose writer no longer runs (the model files
+// Save writes there, half-written checkpoint folders in checkpoints, old checkpoints whose removal
+// was cut short), and the half-written checkpoint folders of older versions (.step-NNNNNN.tmp,
+// which record no process id). Run calls it once it owns the folder (empty, --overwrite or
+// --resume); two runs must not share a folder at once, as they already must not for their
+// checkpoints. A folder that cannot be listed only keeps its leftovers.
 func removeStaleTemps(outDir string) int {
 	n := 0
 	root := filepath.Join(outDir, "checkpoints")

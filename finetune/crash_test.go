@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -94,6 +95,9 @@ func captuneTemps(t *testing.T, dir string) []string {
 		}
 		if atomicfile.IsTemp(name) {
 			found = append(found, p)
+			if de.IsDir() {
+				return fs.SkipDir
+			}
 		}
 		return nil
 	})
@@ -102,8 +106,8 @@ func captuneTemps(t *testing.T, dir string) []string {
 
 // TestCrashWhileTraining kills (SIGKILL) a training run that checkpoints after every step at
 // random moments, many times. After each kill the newest checkpoint loads as a whole model with
-// its trainer state; then the next command (a resumed run of one more step, as captune finetune
-// --resume does) finishes and leaves no temporary file or half-written checkpoint of Captune's.
+// its trainer state; then the next command (a resumed run, as captune finetune --resume, stopped
+// after one more checkpoint) leaves no temporary file or half-written checkpoint of Captune's.
 func TestCrashWhileTraining(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("SIGKILL is a unix signal")
@@ -147,8 +151,15 @@ func TestCrashWhileTraining(t *testing.T) {
 			}
 			c.Free()
 		}
-		res, err := Run(context.Background(), trainCrashConfig(out, step+1), Data{Train: data}, nil)
-		if err != nil {
+		// The resumed run keeps the checkpoint's 100000 steps: stop it after one more checkpoint.
+		ctx, cancel := context.WithCancel(context.Background())
+		res, err := Run(ctx, trainCrashConfig(out, step+1), Data{Train: data}, func(p Progress) {
+			if p.Phase == "checkpoint" && p.Step > step {
+				cancel()
+			}
+		})
+		cancel()
+		if err != nil && !errors.Is(err, context.Canceled) {
 			t.Fatalf("kill %d: the resumed run: %v", k, err)
 		}
 		removed += res.RemovedTemps

@@ -20,6 +20,7 @@ import (
 
 	"github.com/captune/captune/inference"
 	"github.com/captune/captune/inference/safetensors"
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // Example is one training or validation image with its reference captions.
@@ -126,8 +127,22 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 			if err := readJSON(filepath.Join(resumeDir, "trainer_state.json"), &state); err != nil {
 				return res, fmt.Errorf("resume from %s: %w", resumeDir, err)
 			}
+			var differ []string
+			if cfg, differ = resumedConfig(cfg, state.Config); len(differ) > 0 {
+				onProgress(Progress{Phase: "load", ValLoss: math.NaN(), Message: fmt.Sprintf(
+					"continuing %s with the settings it was trained with: %s", filepath.Base(resumeDir), strings.Join(differ, ", "))})
+			}
+			if err := cfg.Validate(); err != nil {
+				return res, fmt.Errorf("resume from %s: %w", resumeDir, err)
+			}
+			state.Config = cfg
 			from = resumeDir
 			res.Resumed = true
+			res.LastCheckpoint = resumeDir
+		}
+		// The steps a killed run logged after its newest checkpoint run again: log them once.
+		if err := cutLog(filepath.Join(cfg.OutDir, "train_log.jsonl"), state.Step); err != nil {
+			return res, err
 		}
 	}
 	mcfg, err := inference.LoadConfig(from)
@@ -506,22 +521,17 @@ func validationLoss(c *inference.Captioner, cfg Config, loader *imageLoader, sam
 }
 
 // saveCheckpoint writes OutDir/checkpoints/step-NNNNNN (a full model folder plus optimizer moments
-// and trainer state) through a temporary folder renamed into place, then prunes old ones.
+// and trainer state) through a temporary folder named by atomicfile (a killed writer's leftover is
+// recognised and removed by the next run) renamed into place once complete, then prunes old ones.
+// A folder named step-NNNNNN is therefore always whole.
 func saveCheckpoint(c *inference.Captioner, opt *AdamW, state *trainerState, cfg Config) (string, error) {
 	root := filepath.Join(cfg.OutDir, "checkpoints")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", err
 	}
-	name := fmt.Sprintf("step-%06d", state.Step)
-	final := filepath.Join(root, name)
-	tmp := filepath.Join(root, "."+name+".tmp")
-	os.RemoveAll(tmp)
-	if err := c.Save(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return "", err
-	}
-	if err := safetensors.Write(filepath.Join(tmp, "optimizer.safetensors"), opt.State(), nil); err != nil {
-		os.RemoveAll(tmp)
+	final := filepath.Join(root, fmt.Sprintf("step-%06d", state.Step))
+	tmp, err := atomicfile.Mkdir(final)
+	if err != nil {
 		return "", err
 	}
 	st := *state
@@ -529,18 +539,48 @@ func saveCheckpoint(c *inference.Captioner, opt *AdamW, state *trainerState, cfg
 		st.BestVal = st.ValLosses[n-1]
 		st.BestDir = final
 	}
-	if err := writeJSONFile(filepath.Join(tmp, "trainer_state.json"), st); err != nil {
+	if err := fillCheckpoint(tmp, c, opt, st); err != nil {
 		os.RemoveAll(tmp)
 		return "", err
 	}
-	os.RemoveAll(final)
+	if _, err := os.Stat(final); err == nil {
+		removeDir(final)
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		os.RemoveAll(tmp)
 		return "", err
 	}
+	atomicfile.SyncDir(root)
 	*state = st
 	pruneCheckpoints(root, cfg.KeepLast, state.BestDir)
 	return final, nil
+}
+
+// checkpointHook, when set (by tests), is called while a checkpoint folder is half written.
+var checkpointHook func(step int)
+
+// fillCheckpoint writes a checkpoint's files into dir, the trainer state last.
+func fillCheckpoint(dir string, c *inference.Captioner, opt *AdamW, st trainerState) error {
+	if err := c.Save(dir); err != nil {
+		return err
+	}
+	if checkpointHook != nil {
+		checkpointHook(st.Step)
+	}
+	if err := safetensors.Write(filepath.Join(dir, "optimizer.safetensors"), opt.State(), nil); err != nil {
+		return err
+	}
+	return writeJSONFile(filepath.Join(dir, "trainer_state.json"), st)
+}
+
+// removeDir removes a folder by first renaming it to a temporary name, so that a removal cut
+// short by a kill leaves a leftover the next run removes, never a partial folder under its name.
+func removeDir(dir string) error {
+	tmp := atomicfile.TempPath(dir)
+	if err := os.Rename(dir, tmp); err != nil {
+		return err
+	}
+	return os.RemoveAll(tmp)
 }
 
 func checkpointDirs(root string) []string {
@@ -562,18 +602,25 @@ func pruneCheckpoints(root string, keep int, best string) {
 	dirs := checkpointDirs(root)
 	for i := 0; i < len(dirs)-keep; i++ {
 		if dirs[i] != best {
-			os.RemoveAll(dirs[i])
+			removeDir(dirs[i])
 		}
 	}
 }
 
+// checkpointFiles are the files every complete checkpoint holds.
+var checkpointFiles = []string{"config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json"}
+
 // latestCheckpoint returns the newest complete checkpoint under outDir, or "" if none.
 func latestCheckpoint(outDir string) (string, error) {
 	dirs := checkpointDirs(filepath.Join(outDir, "checkpoints"))
+next:
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if _, err := os.Stat(filepath.Join(dirs[i], "trainer_state.json")); err == nil {
-			return dirs[i], nil
+		for _, f := range checkpointFiles {
+			if _, err := os.Stat(filepath.Join(dirs[i], f)); err != nil {
+				continue next
+			}
 		}
+		return dirs[i], nil
 	}
 	return "", nil
 }

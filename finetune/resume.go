@@ -1,0 +1,77 @@
+package finetune
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/captune/captune/internal/atomicfile"
+)
+
+// resumedConfig returns the settings a resumed run trains with: the checkpoint's (saved), which
+// decide the training (learning rate and schedule, steps, batches, seed, freezing, loss), with the
+// caller's for this session only (folders, device, checkpoint interval and count, evaluation
+// decoding). It also names the caller's training settings that differ from the checkpoint's: a
+// resumed run continues the training the checkpoint belongs to, whatever the command line says.
+// A checkpoint without settings (none has been written so) keeps the caller's.
+func resumedConfig(caller, saved Config) (Config, []string) {
+	if saved.BatchSize <= 0 || saved.GradAccum <= 0 {
+		return caller, nil
+	}
+	out := saved
+	out.BaseModel, out.OutDir, out.Overwrite, out.Resume, out.Device = caller.BaseModel, caller.OutDir, caller.Overwrite, caller.Resume, caller.Device
+	out.CheckpointEvery, out.KeepLast = caller.CheckpointEvery, caller.KeepLast
+	out.EvalBeams, out.EvalMaxLength, out.EvalMinLength = caller.EvalBeams, caller.EvalMaxLength, caller.EvalMinLength
+	var differ []string
+	cv, ov := reflect.ValueOf(caller), reflect.ValueOf(out)
+	for i := 0; i < cv.NumField(); i++ {
+		a, b := cv.Field(i).Interface(), ov.Field(i).Interface()
+		if !reflect.DeepEqual(a, b) {
+			differ = append(differ, fmt.Sprintf("%s %v (not %v)", cv.Type().Field(i).Name, b, a))
+		}
+	}
+	return out, differ
+}
+
+// cutLog removes from a training log the lines after step (those a killed run wrote after its
+// newest checkpoint, which the resumed run writes again) and a line cut short by the kill,
+// replacing the file atomically. A missing log is not an error.
+func cutLog(path string, step int) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("training log: %w", err)
+	}
+	var kept bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var entry struct {
+			Step *int `json:"step"`
+		}
+		if len(strings.TrimSpace(string(line))) == 0 || json.Unmarshal(line, &entry) != nil {
+			continue // cut short by a kill
+		}
+		if entry.Step != nil && *entry.Step > step {
+			continue
+		}
+		kept.Write(line)
+		kept.WriteByte('\n')
+	}
+	if bytes.Equal(kept.Bytes(), data) {
+		return nil
+	}
+	if err := atomicfile.WriteFile(path, kept.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("training log: %w", err)
+	}
+	return nil
+}
