@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	if out := os.Getenv(trainChildOut); out != "" {
 		os.Exit(trainCrashChild(out, os.Getenv(trainChildData)))
 	}
+	if spec := os.Getenv(resumeChildSpec); spec != "" {
+		os.Exit(resumeCrashChild(spec))
+	}
 	os.Exit(m.Run())
 }
 
