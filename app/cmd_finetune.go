@@ -112,7 +112,7 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	drew := false
 	res, err := finetune.Run(ctx, cfg, d, func(p finetune.Progress) {
 		switch p.Phase {
-		case "load":
+		case "load", "resume":
 			fmt.Fprintf(env.Stderr, "%s\n", p.Message)
 		case "train":
 			if now := time.Now(); p.Step == p.Total || now.Sub(last) >= 100*time.Millisecond {

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -74,4 +76,20 @@ func cutLog(path string, step int) error {
 		return fmt.Errorf("training log: %w", err)
 	}
 	return nil
+}
+
+// resumeProgress is the report a resumed run makes before its first step: where it continues
+// from and the losses so far. Validation runs at epoch ends only, so the n-th validation loss
+// belongs to step n × perEpoch.
+func resumeProgress(st trainerState, perEpoch int, dir string) Progress {
+	p := Progress{Phase: "resume", Step: st.Step, Total: st.TotalSteps, Epoch: st.Epoch + 1, ValLoss: math.NaN(),
+		Message: fmt.Sprintf("continuing from %s (step %d of %d)", filepath.Base(dir), st.Step, st.TotalSteps),
+		History: append([]float64(nil), st.Losses...), ValHistory: append([]float64(nil), st.ValLosses...)}
+	if n := len(st.Losses); n > 0 {
+		p.Loss = st.Losses[n-1]
+	}
+	for i := range st.ValLosses {
+		p.ValSteps = append(p.ValSteps, (i+1)*perEpoch)
+	}
+	return p
 }

@@ -127,10 +127,19 @@ func TestResumeAfterKillIsTheSameRun(t *testing.T) {
 				kills++
 				assertCheckpointsWhole(t, killed.OutDir, k)
 			}
-			got, err := Run(context.Background(), resumeWith(), data, nil)
+			var resumed []Progress
+			got, err := Run(context.Background(), resumeWith(), data, func(p Progress) {
+				if p.Phase == "resume" {
+					resumed = append(resumed, p)
+				}
+			})
 			if err != nil {
 				t.Fatalf("the last resume: %v", err)
 			}
+			if len(resumed) != 1 {
+				t.Fatalf("the last resume reported %d resume progresses, want 1", len(resumed))
+			}
+			assertHistory(t, resumed[0], readTrainLog(t, cfg.OutDir))
 			if !got.Resumed || len(got.Losses) != len(want.Losses) {
 				t.Fatalf("the last resume: resumed %v, %d losses, want %d", got.Resumed, len(got.Losses), len(want.Losses))
 			}
@@ -287,4 +296,35 @@ func maxWeightDiff(t *testing.T, a, b string) float64 {
 		}
 	}
 	return worst
+}
+
+// assertHistory checks that a resumed run reports the losses of the steps it continues after and
+// the validation losses up to them as the uninterrupted run logged them, for the window's curve.
+func assertHistory(t *testing.T, p Progress, want []logEntry) {
+	t.Helper()
+	var steps, valSteps []int
+	var losses, vals []float64
+	for _, e := range want {
+		switch {
+		case e.Step > p.Step:
+		case e.ValLoss != nil:
+			valSteps, vals = append(valSteps, e.Step), append(vals, *e.ValLoss)
+		default:
+			steps, losses = append(steps, e.Step), append(losses, *e.Loss)
+		}
+	}
+	if len(p.History) != len(losses) || len(p.ValSteps) != len(valSteps) || len(p.ValHistory) != len(vals) {
+		t.Fatalf("resumed at step %d with %d losses and validations after steps %v, want %d and %v",
+			p.Step, len(p.History), p.ValSteps, len(losses), valSteps)
+	}
+	for i := range losses {
+		if math.Abs(p.History[i]-losses[i]) > 1e-5 {
+			t.Errorf("resume history: step %d loss %.7f, want %.7f", i+1, p.History[i], losses[i])
+		}
+	}
+	for i := range vals {
+		if p.ValSteps[i] != valSteps[i] || math.Abs(p.ValHistory[i]-vals[i]) > 1e-5 {
+			t.Errorf("resume history: validation %.7f after step %d, want %.7f after %d", p.ValHistory[i], p.ValSteps[i], vals[i], valSteps[i])
+		}
+	}
 }

@@ -46,6 +46,12 @@ type Progress struct {
 	ETA           time.Duration
 	ValLoss       float64 // set after an evaluation (NaN otherwise)
 	Message       string
+	// Phase "resume" (a resumed run, before its first step) carries the run so far, to draw its
+	// curve once: History[i] is the loss of step i+1, ValHistory[i] the validation loss after
+	// step ValSteps[i].
+	History    []float64
+	ValSteps   []int
+	ValHistory []float64
 }
 
 // Result summarises a finished (or stopped) run.
@@ -190,11 +196,14 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	}
 
 	micro := cfg.BatchSize
-	_, total := plannedSteps(cfg, len(samples))
+	perEpoch, total := plannedSteps(cfg, len(samples))
 	state.TotalSteps = total
 	res.Steps = state.Step
 	res.Losses = append(res.Losses, state.Losses...)
 	res.ValLosses = append(res.ValLosses, state.ValLosses...)
+	if res.Resumed {
+		onProgress(resumeProgress(state, perEpoch, resumeDir))
+	}
 
 	logf, err := os.OpenFile(filepath.Join(cfg.OutDir, "train_log.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
