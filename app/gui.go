@@ -289,7 +289,8 @@ func (finetuneTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress
 		Message: fmt.Sprintf("data: %s; %s (%d training images, %d validation)", s.Captions.Describe(), set.How, len(data.Train), len(data.Val))})
 	res, err := finetune.Run(ctx, cfg, data, func(p finetune.Progress) {
 		onProgress(ui.TrainProgress{Phase: p.Phase, Step: p.Step, Total: p.Total, Epoch: p.Epoch, Loss: p.Loss, LR: p.LR,
-			SamplesPerSec: p.SamplesPerSec, ETA: p.ETA, ValLoss: p.ValLoss, Message: p.Message})
+			SamplesPerSec: p.SamplesPerSec, ETA: p.ETA, ValLoss: p.ValLoss, Message: p.Message,
+			History: p.History, ValSteps: p.ValSteps, ValHistory: p.ValHistory})
 	})
 	return ui.TrainResult{OutDir: res.OutDir, Steps: res.Steps, Losses: res.Losses, LastCheckpoint: res.LastCheckpoint,
 		Resumed: res.Resumed, Stopped: res.Stopped}, err

@@ -68,6 +68,25 @@ func (c *LossCurve) AddValidation(step int, loss float64) {
 	c.redraw.trigger()
 }
 
+// Restart replaces the curve's points with a resumed run's history (see TrainProgress), dropping
+// the points after it that the run repeats. Any goroutine.
+func (c *LossCurve) Restart(losses []float64, valSteps []int, vals []float64) {
+	c.mu.Lock()
+	c.loss, c.val = nil, nil
+	for i, l := range losses {
+		if !math.IsNaN(l) && !math.IsInf(l, 0) {
+			c.loss = append(c.loss, curvePoint{i + 1, l})
+		}
+	}
+	for i := range min(len(valSteps), len(vals)) {
+		if !math.IsNaN(vals[i]) && !math.IsInf(vals[i], 0) {
+			c.val = append(c.val, curvePoint{valSteps[i], vals[i]})
+		}
+	}
+	c.mu.Unlock()
+	c.redraw.trigger()
+}
+
 // Reset clears the curve for a new run. UI goroutine.
 func (c *LossCurve) Reset() {
 	c.mu.Lock()

@@ -136,7 +136,7 @@ type TrainSettings struct {
 
 // TrainProgress mirrors finetune.Progress: what a run is doing now.
 type TrainProgress struct {
-	Phase         string // "load", "train", "checkpoint", "eval", "done"
+	Phase         string // "load", "resume", "train", "checkpoint", "eval", "done"
 	Step, Total   int    // optimizer steps done / planned
 	Epoch         int
 	Loss          float64
@@ -145,6 +145,11 @@ type TrainProgress struct {
 	ETA           time.Duration
 	ValLoss       float64 // NaN unless an evaluation just finished
 	Message       string
+	// Phase "resume": the run so far (History[i] is step i+1's loss; ValHistory[i] the
+	// validation loss after step ValSteps[i]), so the curve draws it once.
+	History    []float64
+	ValSteps   []int
+	ValHistory []float64
 }
 
 // TrainResult summarises a finished or stopped run.

@@ -464,6 +464,8 @@ func (t *finetuneTab) onProgress(p TrainProgress) {
 	t.latest = p
 	t.mu.Unlock()
 	switch p.Phase {
+	case "resume":
+		t.curve.Restart(p.History, p.ValSteps, p.ValHistory)
 	case "train":
 		t.curve.Add(p.Step, p.Loss)
 	case "eval":
@@ -507,6 +509,8 @@ func phaseLabel(p string) string {
 	switch p {
 	case "load":
 		return "Loading"
+	case "resume":
+		return "Resuming"
 	case "train":
 		return "Training"
 	case "checkpoint":
