@@ -17,7 +17,7 @@ type Config struct {
 	BaseModel string // Hugging Face BLIP folder to start from
 	OutDir    string // where checkpoints, train_log.jsonl and the final model go
 	Overwrite bool   // allow an OutDir that already holds files (they are replaced)
-	Resume    bool   // continue from the newest checkpoint in OutDir
+	Resume    bool   // continue from the newest checkpoint in OutDir, with its training settings
 	Device    string // auto, cpu, cuda, cuda:N
 
 	Epochs    int // passes over the training split (ignored when MaxSteps > 0)

@@ -129,7 +129,7 @@ type TrainSettings struct {
 	Device       string
 	Captions     annotate.TrainingCaptions // which captions train
 	Holdout      annotate.Holdout          // which images validate
-	Resume       bool                      // continue from the newest checkpoint in OutDir
+	Resume       bool                      // continue from the newest checkpoint in OutDir, with its training settings
 	Overwrite    bool                      // replace what OutDir holds
 	Prompt       string
 }
