@@ -302,7 +302,8 @@ func hasCheckpoint(dir string) bool {
 	if dir == "" {
 		return false
 	}
-	m, _ := filepath.Glob(filepath.Join(dir, "checkpoints", "*", "trainer_state.json"))
+	// A checkpoint being written sits in a hidden temporary folder (.step-…) until it is whole.
+	m, _ := filepath.Glob(filepath.Join(dir, "checkpoints", "step-*", "trainer_state.json"))
 	return len(m) > 0
 }
 

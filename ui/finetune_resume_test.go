@@ -104,3 +104,24 @@ func TestFineTuneResumeDrawsOneCurve(t *testing.T) {
 		})
 	}
 }
+
+// A checkpoint still being written (or left half written by a killed app) is no reason to offer
+// Resume: it sits in a hidden temporary folder until it is whole.
+func TestFineTuneResumeIgnoresHalfWrittenCheckpoint(t *testing.T) {
+	deps := testDeps(&fakeCaptioner{name: "fake"})
+	deps.RunsDir, deps.Trainer = t.TempDir(), resumingTrainer{}
+	m, _ := openWindow(t, deps, makeDataset(t, 4, map[int]string{0: "a", 1: "b", 2: "c", 3: "d"}))
+	m.Tabs.SelectIndex(1)
+	out := filepath.Join(deps.RunsDir, "run")
+	tmp := filepath.Join(out, "checkpoints", ".step-000003.captune-tmp-99999-0a1b2c3d4e5f")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "trainer_state.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	onUIWait(func() { m.ft.out.SetText(out); m.ft.syncButtons() })
+	if !m.ft.resumeBtn.Disabled() {
+		t.Error("Resume is enabled beside a run folder whose only checkpoint is half written")
+	}
+}
