@@ -10,8 +10,8 @@ import (
 	"github.com/captune/captune/internal/atomicfile"
 )
 
-// A run folder after a killed run: its leftovers go, the checkpoints, the log and a running
-// writer's temporary file stay.
+// A run folder after a killed run: its leftovers go (of this version and older ones), the
+// checkpoints, the log and a running writer's temporary file and checkpoint folder stay.
 func TestRemoveStaleTemps(t *testing.T) {
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
@@ -23,10 +23,12 @@ func TestRemoveStaleTemps(t *testing.T) {
 		".model.safetensors" + atomicfile.Marker + dead + "-0a",
 		"checkpoints/.step-000003.tmp/.optimizer.safetensors" + atomicfile.Marker + dead + "-1b",
 		"checkpoints/.step-000004.tmp/config.json",
+		"checkpoints/.step-000006" + atomicfile.Marker + dead + "-3d/model.safetensors",
 	}
 	kept := []string{
 		"train_log.jsonl", "checkpoints/step-000002/model.safetensors",
 		".config.json" + atomicfile.Marker + live + "-2c", "checkpoints/.notes.tmp",
+		"checkpoints/.step-000009" + atomicfile.Marker + live + "-4e/config.json",
 	}
 	for _, f := range append(append([]string(nil), gone...), kept...) {
 		p := filepath.Join(out, filepath.FromSlash(f))
@@ -37,8 +39,8 @@ func TestRemoveStaleTemps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := removeStaleTemps(out); n != 3 {
-		t.Errorf("removed %d, want 3 (a temporary file, two half-written checkpoints)", n)
+	if n := removeStaleTemps(out); n != 4 {
+		t.Errorf("removed %d, want 4 (a temporary file, three half-written checkpoints)", n)
 	}
 	for _, f := range gone {
 		if _, err := os.Stat(filepath.Join(out, filepath.Dir(f))); filepath.Dir(f) != "." && err == nil && filepath.Base(filepath.Dir(f)) != "checkpoints" {
