@@ -16,6 +16,35 @@ import (
 	"github.com/captune/captune/internal/atomicfile"
 )
 
+// resumeFrom reads the newest complete checkpoint in cfg.OutDir into state and returns the
+// settings to continue with (see resumedConfig) and the checkpoint ("" when there is none: the run
+// starts over). Either way it cuts train_log.jsonl back to the step the run continues after.
+func resumeFrom(cfg Config, state *trainerState, onProgress func(Progress)) (Config, string, error) {
+	dir, err := latestCheckpoint(cfg.OutDir)
+	if err != nil {
+		return cfg, "", err
+	}
+	if dir != "" {
+		if err := readJSON(filepath.Join(dir, "trainer_state.json"), state); err != nil {
+			return cfg, "", fmt.Errorf("resume from %s: %w", dir, err)
+		}
+		var differ []string
+		if cfg, differ = resumedConfig(cfg, state.Config); len(differ) > 0 {
+			onProgress(Progress{Phase: "load", ValLoss: math.NaN(), Message: fmt.Sprintf(
+				"continuing %s with the settings it was trained with: %s", filepath.Base(dir), strings.Join(differ, ", "))})
+		}
+		if err := cfg.Validate(); err != nil {
+			return cfg, "", fmt.Errorf("resume from %s: %w", dir, err)
+		}
+		state.Config = cfg
+	}
+	// The steps a killed run logged after its newest checkpoint run again: log them once.
+	if err := cutLog(filepath.Join(cfg.OutDir, "train_log.jsonl"), state.Step); err != nil {
+		return cfg, "", err
+	}
+	return cfg, dir, nil
+}
+
 // resumedConfig returns the settings a resumed run trains with: the checkpoint's (saved), which
 // decide the training (learning rate and schedule, steps, batches, seed, freezing, loss), with the
 // caller's for this session only (folders, device, checkpoint interval and count, evaluation

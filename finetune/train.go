@@ -125,30 +125,11 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	from := cfg.BaseModel
 	var resumeDir string
 	if cfg.Resume {
-		resumeDir, err = latestCheckpoint(cfg.OutDir)
-		if err != nil {
+		if cfg, resumeDir, err = resumeFrom(cfg, &state, onProgress); err != nil {
 			return res, err
 		}
 		if resumeDir != "" {
-			if err := readJSON(filepath.Join(resumeDir, "trainer_state.json"), &state); err != nil {
-				return res, fmt.Errorf("resume from %s: %w", resumeDir, err)
-			}
-			var differ []string
-			if cfg, differ = resumedConfig(cfg, state.Config); len(differ) > 0 {
-				onProgress(Progress{Phase: "load", ValLoss: math.NaN(), Message: fmt.Sprintf(
-					"continuing %s with the settings it was trained with: %s", filepath.Base(resumeDir), strings.Join(differ, ", "))})
-			}
-			if err := cfg.Validate(); err != nil {
-				return res, fmt.Errorf("resume from %s: %w", resumeDir, err)
-			}
-			state.Config = cfg
-			from = resumeDir
-			res.Resumed = true
-			res.LastCheckpoint = resumeDir
-		}
-		// The steps a killed run logged after its newest checkpoint run again: log them once.
-		if err := cutLog(filepath.Join(cfg.OutDir, "train_log.jsonl"), state.Step); err != nil {
-			return res, err
+			from, res.Resumed, res.LastCheckpoint = resumeDir, true, resumeDir
 		}
 	}
 	mcfg, err := inference.LoadConfig(from)
