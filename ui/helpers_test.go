@@ -224,6 +224,7 @@ func openWindow(t *testing.T, deps Deps, dir string) (*MainWindow, *annotate.Dat
 	// The first image's preview and the visible thumbnails arrive from the loader's goroutines,
 	// which under the test driver change widgets right there: let them land before the test acts.
 	m.images.wait()
+	settle(m) // and the throttled redraws the new dataset started
 	return m, ds
 }
 
