@@ -45,6 +45,7 @@ type Config struct {
 	EvalBeams       int // beams for validation captions
 	EvalMaxLength   int
 	EvalMinLength   int
+	StopOnAlarm     bool // end the run after the epoch whose validation captions raised an alarm
 }
 
 // DefaultConfig returns settings for fine-tuning BLIP on a few hundred to a few thousand images:

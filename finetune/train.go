@@ -37,7 +37,7 @@ type Data struct {
 
 // Progress reports training as it goes; Phase says what is happening.
 type Progress struct {
-	Phase         string // "load", "train", "checkpoint", "eval", "done"; Estimate: "load", "estimate"
+	Phase         string // "load", "train", "checkpoint", "eval", "captions", "done"; Estimate: "load", "estimate"
 	Step, Total   int    // optimizer steps done / planned
 	Epoch         int    // 1-based
 	Loss          float64
@@ -52,6 +52,10 @@ type Progress struct {
 	History    []float64
 	ValSteps   []int
 	ValHistory []float64
+	// Phase "captions" (at each epoch end with validation references) carries the validation
+	// captions' stats and, when one was raised, the alarm text naming cause and remedy.
+	Captions *CaptionStats
+	Alarm    string
 }
 
 // Result summarises a finished (or stopped) run.
@@ -62,8 +66,11 @@ type Result struct {
 	ValLosses      []float64 // after each epoch
 	LastCheckpoint string
 	Resumed        bool
-	Stopped        bool // cancelled before the end
-	RemovedTemps   int  // temporary files of a killed run removed from OutDir and its checkpoints
+	Stopped        bool           // cancelled before the end
+	RemovedTemps   int            // temporary files of a killed run removed from OutDir and its checkpoints
+	Captions       []CaptionStats // validation captions after each epoch (see CaptionStats)
+	Alarms         []Alarm        // every alarm raised, in order
+	StoppedByAlarm bool           // Config.StopOnAlarm ended the run early
 }
 
 // ErrOutOfMemory is returned when training does not fit, before it starts or when it runs out.
@@ -198,10 +205,11 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	loader := newImageLoader(images, capt.Pre, cfg.Augment)
 	valSamples, valImages, _ := buildSamples(data.Val)
 	valLoader := newImageLoader(valImages, capt.Pre, false)
+	watch := newCaptionWatch(cfg, data.Val)
 
 	started := time.Now()
 	doneAtStart := state.Step
-	for state.Step < total {
+	for state.Step < total && !res.StoppedByAlarm {
 		order := epochOrder(len(samples), cfg.Seed, state.Epoch, cfg.Shuffle)
 		for state.Position < len(order) && state.Step < total {
 			if err := ctx.Err(); err != nil {
@@ -250,6 +258,9 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 					res.ValLosses = append(res.ValLosses, vl)
 					logLine(map[string]any{"step": state.Step, "epoch": state.Epoch, "val_loss": vl})
 					onProgress(Progress{Phase: "eval", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: vl, Loss: stepLoss, LR: lr})
+					if err := watchEpoch(ctx, watch, capt, cfg, &res, Progress{Step: state.Step, Total: total, Epoch: state.Epoch}, logLine, onProgress); err != nil {
+						return res, fmt.Errorf("validation captions after step %d: %w", state.Step, err)
+					}
 				}
 				onProgress(Progress{Phase: "checkpoint", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN()})
 				dir, err := saveCheckpoint(capt, opt, &state, cfg)

@@ -1,0 +1,295 @@
+package finetune
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/captune/captune/finetune/metrics"
+	"github.com/captune/captune/inference"
+)
+
+// CaptionStats describe the validation captions a run's current weights write: how good they are
+// against the references and whether they collapsed (every image the same caption), repeat words
+// or drifted in length. The loss shows none of these.
+type CaptionStats struct {
+	Images    int      `json:"images"`
+	CIDErD    float64  `json:"cider_d"`   // pycocoevalcap's scale (×100 to print)
+	BLEU4     float64  `json:"bleu_4"`    // idem
+	Identical float64  `json:"identical"` // share of images whose caption another image also got
+	Distinct1 float64  `json:"distinct_1"`
+	Distinct2 float64  `json:"distinct_2"`
+	Repeated  float64  `json:"repeated"`    // share of captions with a run of words said twice (see repeats)
+	MeanLen   float64  `json:"mean_length"` // words per caption (pycocoevalcap tokens)
+	RefLen    float64  `json:"ref_mean_length"`
+	Examples  []string `json:"examples"` // "image: caption" for the first few images
+}
+
+// String is the stats on one line, as the CLI prints them.
+func (s CaptionStats) String() string {
+	return fmt.Sprintf("CIDEr-D %s BLEU-4 %s · identical %.0f%% · distinct-1/2 %.2f/%.2f · repeats %.0f%% · length %.1f (references %.1f)",
+		metrics.Percent(s.CIDErD), metrics.Percent(s.BLEU4), 100*s.Identical, s.Distinct1, s.Distinct2,
+		100*s.Repeated, s.MeanLen, s.RefLen)
+}
+
+// Alarm thresholds, chosen on the bundled sample (assets/model trained on assets/sample, 5
+// validation images): a healthy run at the recommended learning rate keeps every caption distinct,
+// writes no repeats and stays within about 15 % of the references' length, while a run at a
+// learning rate 100× too high gives most images one caption by its second or third epoch. The
+// margins over the references' own shares keep a domain whose references repeat from alarming.
+const (
+	// IdenticalAlarm: at least half of the images share their caption with another image.
+	IdenticalAlarm = 0.5
+	// RepeatAlarm: at least 30 % of the captions say a run of words twice in a row.
+	RepeatAlarm = 0.3
+	// LengthGapAlarm: the mean caption length is 40 % or more off the references' mean.
+	LengthGapAlarm = 0.4
+	// CIDErFallEpochs: CIDEr-D fell at this many epoch ends in a row, by CIDErFallShare of its
+	// value before the fall in all (a healthy sample run wobbles by up to about 9 % over two epochs).
+	CIDErFallEpochs = 2
+	CIDErFallShare  = 0.1
+	// referenceMargin is how far above the references' own share a share must be to alarm.
+	referenceMargin = 0.2
+	// exampleCaptions is how many example captions each epoch records.
+	exampleCaptions = 3
+)
+
+// Alarm is one warning about the captions of an epoch, naming the likely cause and the remedy.
+type Alarm struct {
+	Kind    string `json:"kind"` // "identical", "repetition", "length", "cider"
+	Message string `json:"message"`
+}
+
+// captionStats measures cands (by image path) against the examples' references; examples without a
+// reference are left out.
+func captionStats(ex []Example, cands map[string]string) (CaptionStats, error) {
+	var refs []Example
+	for _, e := range ex {
+		if len(nonEmpty(e.Captions)) > 0 {
+			refs = append(refs, Example{Image: e.Image, Captions: nonEmpty(e.Captions)})
+		}
+	}
+	sc, err := Score(refs, cands)
+	if err != nil {
+		return CaptionStats{}, err
+	}
+	st := CaptionStats{Images: len(refs), CIDErD: sc.CIDErD, BLEU4: sc.Bleu[3]}
+	var texts []string
+	var refWords, refCaps int
+	for _, e := range refs {
+		texts = append(texts, cands[e.Image])
+		for _, r := range e.Captions {
+			refWords += len(metrics.Tokenize(r))
+			refCaps++
+		}
+	}
+	st.Identical, st.Distinct1, st.Distinct2, st.Repeated, st.MeanLen = textStats(texts)
+	st.RefLen = float64(refWords) / float64(max(refCaps, 1))
+	for _, e := range refs[:min(exampleCaptions, len(refs))] {
+		st.Examples = append(st.Examples, filepath.Base(e.Image)+": "+cands[e.Image])
+	}
+	return st, nil
+}
+
+// textStats returns the share of captions equal to another one, distinct-1 and distinct-2 (unique
+// n-grams over all n-grams), the share of captions with words said twice in a row (see repeats), and the mean
+// length in words.
+func textStats(texts []string) (identical, distinct1, distinct2, repeated, meanLen float64) {
+	if len(texts) == 0 {
+		return 0, 0, 0, 0, 0
+	}
+	count := map[string]int{}
+	uni, bi := map[string]bool{}, map[string]bool{}
+	var nUni, nBi, words, reps int
+	for _, t := range texts {
+		toks := metrics.Tokenize(t)
+		count[strings.Join(toks, " ")]++
+		words += len(toks)
+		for i, w := range toks {
+			uni[w] = true
+			nUni++
+			if i > 0 {
+				bi[toks[i-1]+" "+w] = true
+				nBi++
+			}
+		}
+		if repeats(toks) {
+			reps++
+		}
+	}
+	var dup int
+	for _, n := range count {
+		if n > 1 {
+			dup += n
+		}
+	}
+	n := float64(len(texts))
+	return float64(dup) / n, ratio(len(uni), nUni), ratio(len(bi), nBi), float64(reps) / n, float64(words) / n
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// repeats reports whether a caption says a run of one to four words twice in a row ("post post",
+// "on the table on the table"): the loops of a degenerate decoder. Words and pairs recurring apart
+// are common in good captions ("a large green square left of a large green circle") and do not
+// count: on the bundled sample they would alarm on healthy runs.
+func repeats(toks []string) bool {
+	for n := 1; n <= 4; n++ {
+		for i := 0; i+2*n <= len(toks); i++ {
+			if slices.Equal(toks[i:i+n], toks[i+n:i+2*n]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// referenceStats are the identical and repeat shares of the references themselves (each image's
+// first reference), the floor the candidates' shares are compared with.
+func referenceStats(ex []Example) (identical, repeated float64) {
+	var texts []string
+	for _, e := range ex {
+		if c := nonEmpty(e.Captions); len(c) > 0 {
+			texts = append(texts, c[0])
+		}
+	}
+	identical, _, _, repeated, _ = textStats(texts)
+	return identical, repeated
+}
+
+// checkAlarms returns the alarms raised by the latest of history (one CaptionStats per epoch, in
+// order) given the references' own identical and repeat shares.
+func checkAlarms(history []CaptionStats, refIdentical, refRepeated float64) []Alarm {
+	if len(history) == 0 {
+		return nil
+	}
+	s := history[len(history)-1]
+	var out []Alarm
+	if s.Identical >= math.Max(IdenticalAlarm, refIdentical+referenceMargin) {
+		out = append(out, Alarm{"identical", fmt.Sprintf("%.0f%% of the validation images get the same caption as another image: the model is collapsing, usually from a learning rate too high or too many epochs; lower the learning rate, train fewer epochs, freeze the vision encoder (--freeze-vision), or add more (or approved) captions", 100*s.Identical)})
+	}
+	if s.Repeated >= math.Max(RepeatAlarm, refRepeated+referenceMargin) {
+		out = append(out, Alarm{"repetition", fmt.Sprintf("%.0f%% of the validation captions repeat words: lower the learning rate or train fewer epochs, and check the training captions for repeats", 100*s.Repeated)})
+	}
+	if s.RefLen > 0 && math.Abs(s.MeanLen-s.RefLen)/s.RefLen >= LengthGapAlarm {
+		out = append(out, Alarm{"length", fmt.Sprintf("captions average %.1f words against the references' %.1f: lower the learning rate or train fewer epochs, and check that the captions fit the training length", s.MeanLen, s.RefLen)})
+	}
+	if len(history) > CIDErFallEpochs {
+		before := history[len(history)-1-CIDErFallEpochs].CIDErD
+		falling := s.CIDErD <= before*(1-CIDErFallShare)
+		for i := len(history) - CIDErFallEpochs; i < len(history); i++ {
+			falling = falling && history[i].CIDErD < history[i-1].CIDErD
+		}
+		if falling {
+			out = append(out, Alarm{"cider", fmt.Sprintf("validation CIDEr-D fell %d epochs in a row (%s → %s): the model is overfitting; train fewer epochs, lower the learning rate, or add more data", CIDErFallEpochs, metrics.Percent(history[len(history)-1-CIDErFallEpochs].CIDErD), metrics.Percent(s.CIDErD))})
+		}
+	}
+	return out
+}
+
+// alarmText joins alarms' messages for one line.
+func alarmText(alarms []Alarm) string {
+	msgs := make([]string, len(alarms))
+	for i, a := range alarms {
+		msgs[i] = a.Message
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func nonEmpty(caps []string) []string {
+	var out []string
+	for _, c := range caps {
+		if strings.TrimSpace(c) != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// captionWatch captions the validation images at each epoch end with the run's current weights and
+// raises alarms; a nil *captionWatch (no validation image with a reference) does nothing.
+type captionWatch struct {
+	val                       []Example // sorted by image path, each with a reference
+	opts                      inference.CaptionOptions
+	history                   []CaptionStats
+	refIdentical, refRepeated float64
+}
+
+// newCaptionWatch returns the watch for a run, or nil when no validation image has a reference.
+func newCaptionWatch(cfg Config, val []Example) *captionWatch {
+	var ex []Example
+	for _, e := range val {
+		if len(nonEmpty(e.Captions)) > 0 {
+			ex = append(ex, e)
+		}
+	}
+	if len(ex) == 0 {
+		return nil
+	}
+	sort.Slice(ex, func(i, j int) bool { return ex[i].Image < ex[j].Image })
+	w := &captionWatch{val: ex, opts: watchOptions(cfg)}
+	w.refIdentical, w.refRepeated = referenceStats(ex)
+	return w
+}
+
+// watchOptions is greedy decoding with the run's evaluation lengths and prompt: the cheapest
+// decoding that shows a collapse.
+func watchOptions(cfg Config) inference.CaptionOptions {
+	d := inference.DefaultDecodeOptions()
+	if cfg.EvalMaxLength > 0 {
+		d.MaxLength = cfg.EvalMaxLength
+	}
+	d.MinLength = cfg.EvalMinLength
+	return inference.CaptionOptions{Decode: d, Prompt: cfg.Prompt, StripPrompt: true, BatchSize: cfg.BatchSize}
+}
+
+// epochEnd captions the validation images, records the stats and alarms in the log, reports them
+// as Phase "captions", and returns the alarms.
+func (w *captionWatch) epochEnd(ctx context.Context, c *inference.Captioner, p Progress, logLine func(any), onProgress func(Progress)) ([]Alarm, error) {
+	if w == nil {
+		return nil, nil
+	}
+	onProgress(Progress{Phase: "eval", Step: p.Step, Total: p.Total, Epoch: p.Epoch, ValLoss: math.NaN(), Message: "captioning the validation images"})
+	cands, err := CaptionExamples(ctx, c, w.val, w.opts, nil)
+	if err != nil {
+		return nil, fmt.Errorf("caption validation images: %w", err)
+	}
+	st, err := captionStats(w.val, cands)
+	if err != nil {
+		return nil, fmt.Errorf("score validation captions: %w", err)
+	}
+	w.history = append(w.history, st)
+	alarms := checkAlarms(w.history, w.refIdentical, w.refRepeated)
+	logLine(map[string]any{"step": p.Step, "epoch": p.Epoch, "captions": st, "alarms": alarms})
+	onProgress(Progress{Phase: "captions", Step: p.Step, Total: p.Total, Epoch: p.Epoch, ValLoss: math.NaN(),
+		Captions: &st, Alarm: alarmText(alarms), Message: fmt.Sprintf("epoch %d captions: %s", p.Epoch, st)})
+	return alarms, nil
+}
+
+// watchEpoch runs the caption watch at an epoch end and records its stats and alarms in res; with
+// cfg.StopOnAlarm an alarm marks the run to stop once the epoch's checkpoint is written.
+func watchEpoch(ctx context.Context, w *captionWatch, c *inference.Captioner, cfg Config, res *Result, p Progress, logLine func(any), onProgress func(Progress)) error {
+	if w == nil {
+		return nil
+	}
+	alarms, err := w.epochEnd(ctx, c, p, logLine, onProgress)
+	if err != nil {
+		return err
+	}
+	res.Captions = append(res.Captions, w.history[len(w.history)-1])
+	res.Alarms = append(res.Alarms, alarms...)
+	if len(alarms) > 0 && cfg.StopOnAlarm {
+		res.StoppedByAlarm = true
+		logLine(map[string]any{"step": p.Step, "epoch": p.Epoch, "stopped_by_alarm": true})
+	}
+	return nil
+}
