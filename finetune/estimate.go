@@ -16,7 +16,7 @@ type RunEstimate struct {
 	Steps      int           // optimizer steps the run will take (epochs × steps per epoch, or MaxSteps)
 	StepTime   time.Duration // measured mean time of one optimizer step (the first, warm-up step excluded)
 	Evals      int           // validation passes the run makes (one at each epoch end)
-	EvalTime   time.Duration // all validation passes, from one measured validation batch
+	EvalTime   time.Duration // all validation passes (loss and caption watch), each from one measured batch
 	LoadTime   time.Duration // measured: loading the base model
 	Total      time.Duration // whole run: Steps×StepTime + EvalTime + LoadTime (checkpoint writes not counted)
 	Memory     int64         // bytes training needs (inference.EstimateMemory less what freezing saves)
@@ -39,7 +39,7 @@ const DefaultCalibration = 3
 const longRun = time.Hour
 
 // Estimate loads cfg.BaseModel as Run does, takes calibrate (at least 2) real optimizer steps on
-// batches of the training split, times one validation batch, and extrapolates to the whole run.
+// batches of the training split, times one validation batch and one batch of validation captions, and extrapolates to the whole run.
 // It writes nothing (not even cfg.OutDir, which may be empty) and leaves the base model as it was;
 // cfg.Resume and cfg.Overwrite are ignored: it estimates a run from the start. Like Run it runs on
 // the calling goroutine, locked to its OS thread; cancel ctx to stop it within one step (the
@@ -106,11 +106,11 @@ func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgr
 	}
 	est.Calibrated = calibrate
 	if est.Evals > 0 {
-		batch, batches, err := cal.timeValidation(data.Val)
+		pass, err := cal.timeValidation(data.Val)
 		if err != nil {
 			return est, err
 		}
-		est.EvalTime = time.Duration(est.Evals*batches) * batch
+		est.EvalTime = time.Duration(est.Evals) * pass
 	}
 	if !cfg.FreezeVision {
 		frozen := cfg
@@ -177,23 +177,36 @@ func (c *calibration) measure(cfg Config, n int) (time.Duration, error) {
 	return timed / time.Duration(max(n-1, 1)), nil
 }
 
-// timeValidation times one validation batch as Run's validation computes it, and returns it with
-// the number of batches of the validation split.
-func (c *calibration) timeValidation(val []Example) (batch time.Duration, batches int, err error) {
+// timeValidation times one validation pass as Run makes it at each epoch end: the validation loss
+// over the split's captions and the greedy captions of its images (the caption watch), each
+// extrapolated from one measured batch.
+func (c *calibration) timeValidation(val []Example) (time.Duration, error) {
 	samples, images, _ := buildSamples(val)
 	if len(samples) == 0 {
-		return 0, 0, nil
+		return 0, nil
 	}
 	if err := c.ctx.Err(); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	c.onProgress(Progress{Phase: "estimate", ValLoss: math.NaN(), Message: "timing a validation batch"})
 	loader := newImageLoader(images, c.capt.Pre, false)
 	started := time.Now()
 	if _, err := validationLoss(c.capt, c.cfg, loader, samples[:min(c.cfg.BatchSize, len(samples))]); err != nil {
-		return 0, 0, fmt.Errorf("estimate: validation batch: %w", err)
+		return 0, fmt.Errorf("estimate: validation batch: %w", err)
 	}
-	return time.Since(started), (len(samples) + c.cfg.BatchSize - 1) / c.cfg.BatchSize, nil
+	batches := (len(samples) + c.cfg.BatchSize - 1) / c.cfg.BatchSize
+	pass := time.Duration(batches) * time.Since(started)
+	w := newCaptionWatch(c.cfg, val)
+	if w == nil {
+		return pass, nil
+	}
+	n := min(len(w.val), w.opts.BatchSize)
+	started = time.Now()
+	if _, err := CaptionExamples(c.ctx, c.capt, w.val[:n], w.opts, nil); err != nil {
+		return 0, fmt.Errorf("estimate: validation captions: %w", err)
+	}
+	imageBatches := (len(w.val) + n - 1) / n
+	return pass + time.Duration(imageBatches)*time.Since(started), nil
 }
 
 // trainingMemory is inference.EstimateMemory for training with cfg's freezing at this batch size:
