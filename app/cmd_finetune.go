@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"path/filepath"
 	"time"
 
 	"github.com/captune/captune/annotate"
@@ -47,6 +48,7 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	fs.BoolVar(&cfg.Augment, "augment", false, "random resized crop and horizontal flip (off: flips break left/right captions)")
 	fs.IntVar(&cfg.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = at each epoch end)")
 	fs.IntVar(&cfg.KeepLast, "keep", cfg.KeepLast, "checkpoints kept besides the best")
+	fs.BoolVar(&cfg.StopOnAlarm, "stop-on-alarm", false, "stop after the epoch whose validation captions raise an alarm (collapse, repetition, length, falling CIDEr-D); its checkpoint is kept")
 	estimateOnly := fs.Bool("estimate", false, "measure a few real steps, print how long the run takes and the memory it needs, and exit without training")
 	noEstimate := fs.Bool("no-estimate", false, "start training without measuring the estimate first")
 	approved := fs.Bool("approved-only", false, "train only on approved captions (same as --captions approved)")
@@ -124,6 +126,11 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 			if !math.IsNaN(p.ValLoss) {
 				fmt.Fprintf(env.Stderr, "\nepoch %d: validation loss %.4f\n", p.Epoch, p.ValLoss)
 			}
+		case "captions":
+			fmt.Fprintln(env.Stderr, p.Message)
+			if p.Alarm != "" {
+				fmt.Fprintf(env.Stderr, "warning: epoch %d: %s\n", p.Epoch, p.Alarm)
+			}
 		}
 	})
 	if drew {
@@ -137,6 +144,9 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 			fmt.Fprintf(env.Stderr, "last checkpoint: %s (continue with --resume)\n", res.LastCheckpoint)
 		}
 		return err
+	}
+	if res.StoppedByAlarm {
+		fmt.Fprintf(env.Stderr, "stopped early by an alarm (--stop-on-alarm); checkpoints kept in %s\n", filepath.Join(res.OutDir, "checkpoints"))
 	}
 	if len(res.Losses) == 0 {
 		return fmt.Errorf("no training step ran")
