@@ -127,6 +127,9 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 				fmt.Fprintf(env.Stderr, "\nepoch %d: validation loss %.4f\n", p.Epoch, p.ValLoss)
 			}
 		case "captions":
+			if p.Captions == nil {
+				break // captioning started
+			}
 			fmt.Fprintln(env.Stderr, p.Message)
 			if p.Alarm != "" {
 				fmt.Fprintf(env.Stderr, "warning: epoch %d: %s\n", p.Epoch, p.Alarm)

@@ -290,7 +290,7 @@ func (finetuneTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress
 	res, err := finetune.Run(ctx, cfg, data, func(p finetune.Progress) {
 		onProgress(ui.TrainProgress{Phase: p.Phase, Step: p.Step, Total: p.Total, Epoch: p.Epoch, Loss: p.Loss, LR: p.LR,
 			SamplesPerSec: p.SamplesPerSec, ETA: p.ETA, ValLoss: p.ValLoss, Message: p.Message,
-			History: p.History, ValSteps: p.ValSteps, ValHistory: p.ValHistory})
+			History: p.History, ValSteps: p.ValSteps, ValHistory: p.ValHistory, Alarm: p.Alarm})
 	})
 	return ui.TrainResult{OutDir: res.OutDir, Steps: res.Steps, Losses: res.Losses, LastCheckpoint: res.LastCheckpoint,
 		Resumed: res.Resumed, Stopped: res.Stopped}, err

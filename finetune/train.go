@@ -53,7 +53,8 @@ type Progress struct {
 	ValSteps   []int
 	ValHistory []float64
 	// Phase "captions" (at each epoch end with validation references) carries the validation
-	// captions' stats and, when one was raised, the alarm text naming cause and remedy.
+	// captions' stats and, when one was raised, the alarm text naming cause and remedy; its first
+	// report of an epoch, without Captions, says the captioning started.
 	Captions *CaptionStats
 	Alarm    string
 }

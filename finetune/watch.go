@@ -253,12 +253,14 @@ func watchOptions(cfg Config) inference.CaptionOptions {
 }
 
 // epochEnd captions the validation images, records the stats and alarms in the log, reports them
-// as Phase "captions", and returns the alarms.
+// as Phase "captions" (a first report without Captions says the captioning started), and returns
+// the alarms.
 func (w *captionWatch) epochEnd(ctx context.Context, c *inference.Captioner, p Progress, logLine func(any), onProgress func(Progress)) ([]Alarm, error) {
 	if w == nil {
 		return nil, nil
 	}
-	onProgress(Progress{Phase: "eval", Step: p.Step, Total: p.Total, Epoch: p.Epoch, ValLoss: math.NaN(), Message: "captioning the validation images"})
+	onProgress(Progress{Phase: "captions", Step: p.Step, Total: p.Total, Epoch: p.Epoch, ValLoss: math.NaN(),
+		Message: fmt.Sprintf("epoch %d: captioning the validation images…", p.Epoch)})
 	cands, err := CaptionExamples(ctx, c, w.val, w.opts, nil)
 	if err != nil {
 		return nil, fmt.Errorf("caption validation images: %w", err)

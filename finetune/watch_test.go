@@ -137,7 +137,7 @@ func TestHighLearningRateRaisesCollapseAlarm(t *testing.T) {
 	cfg.LR, cfg.Epochs, cfg.WarmupSteps, cfg.StopOnAlarm = lrHigh, 3, 2, true
 	var alarmSeen string
 	res, err := Run(context.Background(), cfg, data, func(p Progress) {
-		if p.Phase == "captions" {
+		if p.Phase == "captions" && p.Captions != nil {
 			t.Logf("epoch %d: %s %q %s", p.Epoch, p.Captions, p.Captions.Examples, p.Alarm)
 			alarmSeen += p.Alarm
 		}

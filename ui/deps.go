@@ -136,7 +136,7 @@ type TrainSettings struct {
 
 // TrainProgress mirrors finetune.Progress: what a run is doing now.
 type TrainProgress struct {
-	Phase         string // "load", "resume", "train", "checkpoint", "eval", "done"
+	Phase         string // "load", "resume", "train", "checkpoint", "eval", "captions", "done"
 	Step, Total   int    // optimizer steps done / planned
 	Epoch         int
 	Loss          float64
@@ -150,6 +150,9 @@ type TrainProgress struct {
 	History    []float64
 	ValSteps   []int
 	ValHistory []float64
+	// Phase "captions" (the validation captions of an epoch end): Message is their stats; Alarm,
+	// when set, warns that they collapsed, repeat or drifted, naming the cause and the remedy.
+	Alarm string
 }
 
 // TrainResult summarises a finished or stopped run.

@@ -51,9 +51,11 @@ type finetuneTab struct {
 	progress   *widget.ProgressBar
 	line       *widget.Label
 	phase      *widget.Label
+	alarm      *widget.Label // the run's latest caption alarm; hidden until one is raised
 
 	mu      sync.Mutex
 	latest  TrainProgress
+	alarmed string // text of the latest alarm of the running run
 	redraw  *throttle
 	running bool
 	cancel  context.CancelFunc
@@ -151,8 +153,12 @@ func newFinetuneTab(m *MainWindow) *finetuneTab {
 	t.line = widget.NewLabel("Not running.")
 	t.line.Truncation = fyne.TextTruncateEllipsis
 	t.phase = widget.NewLabel("")
+	t.alarm = widget.NewLabel("")
+	t.alarm.Wrapping = fyne.TextWrapWord
+	t.alarm.Importance = widget.DangerImportance
+	t.alarm.Hide()
 	buttons := container.NewHBox(t.startBtn, t.cancelBtn, t.resumeBtn, layout.NewSpacer(), t.compareBtn)
-	bottom := container.NewVBox(container.NewBorder(nil, nil, t.phase, nil, t.line), t.progress, buttons)
+	bottom := container.NewVBox(t.alarm, container.NewBorder(nil, nil, t.phase, nil, t.line), t.progress, buttons)
 	right := container.NewBorder(nil, bottom, nil, nil, t.curve)
 	split := container.NewHSplit(container.NewVScroll(left), right)
 	split.Offset = 0.36
@@ -443,6 +449,7 @@ func (t *finetuneTab) launch(s TrainSettings) {
 	}
 	t.mu.Lock()
 	t.latest = TrainProgress{Phase: "load", Message: "starting", ValLoss: math.NaN()}
+	t.alarmed = ""
 	t.mu.Unlock()
 	t.draw()
 	t.syncButtons()
@@ -463,6 +470,9 @@ func (t *finetuneTab) launch(s TrainSettings) {
 func (t *finetuneTab) onProgress(p TrainProgress) {
 	t.mu.Lock()
 	t.latest = p
+	if p.Alarm != "" {
+		t.alarmed = fmt.Sprintf("Epoch %d: %s", p.Epoch, p.Alarm)
+	}
 	t.mu.Unlock()
 	switch p.Phase {
 	case "resume":
@@ -477,8 +487,16 @@ func (t *finetuneTab) onProgress(p TrainProgress) {
 
 func (t *finetuneTab) draw() {
 	t.mu.Lock()
-	p := t.latest
+	p, alarmed := t.latest, t.alarmed
 	t.mu.Unlock()
+	if alarmed != t.alarm.Text {
+		t.alarm.SetText(alarmed)
+		if alarmed == "" {
+			t.alarm.Hide()
+		} else {
+			t.alarm.Show()
+		}
+	}
 	if p.Total > 0 {
 		t.progress.Max = float64(p.Total)
 		t.progress.SetValue(float64(p.Step))
@@ -516,7 +534,7 @@ func phaseLabel(p string) string {
 		return "Training"
 	case "checkpoint":
 		return "Checkpoint"
-	case "eval":
+	case "eval", "captions":
 		return "Validating"
 	case "done":
 		return "Saving"

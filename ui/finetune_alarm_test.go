@@ -1,0 +1,72 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+)
+
+// alarmingTrainer runs two epochs whose validation captions collapse at the second, as
+// finetune.Run reports it: a "captions" report at each epoch end, the second with an alarm.
+type alarmingTrainer struct{}
+
+const collapseAlarm = "100% of the validation images get the same caption as another image: lower the learning rate, train fewer epochs"
+
+func (alarmingTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainResult, error) {
+	res := TrainResult{OutDir: s.OutDir}
+	for step := 1; step <= 4; step++ {
+		res.Losses = append(res.Losses, 1/float64(step))
+		res.Steps = step
+		onProgress(TrainProgress{Phase: "train", Step: step, Total: 4, Epoch: (step + 1) / 2, Loss: 1 / float64(step), ValLoss: math.NaN()})
+		if step%2 == 0 {
+			p := TrainProgress{Phase: "captions", Step: step, Total: 4, Epoch: step / 2, ValLoss: math.NaN(), Message: "epoch captions: CIDEr-D 12.0"}
+			if step == 4 {
+				p.Alarm = collapseAlarm
+			}
+			onProgress(p)
+			onProgress(TrainProgress{Phase: "checkpoint", Step: step, Total: 4, Epoch: step / 2, ValLoss: math.NaN()})
+		}
+	}
+	onProgress(TrainProgress{Phase: "done", Step: 4, Total: 4, Message: "saved " + s.OutDir, ValLoss: math.NaN()})
+	return res, nil
+}
+
+// A run whose captions collapse says so in the Fine-tune tab, with the remedy, and the warning
+// stays after the run ends; the next run starts without it.
+func TestFineTuneShowsCaptionAlarm(t *testing.T) {
+	deps := testDeps(&fakeCaptioner{name: "fake"})
+	deps.RunsDir, deps.Trainer = t.TempDir(), alarmingTrainer{}
+	captions := map[int]string{}
+	for i := 0; i < 24; i++ {
+		captions[i] = fmt.Sprintf("caption %d", i)
+	}
+	m, _ := openWindow(t, deps, makeDataset(t, 24, captions))
+	m.Tabs.SelectIndex(1)
+	if m.ft.alarm.Visible() {
+		t.Fatalf("an alarm shows before any run: %q", m.ft.alarm.Text)
+	}
+	runToEnd := func() {
+		tap(m.ft.startBtn)
+		waitFor(t, "the run to end", func() bool {
+			var running bool
+			onUIWait(func() { running = m.ft.running })
+			return !running
+		})
+		settle(m)
+	}
+	runToEnd()
+	if got, want := m.ft.alarm.Text, "Epoch 2: "+collapseAlarm; got != want || !m.ft.alarm.Visible() {
+		t.Errorf("alarm %q (shown %v), want %q shown", got, m.ft.alarm.Visible(), want)
+	}
+	if !strings.Contains(m.ft.line.Text, "4 steps") {
+		t.Errorf("line %q, want the finished run's summary", m.ft.line.Text)
+	}
+	deps.Trainer = &fakeTrainer{steps: 4, epochs: 2}
+	m.deps.Trainer = deps.Trainer
+	runToEnd()
+	if m.ft.alarm.Visible() || m.ft.alarm.Text != "" {
+		t.Errorf("a run without an alarm shows %q", m.ft.alarm.Text)
+	}
+}
