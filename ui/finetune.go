@@ -67,7 +67,18 @@ type finetuneTab struct {
 
 func newFinetuneTab(m *MainWindow) *finetuneTab {
 	t := &finetuneTab{m: m, baseDirs: map[string]string{}, chosen: chosenTraining(m.prefs)}
-	d := loadTraining(m.prefs)
+	left := t.settingsPanel(loadTraining(m.prefs))
+	split := container.NewHSplit(container.NewVScroll(left), t.runPanel())
+	split.Offset = 0.36
+	t.content = container.NewPadded(split)
+	t.redraw = newThrottle(curveRedrawInterval, t.draw)
+	t.syncButtons()
+	return t
+}
+
+// settingsPanel builds the left side: the run's settings, what trains, the advice and estimate.
+func (t *finetuneTab) settingsPanel(d trainDefaults) fyne.CanvasObject {
+	m := t.m
 	t.base = widget.NewSelect(nil, func(string) { t.followBase() })
 	t.base.PlaceHolder = labelNoModel
 	t.data = widget.NewSelect(choiceLabels(annotate.TrainingCaptionChoices), func(string) { t.updateDataInfo() })
@@ -107,28 +118,7 @@ func newFinetuneTab(m *MainWindow) *finetuneTab {
 	t.deviceInfo = widget.NewLabel(m.deps.DeviceInfo)
 	t.deviceInfo.Wrapping = fyne.TextWrapWord
 	t.deviceInfo.SizeName = theme.SizeNameCaptionText
-	t.out = widget.NewEntry()
-	t.out.SetPlaceHolder("a new folder under " + m.deps.RunsDir)
-	// A run that stopped or crashed before it finished (no model yet, but a checkpoint) is offered
-	// for Resume; otherwise Start makes a fresh folder.
-	if last := m.prefs.String(prefLastRun); hasCheckpoint(last) && !fileExists(filepath.Join(last, "config.json")) {
-		t.out.SetText(last)
-	}
-	t.out.OnChanged = func(string) { t.syncButtons() }
-	browse := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
-		m.chooseFolder("Choose the run folder", func(dir string) { t.out.SetText(dir) }, nil)
-	})
-
-	t.startBtn = widget.NewButtonWithIcon("Start", theme.MediaPlayIcon(), func() { t.start(false) })
-	t.startBtn.Importance = widget.HighImportance
-	t.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.MediaStopIcon(), t.stop)
-	t.resumeBtn = widget.NewButtonWithIcon("Resume", theme.MediaReplayIcon(), func() { t.start(true) })
-	t.compareBtn = widget.NewButtonWithIcon("Compare before/after", theme.ViewRefreshIcon(), func() {
-		if t.lastRun != "" {
-			m.cmp.run(t.baseDir(), t.lastRun)
-		}
-	})
-
+	runFolder := t.runFolderField()
 	form := widget.NewForm(
 		widget.NewFormItem("Base model", t.base),
 		widget.NewFormItem("Training data", t.data),
@@ -140,12 +130,44 @@ func newFinetuneTab(m *MainWindow) *finetuneTab {
 		widget.NewFormItem("Vision encoder", t.freeze),
 		widget.NewFormItem("Device", t.device),
 		widget.NewFormItem("", t.deviceInfo),
-		widget.NewFormItem("Run folder", container.NewBorder(nil, nil, nil, browse, t.out)),
+		widget.NewFormItem("Run folder", runFolder),
 	)
 	note := widget.NewLabel("Checkpoints are written at the end of each epoch: Resume continues from the newest one after a stop or a crash.")
 	note.Wrapping = fyne.TextWrapWord
 	note.SizeName = theme.SizeNameCaptionText
 	left := container.NewVBox(widget.NewLabelWithStyle("Fine-tune", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), form, t.advice, t.estimate, note)
+	return left
+}
+
+// runFolderField is the Run folder entry with its Browse button; a run that stopped or crashed
+// before it finished (a checkpoint, no model yet) is offered for Resume.
+func (t *finetuneTab) runFolderField() fyne.CanvasObject {
+	m := t.m
+	t.out = widget.NewEntry()
+	t.out.SetPlaceHolder("a new folder under " + m.deps.RunsDir)
+	if last := m.prefs.String(prefLastRun); hasCheckpoint(last) && !fileExists(filepath.Join(last, "config.json")) {
+		t.out.SetText(last)
+	}
+	t.out.OnChanged = func(string) { t.syncButtons() }
+	browse := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
+		m.chooseFolder("Choose the run folder", func(dir string) { t.out.SetText(dir) }, nil)
+	})
+
+	return container.NewBorder(nil, nil, nil, browse, t.out)
+}
+
+// runPanel builds the right side: the loss curve, the alarm, the progress line and the buttons.
+func (t *finetuneTab) runPanel() fyne.CanvasObject {
+	m := t.m
+	t.startBtn = widget.NewButtonWithIcon("Start", theme.MediaPlayIcon(), func() { t.start(false) })
+	t.startBtn.Importance = widget.HighImportance
+	t.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.MediaStopIcon(), t.stop)
+	t.resumeBtn = widget.NewButtonWithIcon("Resume", theme.MediaReplayIcon(), func() { t.start(true) })
+	t.compareBtn = widget.NewButtonWithIcon("Compare before/after", theme.ViewRefreshIcon(), func() {
+		if t.lastRun != "" {
+			m.cmp.run(t.baseDir(), t.lastRun)
+		}
+	})
 
 	t.curve = NewLossCurve()
 	t.progress = widget.NewProgressBar()
@@ -159,13 +181,7 @@ func newFinetuneTab(m *MainWindow) *finetuneTab {
 	t.alarm.Hide()
 	buttons := container.NewHBox(t.startBtn, t.cancelBtn, t.resumeBtn, layout.NewSpacer(), t.compareBtn)
 	bottom := container.NewVBox(t.alarm, container.NewBorder(nil, nil, t.phase, nil, t.line), t.progress, buttons)
-	right := container.NewBorder(nil, bottom, nil, nil, t.curve)
-	split := container.NewHSplit(container.NewVScroll(left), right)
-	split.Offset = 0.36
-	t.content = container.NewPadded(split)
-	t.redraw = newThrottle(curveRedrawInterval, t.draw)
-	t.syncButtons()
-	return t
+	return container.NewBorder(nil, bottom, nil, nil, t.curve)
 }
 
 // refreshModels fills the base model menu from the model picker's list. UI goroutine.
