@@ -23,10 +23,17 @@ func init() {
 	})
 }
 
-func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
-	cfg := finetune.DefaultConfig()
-	data := fs.String("data", "", "dataset folder (required)")
-	model := fs.String("model", "bundled", "base "+ModelFlagHelp)
+// finetuneFlags are captune finetune's flags that are not fields of finetune.Config.
+type finetuneFlags struct {
+	data, model, recipe, captions, holdout *string
+	estimateOnly, noEstimate, approved     *bool
+}
+
+// defineFinetuneFlags declares the flags, with cfg's fields bound to theirs.
+func defineFinetuneFlags(fs *flag.FlagSet, cfg *finetune.Config) finetuneFlags {
+	var f finetuneFlags
+	f.data = fs.String("data", "", "dataset folder (required)")
+	f.model = fs.String("model", "bundled", "base "+ModelFlagHelp)
 	fs.StringVar(&cfg.OutDir, "out", "", "output folder for the fine-tuned model (required)")
 	fs.BoolVar(&cfg.Overwrite, "overwrite", false, "replace the contents of an existing output folder")
 	fs.BoolVar(&cfg.Resume, "resume", false, "continue from the newest checkpoint in --out, with the training settings it was started with")
@@ -40,7 +47,7 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	fs.IntVar(&cfg.WarmupSteps, "warmup", cfg.WarmupSteps, "linear warm-up steps")
 	fs.StringVar(&cfg.Schedule, "schedule", cfg.Schedule, "after warm-up: cosine, linear or constant")
 	fs.Float64Var(&cfg.ClipNorm, "clip-norm", cfg.ClipNorm, "gradient norm cap (0 = off)")
-	recipe := fs.String("recipe", "blip", "loss recipe: blip (original: [DEC] start, pads and prompt ignored, smoothing 0.1) or hf (transformers forward)")
+	f.recipe = fs.String("recipe", "blip", "loss recipe: blip (original: [DEC] start, pads and prompt ignored, smoothing 0.1) or hf (transformers forward)")
 	fs.StringVar(&cfg.Prompt, "prompt", "", `prompt every caption is trained with, e.g. "a picture of"`)
 	fs.BoolVar(&cfg.FreezeVision, "freeze-vision", false, "train only the text decoder")
 	fs.IntVar(&cfg.FreezeTextLayers, "freeze-text-layers", 0, "also freeze the text embeddings and the first N decoder layers")
@@ -49,48 +56,64 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	fs.IntVar(&cfg.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = at each epoch end)")
 	fs.IntVar(&cfg.KeepLast, "keep", cfg.KeepLast, "checkpoints kept besides the best")
 	fs.BoolVar(&cfg.StopOnAlarm, "stop-on-alarm", false, "stop after the epoch whose validation captions raise an alarm (collapse, repetition, length, falling CIDEr-D); its checkpoint is kept")
-	estimateOnly := fs.Bool("estimate", false, "measure a few real steps, print how long the run takes and the memory it needs, and exit without training")
-	noEstimate := fs.Bool("no-estimate", false, "start training without measuring the estimate first")
-	approved := fs.Bool("approved-only", false, "train only on approved captions (same as --captions approved)")
-	captions := fs.String("captions", string(annotate.TrainTrusted), "which captions train: trusted (human-written, imported or approved), approved, or all (unreviewed model captions too)")
-	holdout := fs.String("holdout", string(annotate.HoldoutAuto), "which images validate: auto (the dataset's val split, else every tenth image), tenth, or none")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *data == "" || cfg.OutDir == "" {
-		return &ExitError{Code: 2, Err: errors.New("--data and --out are required (see captune finetune --help)")}
-	}
-	choice, err := annotate.ParseTrainingCaptions(*captions)
+	f.estimateOnly = fs.Bool("estimate", false, "measure a few real steps, print how long the run takes and the memory it needs, and exit without training")
+	f.noEstimate = fs.Bool("no-estimate", false, "start training without measuring the estimate first")
+	f.approved = fs.Bool("approved-only", false, "train only on approved captions (same as --captions approved)")
+	f.captions = fs.String("captions", string(annotate.TrainTrusted), "which captions train: trusted (human-written, imported or approved), approved, or all (unreviewed model captions too)")
+	f.holdout = fs.String("holdout", string(annotate.HoldoutAuto), "which images validate: auto (the dataset's val split, else every tenth image), tenth, or none")
+	return f
+}
+
+// resolve completes cfg from the parsed flags (recipe, base model and the model's recommended
+// settings for flags not given) and returns the training data choices.
+func (f finetuneFlags) resolve(env *Env, fs *flag.FlagSet, cfg *finetune.Config) (choice annotate.TrainingCaptions, hold annotate.Holdout, err error) {
+	choice, err = annotate.ParseTrainingCaptions(*f.captions)
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return "", "", &ExitError{Code: 2, Err: err}
 	}
-	if *approved {
+	if *f.approved {
 		choice = annotate.TrainApproved
 	}
-	hold, err := annotate.ParseHoldout(*holdout)
+	hold, err = annotate.ParseHoldout(*f.holdout)
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return "", "", &ExitError{Code: 2, Err: err}
 	}
-	r, err := inference.ParseLossRecipe(*recipe)
+	r, err := inference.ParseLossRecipe(*f.recipe)
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return "", "", &ExitError{Code: 2, Err: err}
 	}
 	cfg.Recipe = r
-	if cfg.BaseModel, err = ResolveModel(*model); err != nil {
-		return err
+	if cfg.BaseModel, err = ResolveModel(*f.model); err != nil {
+		return "", "", err
 	}
 	if rec, ok := finetune.LoadRecommendation(cfg.BaseModel); ok {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		var note string
-		if cfg, note = rec.Apply(cfg, func(name string) bool { return set[name] }); note != "" {
+		if *cfg, note = rec.Apply(*cfg, func(name string) bool { return set[name] }); note != "" {
 			fmt.Fprintln(env.Stderr, note)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return "", "", &ExitError{Code: 2, Err: err}
 	}
-	ds, report, err := annotate.Open(*data, annotate.OpenOptions{})
+	return choice, hold, nil
+}
+
+func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	cfg := finetune.DefaultConfig()
+	f := defineFinetuneFlags(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *f.data == "" || cfg.OutDir == "" {
+		return &ExitError{Code: 2, Err: errors.New("--data and --out are required (see captune finetune --help)")}
+	}
+	choice, hold, err := f.resolve(env, fs, &cfg)
+	if err != nil {
+		return err
+	}
+	ds, report, err := annotate.Open(*f.data, annotate.OpenOptions{})
 	if err != nil {
 		return err
 	}
@@ -106,13 +129,22 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	for _, w := range set.Warnings {
 		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
 	}
-	if done, err := estimateBeforeTraining(ctx, env, cfg, d, *estimateOnly, *noEstimate); done {
+	if done, err := estimateBeforeTraining(ctx, env, cfg, d, *f.estimateOnly, *f.noEstimate); done {
 		return err
 	}
 	start := time.Now()
+	onProgress, finish := finetunePrinter(env)
+	res, err := finetune.Run(ctx, cfg, d, onProgress)
+	finish()
+	return reportFinetune(env, res, err, start)
+}
+
+// finetunePrinter prints a run's progress on stderr: one line redrawn for the steps, a line per
+// validation and caption check; finish ends the redrawn line.
+func finetunePrinter(env *Env) (onProgress func(finetune.Progress), finish func()) {
 	var last time.Time
 	drew := false
-	res, err := finetune.Run(ctx, cfg, d, func(p finetune.Progress) {
+	onProgress = func(p finetune.Progress) {
 		switch p.Phase {
 		case "load", "resume":
 			fmt.Fprintf(env.Stderr, "%s\n", p.Message)
@@ -135,10 +167,17 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 				fmt.Fprintf(env.Stderr, "warning: epoch %d: %s\n", p.Epoch, p.Alarm)
 			}
 		}
-	})
-	if drew {
-		fmt.Fprintln(env.Stderr)
 	}
+	finish = func() {
+		if drew {
+			fmt.Fprintln(env.Stderr)
+		}
+	}
+	return onProgress, finish
+}
+
+// reportFinetune says how a run ended: its error with the checkpoint to resume from, or the result.
+func reportFinetune(env *Env, res finetune.Result, err error, start time.Time) error {
 	if res.RemovedTemps > 0 {
 		fmt.Fprintf(env.Stderr, "%s: %s\n", res.OutDir, annotate.RemovedTempsNote(res.RemovedTemps))
 	}
