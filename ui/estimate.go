@@ -116,7 +116,12 @@ func (t *finetuneTab) estimated(e TrainEstimate, err error, cancelled bool, then
 	if len(e.Advice) > 0 {
 		msg += "\n\nCheaper:\n• " + strings.Join(e.Advice, "\n• ")
 	}
-	d := dialog.NewConfirm("Start a long run?", msg+"\n\nStart anyway?", func(ok bool) {
+	t.askStart("Start a long run?", msg, then)
+}
+
+// askStart asks title with msg and "Start anyway?"; then runs if the user says so.
+func (t *finetuneTab) askStart(title, msg string, then func()) {
+	d := dialog.NewConfirm(title, msg+"\n\nStart anyway?", func(ok bool) {
 		if ok {
 			then()
 		}

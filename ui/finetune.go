@@ -308,15 +308,7 @@ func (t *finetuneTab) confirmData(s TrainSettings, then func()) {
 		then()
 		return
 	}
-	msg := fmt.Sprintf("%d images train, %d validate.\n\n%s\n\nStart anyway?", len(set.Train), len(set.Val), strings.Join(set.Warnings, "\n"))
-	d := dialog.NewConfirm("Start fine-tuning?", msg, func(ok bool) {
-		if ok {
-			then()
-		}
-	}, t.m.Window)
-	d.SetConfirmText("Start anyway")
-	d.SetDismissText("Cancel")
-	d.Show()
+	t.askStart("Start fine-tuning?", fmt.Sprintf("%d images train, %d validate.\n\n%s", len(set.Train), len(set.Val), strings.Join(set.Warnings, "\n")), then)
 }
 
 // hasCheckpoint reports whether dir holds a checkpoint that training can resume from.
