@@ -290,10 +290,18 @@ func (finetuneTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress
 	res, err := finetune.Run(ctx, cfg, data, func(p finetune.Progress) {
 		onProgress(ui.TrainProgress{Phase: p.Phase, Step: p.Step, Total: p.Total, Epoch: p.Epoch, Loss: p.Loss, LR: p.LR,
 			SamplesPerSec: p.SamplesPerSec, ETA: p.ETA, ValLoss: p.ValLoss, Message: p.Message,
-			History: p.History, ValSteps: p.ValSteps, ValHistory: p.ValHistory, Alarm: p.Alarm})
+			History: p.History, ValSteps: p.ValSteps, ValHistory: p.ValHistory, Alarm: p.Alarm, Captions: epochCaptions(p.Captions)})
 	})
 	return ui.TrainResult{OutDir: res.OutDir, Steps: res.Steps, Losses: res.Losses, LastCheckpoint: res.LastCheckpoint,
 		Resumed: res.Resumed, Stopped: res.Stopped}, err
+}
+
+// epochCaptions hands the Fine-tune tab the numbers it plots of an epoch's validation captions.
+func epochCaptions(c *finetune.CaptionStats) *ui.EpochCaptions {
+	if c == nil {
+		return nil
+	}
+	return &ui.EpochCaptions{CIDErD: c.CIDErD, Identical: c.Identical, Examples: c.Examples}
 }
 
 // engineEvaluator captions the validation images with both models on the engine, scores them,

@@ -151,8 +151,18 @@ type TrainProgress struct {
 	ValSteps   []int
 	ValHistory []float64
 	// Phase "captions" (the validation captions of an epoch end): Message is their stats; Alarm,
-	// when set, warns that they collapsed, repeat or drifted, naming the cause and the remedy.
-	Alarm string
+	// when set, warns that they collapsed, repeat or drifted, naming the cause and the remedy;
+	// Captions, when set, holds the numbers the Fine-tune tab plots per epoch.
+	Alarm    string
+	Captions *EpochCaptions
+}
+
+// EpochCaptions mirrors the part of finetune.CaptionStats the Fine-tune tab shows: how good and
+// how varied one epoch's validation captions are, and a few of them.
+type EpochCaptions struct {
+	CIDErD    float64  // pycocoevalcap's scale (×100 to print)
+	Identical float64  // share of images whose caption another image also got, 0–1
+	Examples  []string // "image: caption" for the first few validation images
 }
 
 // TrainResult summarises a finished or stopped run.
