@@ -52,17 +52,20 @@ type finetuneTab struct {
 	line       *widget.Label
 	phase      *widget.Label
 	alarm      *widget.Label // the run's latest caption alarm; hidden until one is raised
+	capPlot    *CaptionPlot  // validation CIDEr-D and identical share per epoch
+	examples   *widget.Label // the latest epoch's example captions; hidden until the first
 
-	mu      sync.Mutex
-	latest  TrainProgress
-	alarmed string // text of the latest alarm of the running run
-	redraw  *throttle
-	running bool
-	cancel  context.CancelFunc
-	done    chan struct{}
-	lastRun string // output folder of the last finished run
-	lastErr error
-	lastRes TrainResult
+	mu       sync.Mutex
+	latest   TrainProgress
+	alarmed  string // text of the latest alarm of the running run
+	exampled string // text of the latest epoch's example captions
+	redraw   *throttle
+	running  bool
+	cancel   context.CancelFunc
+	done     chan struct{}
+	lastRun  string // output folder of the last finished run
+	lastErr  error
+	lastRes  TrainResult
 }
 
 func newFinetuneTab(m *MainWindow) *finetuneTab {
@@ -181,7 +184,14 @@ func (t *finetuneTab) runPanel() fyne.CanvasObject {
 	t.alarm.Hide()
 	buttons := container.NewHBox(t.startBtn, t.cancelBtn, t.resumeBtn, layout.NewSpacer(), t.compareBtn)
 	bottom := container.NewVBox(t.alarm, container.NewBorder(nil, nil, t.phase, nil, t.line), t.progress, buttons)
-	return container.NewBorder(nil, bottom, nil, nil, t.curve)
+	t.capPlot = NewCaptionPlot()
+	t.examples = widget.NewLabel("")
+	t.examples.SizeName = theme.SizeNameCaptionText
+	t.examples.Truncation = fyne.TextTruncateEllipsis
+	t.examples.Hide()
+	plots := container.NewVSplit(t.curve, container.NewBorder(nil, t.examples, nil, nil, t.capPlot))
+	plots.Offset = 0.6
+	return container.NewBorder(nil, bottom, nil, nil, plots)
 }
 
 // refreshModels fills the base model menu from the model picker's list. UI goroutine.
@@ -455,9 +465,10 @@ func (t *finetuneTab) launch(s TrainSettings) {
 	if !s.Resume {
 		t.curve.Reset()
 	}
+	t.capPlot.Reset() // a resumed run's earlier epochs are not reported again: its plot starts afresh
 	t.mu.Lock()
 	t.latest = TrainProgress{Phase: "load", Message: "starting", ValLoss: math.NaN()}
-	t.alarmed = ""
+	t.alarmed, t.exampled = "", ""
 	t.mu.Unlock()
 	t.draw()
 	t.syncButtons()
@@ -481,6 +492,9 @@ func (t *finetuneTab) onProgress(p TrainProgress) {
 	if p.Alarm != "" {
 		t.alarmed = fmt.Sprintf("Epoch %d: %s", p.Epoch, p.Alarm)
 	}
+	if p.Captions != nil {
+		t.exampled = examplesText(p.Epoch, p.Captions.Examples)
+	}
 	t.mu.Unlock()
 	switch p.Phase {
 	case "resume":
@@ -489,22 +503,20 @@ func (t *finetuneTab) onProgress(p TrainProgress) {
 		t.curve.Add(p.Step, p.Loss)
 	case "eval":
 		t.curve.AddValidation(p.Step, p.ValLoss)
+	case "captions":
+		if p.Captions != nil {
+			t.capPlot.Add(p.Epoch, p.Captions.CIDErD, p.Captions.Identical)
+		}
 	}
 	t.redraw.trigger()
 }
 
 func (t *finetuneTab) draw() {
 	t.mu.Lock()
-	p, alarmed := t.latest, t.alarmed
+	p, alarmed, exampled := t.latest, t.alarmed, t.exampled
 	t.mu.Unlock()
-	if alarmed != t.alarm.Text {
-		t.alarm.SetText(alarmed)
-		if alarmed == "" {
-			t.alarm.Hide()
-		} else {
-			t.alarm.Show()
-		}
-	}
+	showText(t.alarm, alarmed)
+	showText(t.examples, exampled)
 	if p.Total > 0 {
 		t.progress.Max = float64(p.Total)
 		t.progress.SetValue(float64(p.Step))
@@ -529,6 +541,19 @@ func (t *finetuneTab) draw() {
 		}
 	default:
 		t.line.SetText(p.Message)
+	}
+}
+
+// showText sets l's text, showing l only while it has some.
+func showText(l *widget.Label, text string) {
+	if text == l.Text {
+		return
+	}
+	l.SetText(text)
+	if text == "" {
+		l.Hide()
+	} else {
+		l.Show()
 	}
 }
 
@@ -570,6 +595,7 @@ func (t *finetuneTab) finish(s TrainSettings, res TrainResult, err error, cancel
 	t.redraw = newThrottle(curveRedrawInterval, t.draw)
 	t.draw()
 	t.curve.Refresh()
+	t.capPlot.Refresh()
 	t.lastRes, t.lastErr = res, err
 	switch {
 	case cancelled || res.Stopped:

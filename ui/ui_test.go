@@ -599,8 +599,13 @@ func TestLayoutsGolden(t *testing.T) {
 	}
 	m.ft.curve.AddValidation(15, 0.8)
 	m.ft.curve.AddValidation(30, 0.6)
+	m.ft.capPlot.Add(1, 0.35, 0.05)
+	m.ft.capPlot.Add(2, 0.52, 0.10)
+	showText(m.ft.examples, examplesText(2, []string{"img00.png: a red cube on a table",
+		"img01.png: two blue balls on grass", "img02.png: a green star above a red circle"}))
 	settle(m)
 	m.ft.curve.Refresh()
+	m.ft.capPlot.Refresh()
 	capture(t, m, "finetune")
 	assertGolden(t, m, "finetune.xml")
 
