@@ -46,6 +46,11 @@ type Config struct {
 	EvalMaxLength   int
 	EvalMinLength   int
 	StopOnAlarm     bool // end the run after the epoch whose validation captions raised an alarm
+	// SelectBy picks the checkpoint the output folder holds: "cider" (highest validation CIDEr-D),
+	// "loss" (lowest validation loss), or "" for cider when the validation images have captions,
+	// loss otherwise.
+	SelectBy string
+	Patience int // stop after this many epochs without a better checkpoint; 0 = off
 }
 
 // DefaultConfig returns settings for fine-tuning BLIP on a few hundred to a few thousand images:
@@ -103,6 +108,10 @@ func (c Config) Validate() error {
 		return bad("clip norm %v must be >= 0", c.ClipNorm)
 	case c.Resume && c.Overwrite:
 		return bad("resume and overwrite exclude each other")
+	case c.SelectBy != "" && c.SelectBy != SelectCIDEr && c.SelectBy != SelectLoss:
+		return bad("select by %q: want cider or loss", c.SelectBy)
+	case c.Patience < 0:
+		return bad("patience %d must be >= 0", c.Patience)
 	}
 	return nil
 }

@@ -72,6 +72,8 @@ type Result struct {
 	Captions       []CaptionStats // validation captions after each epoch (see CaptionStats)
 	Alarms         []Alarm        // every alarm raised, in order
 	StoppedByAlarm bool           // Config.StopOnAlarm ended the run early
+	StoppedEarly   bool           // Config.Patience epochs passed without a better checkpoint
+	Best           BestInfo       // the checkpoint OutDir's model is (Epoch 0: the last weights)
 }
 
 // ErrOutOfMemory is returned when training does not fit, before it starts or when it runs out.
@@ -97,6 +99,11 @@ type trainerState struct {
 	ValLosses  []float64 `json:"val_losses"`
 	BestVal    float64   `json:"best_val_loss"` // MaxFloat64 until a validation ran
 	BestDir    string    `json:"best_checkpoint"`
+	CIDErs     []float64 `json:"val_cider"`  // validation CIDEr-D after each epoch
+	BestCIDEr  float64   `json:"best_cider"` // of the best checkpoint when selecting by cider
+	BestStep   int       `json:"best_step"`  // 0 until a checkpoint was the best
+	BestEpoch  int       `json:"best_epoch"` // 1-based
+	Stale      int       `json:"epochs_without_improvement"`
 	Config     Config    `json:"config"`
 	Version    int       `json:"format_version"`
 }
@@ -110,6 +117,9 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 		onProgress = func(Progress) {}
 	}
 	if err := cfg.Validate(); err != nil {
+		return res, err
+	}
+	if cfg.SelectBy, err = resolveSelectBy(cfg, data.Val); err != nil {
 		return res, err
 	}
 	samples, images, err := trainingSamples(data.Train)
@@ -210,7 +220,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 
 	started := time.Now()
 	doneAtStart := state.Step
-	for state.Step < total && !res.StoppedByAlarm {
+	for state.Step < total && !res.StoppedByAlarm && !res.StoppedEarly {
 		order := epochOrder(len(samples), cfg.Seed, state.Epoch, cfg.Shuffle)
 		for state.Position < len(order) && state.Step < total {
 			if err := ctx.Err(); err != nil {
@@ -262,6 +272,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 					if err := watchEpoch(ctx, watch, capt, cfg, &res, Progress{Step: state.Step, Total: total, Epoch: state.Epoch}, logLine, onProgress); err != nil {
 						return res, fmt.Errorf("validation captions after step %d: %w", state.Step, err)
 					}
+					noteEpoch(&state, cfg, watch, &res, logLine)
 				}
 				onProgress(Progress{Phase: "checkpoint", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN()})
 				dir, err := saveCheckpoint(capt, opt, &state, cfg)
@@ -275,15 +286,20 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 			}
 		}
 	}
-	// The final model: the best checkpoint by validation loss when there is a validation split,
+	// The final model: the best checkpoint by cfg.SelectBy when there is a validation split,
 	// otherwise the last weights.
 	final := capt
 	if state.BestDir != "" && len(valSamples) > 0 {
 		best, _, err := inference.LoadCaptioner(state.BestDir, device)
-		if err == nil {
-			defer best.Free()
-			final = best
+		if err != nil {
+			return res, fmt.Errorf("load the best checkpoint: %w", err)
 		}
+		defer best.Free()
+		final = best
+		res.Best = bestInfo(state, cfg, perEpoch, total)
+	}
+	if err := writeBestInfo(cfg.OutDir, res.Best, logLine); err != nil {
+		return res, err
 	}
 	if err := final.Save(cfg.OutDir); err != nil {
 		return res, err
@@ -537,8 +553,7 @@ func saveCheckpoint(c *inference.Captioner, opt *AdamW, state *trainerState, cfg
 		return "", err
 	}
 	st := *state
-	if n := len(st.ValLosses); n > 0 && st.ValLosses[n-1] < st.BestVal {
-		st.BestVal = st.ValLosses[n-1]
+	if st.BestStep > 0 && st.BestStep == st.Step {
 		st.BestDir = final
 	}
 	if err := fillCheckpoint(tmp, c, opt, st); err != nil {

@@ -273,6 +273,9 @@ func (w *captionWatch) epochEnd(ctx context.Context, c *inference.Captioner, p P
 	if err != nil {
 		return nil, fmt.Errorf("score validation captions: %w", err)
 	}
+	if captionStatsHook != nil {
+		captionStatsHook(p.Epoch, &st)
+	}
 	w.history = append(w.history, st)
 	alarms := checkAlarms(w.history, w.refIdentical, w.refRepeated)
 	line := map[string]any{"step": p.Step, "epoch": p.Epoch, "captions": st}

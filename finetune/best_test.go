@@ -1,0 +1,76 @@
+package finetune
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/captune/captune/finetune/synth"
+)
+
+// TestSelectsBestEpoch trains 5 epochs whose validation CIDEr-D peaks at epoch 2 (the scores are
+// scripted, the training real): with --select-by cider the output folder holds the epoch-2
+// checkpoint's weights and says so; with --patience 2 the run stops after epoch 4, keeping its
+// checkpoints.
+func TestSelectsBestEpoch(t *testing.T) {
+	cider := []float64{0.2, 0.9, 0.6, 0.5, 0.4}
+	captionStatsHook = func(epoch int, st *CaptionStats) { st.CIDErD = cider[epoch-1] }
+	defer func() { captionStatsHook = nil }()
+	data := Data{Train: synthData(t, 8, synth.VariantBase, 1), Val: synthData(t, 2, synth.VariantBase, 2)}
+	for _, tc := range []struct {
+		name       string
+		selectBy   string
+		patience   int
+		wantEpochs int
+	}{
+		{"default is cider", "", 0, 5},
+		{"patience 2", SelectCIDEr, 2, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := smallConfig(t)
+			cfg.MaxSteps, cfg.Epochs, cfg.BatchSize, cfg.CheckpointEvery = 0, 5, 8, 0
+			cfg.EvalBeams, cfg.EvalMaxLength, cfg.EvalMinLength = 1, 5, 1
+			cfg.SelectBy, cfg.Patience = tc.selectBy, tc.patience
+			res, err := Run(context.Background(), cfg, data, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Captions) != tc.wantEpochs || res.StoppedEarly != (tc.patience > 0) {
+				t.Errorf("%d epochs, stopped early %v; want %d epochs", len(res.Captions), res.StoppedEarly, tc.wantEpochs)
+			}
+			want := BestInfo{SelectBy: SelectCIDEr, Value: 0.9, Step: 2, Epoch: 2, Epochs: 5, Checkpoint: "step-000002"}
+			if res.Best != want {
+				t.Errorf("Result.Best = %+v, want %+v", res.Best, want)
+			}
+			if got, _ := ReadBestInfo(cfg.OutDir); got != want {
+				t.Errorf("%s = %+v, want %+v", BestFile, got, want)
+			}
+			if s := res.Best.String(); s != "epoch 2 of 5, best validation CIDEr-D 90.0" {
+				t.Errorf("Best.String() = %q", s)
+			}
+			out := readFile(t, filepath.Join(cfg.OutDir, "model.safetensors"))
+			best := readFile(t, filepath.Join(cfg.OutDir, "checkpoints", "step-000002", "model.safetensors"))
+			last := readFile(t, filepath.Join(res.LastCheckpoint, "model.safetensors"))
+			if !bytes.Equal(out, best) || bytes.Equal(out, last) {
+				t.Errorf("output weights equal epoch 2's: %v, the last epoch's: %v; want only epoch 2's", bytes.Equal(out, best), bytes.Equal(out, last))
+			}
+			log := string(readFile(t, filepath.Join(cfg.OutDir, "train_log.jsonl")))
+			if !strings.Contains(log, `"best":true`) || !strings.Contains(log, `"best_checkpoint":{"select_by":"cider"`) ||
+				strings.Contains(log, `"stopped_early":true`) != (tc.patience > 0) {
+				t.Errorf("train_log.jsonl does not record the best checkpoint and early stop:\n%s", log)
+			}
+		})
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
