@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -433,6 +434,25 @@ func TestGUIEndToEnd(t *testing.T) {
 	})
 	if !estimated {
 		t.Error("the Fine-tune tab shows no estimate of the run")
+	}
+	// Each epoch's validation captions were plotted, and the last epoch's examples stay listed.
+	var plot *ui.CaptionPlot
+	examples := false
+	walk(ft, func(o fyne.CanvasObject) {
+		if p, ok := o.(*ui.CaptionPlot); ok {
+			plot = p
+		}
+		if l, ok := o.(*widget.Label); ok && l.Visible() && strings.HasPrefix(l.Text, "Epoch "+epochs+" validation captions:") {
+			examples = true
+		}
+	})
+	if plot == nil {
+		t.Error("the Fine-tune tab has no caption plot")
+	} else if c, i := plot.Points(); strconv.Itoa(c) != epochs || strconv.Itoa(i) != epochs {
+		t.Errorf("caption plot has %d CIDEr-D and %d identical-share points, want %s each", c, i, epochs)
+	}
+	if !examples {
+		t.Errorf("the Fine-tune tab lists no example captions of epoch %s", epochs)
 	}
 	// What the user sees at the end of the run: finished, Compare enabled, the run offered as a model.
 	if findLabel(ft, "Finished") == nil {
