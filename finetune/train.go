@@ -74,6 +74,7 @@ type Result struct {
 	StoppedByAlarm bool           // Config.StopOnAlarm ended the run early
 	StoppedEarly   bool           // Config.Patience epochs passed without a better checkpoint
 	Best           BestInfo       // the checkpoint OutDir's model is (Epoch 0: the last weights)
+	Lengths        CaptionLengths // the training captions' token lengths and the decoding lengths they set
 }
 
 // ErrOutOfMemory is returned when training does not fit, before it starts or when it runs out.
@@ -176,6 +177,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 		return res, err
 	}
 	defer capt.Free()
+	res.Lengths = checkCaptionLengths(capt, cfg, samples, onProgress)
 	params := trainable(capt.Model, cfg)
 	if len(params) == 0 {
 		return res, fmt.Errorf("%w: everything is frozen", ErrBadConfig)
@@ -301,6 +303,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	if err := writeBestInfo(cfg.OutDir, res.Best, logLine); err != nil {
 		return res, err
 	}
+	setGenerationLengths(final, res.Lengths)
 	if err := final.Save(cfg.OutDir); err != nil {
 		return res, err
 	}
