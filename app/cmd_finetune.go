@@ -56,6 +56,8 @@ func defineFinetuneFlags(fs *flag.FlagSet, cfg *finetune.Config) finetuneFlags {
 	fs.IntVar(&cfg.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = at each epoch end)")
 	fs.IntVar(&cfg.KeepLast, "keep", cfg.KeepLast, "checkpoints kept besides the best")
 	fs.BoolVar(&cfg.StopOnAlarm, "stop-on-alarm", false, "stop after the epoch whose validation captions raise an alarm (collapse, repetition, length, falling CIDEr-D); its checkpoint is kept")
+	fs.StringVar(&cfg.SelectBy, "select-by", "", "which checkpoint the output folder holds: cider (highest validation CIDEr-D) or loss (lowest validation loss); default cider when the validation images have captions, else loss")
+	fs.IntVar(&cfg.Patience, "patience", 0, "stop after N epochs without a better checkpoint by --select-by (0 = off); checkpoints are kept")
 	f.estimateOnly = fs.Bool("estimate", false, "measure a few real steps, print how long the run takes and the memory it needs, and exit without training")
 	f.noEstimate = fs.Bool("no-estimate", false, "start training without measuring the estimate first")
 	f.approved = fs.Bool("approved-only", false, "train only on approved captions (same as --captions approved)")
@@ -190,10 +192,17 @@ func reportFinetune(env *Env, res finetune.Result, err error, start time.Time) e
 	if res.StoppedByAlarm {
 		fmt.Fprintf(env.Stderr, "stopped early by an alarm (--stop-on-alarm); checkpoints kept in %s\n", filepath.Join(res.OutDir, "checkpoints"))
 	}
+	if res.StoppedEarly {
+		fmt.Fprintf(env.Stderr, "stopped early: no better checkpoint for --patience epochs; checkpoints kept in %s\n", filepath.Join(res.OutDir, "checkpoints"))
+	}
 	if len(res.Losses) == 0 {
 		return fmt.Errorf("no training step ran")
 	}
-	fmt.Fprintf(env.Stdout, "fine-tuned %d steps in %s: loss %.4f -> %.4f; model written to %s\n",
-		res.Steps, time.Since(start).Round(time.Second), res.Losses[0], res.Losses[len(res.Losses)-1], res.OutDir)
+	which := ""
+	if res.Best.Epoch > 0 {
+		which = " (" + res.Best.String() + ")"
+	}
+	fmt.Fprintf(env.Stdout, "fine-tuned %d steps in %s: loss %.4f -> %.4f; model written to %s%s\n",
+		res.Steps, time.Since(start).Round(time.Second), res.Losses[0], res.Losses[len(res.Losses)-1], res.OutDir, which)
 	return nil
 }

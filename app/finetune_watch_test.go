@@ -27,7 +27,8 @@ func TestFinetuneStopOnAlarm(t *testing.T) {
 	}
 	assertInOrder(t, "stderr", stderr, []string{"epoch 1: validation loss", "epoch 1 captions: CIDEr-D ", " identical 100% ",
 		"warning: epoch 1: ", "same caption", "lower the learning rate", "stopped early by an alarm (--stop-on-alarm)"})
-	assertInOrder(t, "stdout", stdout, []string{"fine-tuned 5 steps"})
+	// The output model is the best epoch by validation CIDEr-D (the default with validation captions).
+	assertInOrder(t, "stdout", stdout, []string{"fine-tuned 5 steps", "model written to " + out + " (epoch 1 of 3, best validation CIDEr-D "})
 	if strings.Contains(stderr, "epoch 2") {
 		t.Errorf("the run went on after the alarm:\n%s", stderr)
 	}
