@@ -49,6 +49,7 @@ func defineFinetuneFlags(fs *flag.FlagSet, cfg *finetune.Config) finetuneFlags {
 	fs.Float64Var(&cfg.ClipNorm, "clip-norm", cfg.ClipNorm, "gradient norm cap (0 = off)")
 	f.recipe = fs.String("recipe", "blip", "loss recipe: blip (original: [DEC] start, pads and prompt ignored, smoothing 0.1) or hf (transformers forward)")
 	fs.StringVar(&cfg.Prompt, "prompt", "", `prompt every caption is trained with, e.g. "a picture of"`)
+	fs.IntVar(&cfg.MaxTextLen, "max-text-len", cfg.MaxTextLen, "tokens per training caption with the prompt and the start and end tokens; longer captions are cut (the run warns how many)")
 	fs.BoolVar(&cfg.FreezeVision, "freeze-vision", false, "train only the text decoder")
 	fs.IntVar(&cfg.FreezeTextLayers, "freeze-text-layers", 0, "also freeze the text embeddings and the first N decoder layers")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (data order, augmentation)")
@@ -204,5 +205,8 @@ func reportFinetune(env *Env, res finetune.Result, err error, start time.Time) e
 	}
 	fmt.Fprintf(env.Stdout, "fine-tuned %d steps in %s: loss %.4f -> %.4f; model written to %s%s\n",
 		res.Steps, time.Since(start).Round(time.Second), res.Losses[0], res.Losses[len(res.Losses)-1], res.OutDir, which)
+	if l := res.Lengths.String(); l != "" {
+		fmt.Fprintln(env.Stdout, l)
+	}
 	return nil
 }
