@@ -492,6 +492,9 @@ func (t *finetuneTab) onProgress(p TrainProgress) {
 	if p.Alarm != "" {
 		t.alarmed = fmt.Sprintf("Epoch %d: %s", p.Epoch, p.Alarm)
 	}
+	if w, ok := strings.CutPrefix(p.Message, "warning: "); ok && p.Phase == "load" {
+		t.alarmed = w // e.g. captions the training length cuts: it stays in view until an alarm replaces it
+	}
 	if p.Captions != nil {
 		t.exampled = examplesText(p.Epoch, p.Captions.Examples)
 	}

@@ -70,3 +70,37 @@ func TestFineTuneShowsCaptionAlarm(t *testing.T) {
 		t.Errorf("a run without an alarm shows %q", m.ft.alarm.Text)
 	}
 }
+
+// cuttingTrainer warns before training, as finetune.Run does, that captions are longer than the
+// training length.
+type cuttingTrainer struct{ fakeTrainer }
+
+const cutWarning = "3 of 24 captions are longer than 40 tokens and will be cut: raise --max-text-len to 52"
+
+func (c *cuttingTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainResult, error) {
+	onProgress(TrainProgress{Phase: "load", Message: "warning: " + cutWarning, ValLoss: math.NaN()})
+	return c.fakeTrainer.Train(ctx, s, onProgress)
+}
+
+// A run whose captions training cuts says how many in the Fine-tune tab, and the warning stays in
+// view after the steps have moved the progress line on.
+func TestFineTuneShowsCutCaptionsWarning(t *testing.T) {
+	deps := testDeps(&fakeCaptioner{name: "fake"})
+	deps.RunsDir, deps.Trainer = t.TempDir(), &cuttingTrainer{fakeTrainer{steps: 4, epochs: 2}}
+	captions := map[int]string{}
+	for i := 0; i < 24; i++ {
+		captions[i] = fmt.Sprintf("caption %d", i)
+	}
+	m, _ := openWindow(t, deps, makeDataset(t, 24, captions))
+	m.Tabs.SelectIndex(1)
+	tap(m.ft.startBtn)
+	waitFor(t, "the run to end", func() bool {
+		var running bool
+		onUIWait(func() { running = m.ft.running })
+		return !running
+	})
+	settle(m)
+	if got := m.ft.alarm.Text; got != cutWarning || !m.ft.alarm.Visible() {
+		t.Errorf("warning %q (shown %v), want %q shown", got, m.ft.alarm.Visible(), cutWarning)
+	}
+}
