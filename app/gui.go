@@ -351,6 +351,9 @@ func (e engineEvaluator) Compare(ctx context.Context, req ui.CompareRequest, onP
 	cmp.Split, cmp.Decoding, cmp.BaseModel, cmp.Tuned = split, finetune.DecodingSummary(opts), req.BaseModel, req.TunedModel
 	out := ui.Comparison{Split: cmp.Split, Decoding: cmp.Decoding, BaseModel: req.BaseModel, TunedModel: req.TunedModel,
 		Before: cmp.Before, After: cmp.After}
+	if b, ok := finetune.ReadBestInfo(req.TunedModel); ok {
+		out.TunedEpoch = b.String()
+	}
 	for _, r := range cmp.Images {
 		out.Rows = append(out.Rows, ui.CompareRow{Image: r.Image, References: r.References, Base: r.Base, Tuned: r.Tuned,
 			BaseCIDEr: r.BaseCIDEr, TunedCIDEr: r.TunedCIDEr})

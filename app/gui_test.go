@@ -466,6 +466,16 @@ func TestGUIEndToEnd(t *testing.T) {
 	}
 	m.Tabs.SelectIndex(2)
 	shoot(t, m, shots, "compare")
+	// The Compare header says which epoch of the run the tuned model is (the best by validation CIDEr-D).
+	header := ""
+	walk(m.Tabs.Items[2].Content, func(o fyne.CanvasObject) {
+		if l, ok := o.(*widget.Label); ok && strings.Contains(l.Text, " → ") {
+			header = l.Text
+		}
+	})
+	if want := " of " + epochs + ", best validation CIDEr-D "; !strings.Contains(header, filepath.Base(runs[0])+" (epoch ") || !strings.Contains(header, want) {
+		t.Errorf("the Compare header %q does not say which epoch the tuned model is", header)
+	}
 	test.Tap(findButton(t, m.Tabs.Items[2].Content, "Use fine-tuned model"))
 
 	// Caption the rest with the fine-tuned model.

@@ -158,7 +158,11 @@ func (t *compareTab) SetComparison(c Comparison) {
 	for i := range t.rows {
 		t.table.SetRowHeight(i, 84)
 	}
-	t.info.SetText(fmt.Sprintf("%s → %s · %s · %s", modelName(c.BaseModel), modelName(c.TunedModel), c.Split, c.Decoding))
+	tuned := modelName(c.TunedModel)
+	if c.TunedEpoch != "" {
+		tuned += " (" + c.TunedEpoch + ")"
+	}
+	t.info.SetText(fmt.Sprintf("%s → %s · %s · %s", modelName(c.BaseModel), tuned, c.Split, c.Decoding))
 	t.scores.RemoveAll()
 	head := func(s string) fyne.CanvasObject {
 		return widget.NewLabelWithStyle(s, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})

@@ -212,6 +212,7 @@ type Comparison struct {
 	Decoding   string // the decoding settings, printed beside the scores
 	BaseModel  string
 	TunedModel string
+	TunedEpoch string // which checkpoint of its run the tuned model is, e.g. "epoch 2 of 5, best validation CIDEr-D 41.2"; "" when unknown
 	Before     metrics.Scores
 	After      metrics.Scores
 	Rows       []CompareRow

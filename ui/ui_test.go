@@ -453,8 +453,11 @@ func TestCompareViewSortsByImprovement(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := sampleComparison()
-	c.TunedModel = tuned
+	c.TunedModel, c.TunedEpoch = tuned, "epoch 2 of 5, best validation CIDEr-D 41.2"
 	m.cmp.SetComparison(c)
+	if got := m.cmp.info.Text; !strings.Contains(got, filepath.Base(tuned)+" (epoch 2 of 5, best validation CIDEr-D 41.2) · val (3 images)") {
+		t.Errorf("the Compare header %q does not say which epoch the tuned model is", got)
+	}
 	order := func() []string {
 		var out []string
 		for _, r := range m.cmp.rows {
