@@ -74,3 +74,39 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestResumeKeepsBestEpoch stops a run selecting by CIDEr-D after epoch 3 and resumes it: the
+// resumed run keeps its criterion, best epoch and patience count, and outputs the epoch-2 weights.
+func TestResumeKeepsBestEpoch(t *testing.T) {
+	cider := []float64{0.2, 0.9, 0.6, 0.5, 0.4}
+	captionStatsHook = func(epoch int, st *CaptionStats) { st.CIDErD = cider[epoch-1] }
+	defer func() { captionStatsHook = nil }()
+	data := Data{Train: synthData(t, 8, synth.VariantBase, 1), Val: synthData(t, 2, synth.VariantBase, 2)}
+	cfg := smallConfig(t)
+	cfg.MaxSteps, cfg.Epochs, cfg.BatchSize, cfg.CheckpointEvery = 0, 5, 8, 0
+	cfg.EvalBeams, cfg.EvalMaxLength, cfg.EvalMinLength = 1, 5, 1
+	cfg.SelectBy, cfg.Patience = SelectCIDEr, 3
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := Run(ctx, cfg, data, func(p Progress) {
+		if p.Phase == "checkpoint" && p.Step == 3 {
+			cancel()
+		}
+	})
+	if err == nil {
+		t.Fatal("the cut run did not stop")
+	}
+	resumed := cfg
+	resumed.Resume, resumed.SelectBy, resumed.Patience = true, "", 0 // the checkpoint's settings apply
+	res, err := Run(context.Background(), resumed, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Best.Epoch != 2 || res.Best.SelectBy != SelectCIDEr || !res.StoppedEarly || res.Steps != 5 {
+		t.Errorf("resumed run: best %+v, stopped early %v after %d steps; want epoch 2 by cider, stopped by patience 3 after step 5", res.Best, res.StoppedEarly, res.Steps)
+	}
+	out := readFile(t, filepath.Join(cfg.OutDir, "model.safetensors"))
+	best := readFile(t, filepath.Join(cfg.OutDir, "checkpoints", "step-000002", "model.safetensors"))
+	if !bytes.Equal(out, best) {
+		t.Error("the resumed run's output is not the epoch-2 weights")
+	}
+}
