@@ -277,4 +277,9 @@ type Deps struct {
 	// License names Captune's license (an SPDX expression); LicenseText and Notices are the texts of
 	// LICENSE and THIRD_PARTY_NOTICES.md, which Help › About shows.
 	License, LicenseText, Notices string
+	// CountTokens counts a caption's tokens as fine-tuning the model in modelDir encodes it (with
+	// the start and end tokens; 0 when unknown), for the caption editor's count against TokenLimit,
+	// the training length. nil hides the count.
+	CountTokens func(modelDir, text string) int
+	TokenLimit  int
 }

@@ -199,7 +199,7 @@ func (ed *captionEditor) fill(r *captionRow) {
 	r.entry.OnChanged = changed
 	r.dirty = false
 	r.icon.SetResource(originIcon(cp.Origin))
-	r.meta.SetText(fmt.Sprintf("%d · %s · %s", r.c+1, cp.Origin, cp.State))
+	r.meta.SetText(fmt.Sprintf("%d · %s · %s", r.c+1, cp.Origin, cp.State) + ed.tokenNote(cp.Text))
 	r.accept.Enable()
 	r.reject.Enable()
 	if cp.State == annotate.StateApproved {
@@ -383,4 +383,26 @@ func originIcon(o annotate.Origin) fyne.Resource {
 	default:
 		return theme.DocumentIcon()
 	}
+}
+
+// tokenNote counts a caption's tokens with the Fine-tune tab's base model against the training
+// length, as " · 12/40 tokens" (", cut in training" when longer); "" without a tokenizer.
+func (ed *captionEditor) tokenNote(text string) string {
+	d := ed.m.deps
+	if d.CountTokens == nil || d.TokenLimit <= 0 || ed.m.ft == nil {
+		return ""
+	}
+	dir := ed.m.ft.baseDir()
+	if dir == "" {
+		return ""
+	}
+	n := d.CountTokens(dir, text)
+	if n <= 0 {
+		return ""
+	}
+	note := fmt.Sprintf(" · %d/%d tokens", n, d.TokenLimit)
+	if n > d.TokenLimit {
+		note += ", cut in training"
+	}
+	return note
 }
