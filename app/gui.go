@@ -111,6 +111,8 @@ func guiDeps(eng *inference.Engine) ui.Deps {
 		Notices:     Notices,
 	}
 	d.AdviseGeneration = generationAdvice // the Generation panel follows the chosen model
+	// The caption editor counts tokens against the length the window trains with.
+	d.CountTokens, d.TokenLimit = (&tokenCounter{}).Count, finetune.DefaultConfig().MaxTextLen
 	if cache, err := os.UserCacheDir(); err == nil {
 		d.ThumbCacheDir = filepath.Join(cache, "captune", "thumbs")
 	}
