@@ -58,6 +58,7 @@ func defineFinetuneFlags(fs *flag.FlagSet, cfg *finetune.Config) finetuneFlags {
 	fs.IntVar(&cfg.KeepLast, "keep", cfg.KeepLast, "checkpoints kept besides the best")
 	fs.BoolVar(&cfg.StopOnAlarm, "stop-on-alarm", false, "stop after the epoch whose validation captions raise an alarm (collapse, repetition, length, falling CIDEr-D); its checkpoint is kept")
 	fs.StringVar(&cfg.SelectBy, "select-by", "", "which checkpoint the output folder holds: cider (highest validation CIDEr-D) or loss (lowest validation loss); default cider when the validation images have captions, else loss")
+	fs.StringVar(&cfg.OnNaN, "on-nan", finetune.OnNaNStop, "when the loss is not a number: stop (naming the last good checkpoint) or revert (go back to the last checkpoint and continue at half the learning rate, at most 3 times; logged)")
 	fs.IntVar(&cfg.Patience, "patience", 0, "stop after N epochs without a better checkpoint by --select-by (0 = off); checkpoints are kept")
 	f.estimateOnly = fs.Bool("estimate", false, "measure a few real steps, print how long the run takes and the memory it needs, and exit without training")
 	f.noEstimate = fs.Bool("no-estimate", false, "start training without measuring the estimate first")
@@ -150,6 +151,10 @@ func finetunePrinter(env *Env) (onProgress func(finetune.Progress), finish func(
 	onProgress = func(p finetune.Progress) {
 		switch p.Phase {
 		case "load", "resume":
+			if drew { // a revert after a NaN loss comes between step lines
+				fmt.Fprintln(env.Stderr)
+				drew = false
+			}
 			fmt.Fprintf(env.Stderr, "%s\n", p.Message)
 		case "train":
 			if now := time.Now(); p.Step == p.Total || now.Sub(last) >= 100*time.Millisecond {
@@ -192,6 +197,9 @@ func reportFinetune(env *Env, res finetune.Result, err error, start time.Time) e
 	}
 	if res.StoppedByAlarm {
 		fmt.Fprintf(env.Stderr, "stopped early by an alarm (--stop-on-alarm); checkpoints kept in %s\n", filepath.Join(res.OutDir, "checkpoints"))
+	}
+	if res.NaNReverts > 0 {
+		fmt.Fprintf(env.Stderr, "the loss was not a number %d time(s): the run went back to its last checkpoint at half the learning rate each time (see train_log.jsonl)\n", res.NaNReverts)
 	}
 	if res.StoppedEarly {
 		fmt.Fprintf(env.Stderr, "stopped early: no better checkpoint for --patience epochs; checkpoints kept in %s\n", filepath.Join(res.OutDir, "checkpoints"))

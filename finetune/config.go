@@ -51,6 +51,9 @@ type Config struct {
 	// loss otherwise.
 	SelectBy string
 	Patience int // stop after this many epochs without a better checkpoint; 0 = off
+	// OnNaN says what a loss that is not a number does: "stop" (or "") ends the run naming the last
+	// good checkpoint; "revert" goes back to it and continues at half the learning rate.
+	OnNaN string
 }
 
 // DefaultConfig returns settings for fine-tuning BLIP on a few hundred to a few thousand images:
@@ -112,6 +115,8 @@ func (c Config) Validate() error {
 		return bad("select by %q: want cider or loss", c.SelectBy)
 	case c.Patience < 0:
 		return bad("patience %d must be >= 0", c.Patience)
+	case c.OnNaN != "" && c.OnNaN != OnNaNStop && c.OnNaN != OnNaNRevert:
+		return bad("on NaN %q: want stop or revert", c.OnNaN)
 	}
 	return nil
 }

@@ -74,6 +74,7 @@ type Result struct {
 	StoppedByAlarm bool           // Config.StopOnAlarm ended the run early
 	StoppedEarly   bool           // Config.Patience epochs passed without a better checkpoint
 	Best           BestInfo       // the checkpoint OutDir's model is (Epoch 0: the last weights)
+	NaNReverts     int            // times Config.OnNaN "revert" went back to a checkpoint
 	Lengths        CaptionLengths // the training captions' token lengths and the decoding lengths they set
 }
 
@@ -105,6 +106,8 @@ type trainerState struct {
 	BestStep   int       `json:"best_step"`  // 0 until a checkpoint was the best
 	BestEpoch  int       `json:"best_epoch"` // 1-based
 	Stale      int       `json:"epochs_without_improvement"`
+	LRScale    float64   `json:"lr_scale,omitempty"`    // learning-rate factor after NaN reverts; 0 = 1
+	NaNReverts int       `json:"nan_reverts,omitempty"` // times the run went back to a checkpoint
 	Config     Config    `json:"config"`
 	Version    int       `json:"format_version"`
 }
@@ -229,16 +232,22 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 				res.Stopped = true
 				return res, err
 			}
-			lr := cfg.LRAt(state.Step, total)
+			lr := cfg.LRAt(state.Step, total) * state.lrScale()
 			opt.LR = lr
 			stepLoss, nSamples, next, err := accumulateGrads(capt, cfg, opt, loader, samples, order, state.Position, state.Step)
 			if err != nil {
 				return res, fmt.Errorf("step %d: %w", state.Step+1, err)
 			}
-			state.Position = next
-			if math.IsNaN(stepLoss) || math.IsInf(stepLoss, 0) {
-				return res, fmt.Errorf("step %d: %w (try a lower learning rate; the last good checkpoint is %s)", state.Step+1, ErrNaNLoss, orNone(res.LastCheckpoint))
+			if nanHook != nil {
+				stepLoss = nanHook(state.Step+1, stepLoss)
 			}
+			if math.IsNaN(stepLoss) || math.IsInf(stepLoss, 0) {
+				if err := revertOnNaN(cfg, capt, opt, &state, &res, device, perEpoch, logLine, onProgress); err != nil {
+					return res, err
+				}
+				break // the checkpoint's epoch order
+			}
+			state.Position = next
 			if cfg.ClipNorm > 0 {
 				opt.ClipGradNorm(cfg.ClipNorm)
 			}
