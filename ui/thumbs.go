@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	_ "golang.org/x/image/bmp"
 	xdraw "golang.org/x/image/draw"
@@ -227,18 +228,28 @@ func (l *imageLoader) wait() {
 	}
 }
 
-// close stops the workers and waits for the images being decoded; requests not yet served are
-// dropped and no callback runs after it returns.
+// close stops the workers; requests not yet served are dropped and no callback starts after it.
+// It waits up to closeWait for the images being decoded, so that a callback in flight does not
+// outlive the window; not longer, because a callback's fyne.Do may wait for the UI goroutine that
+// is running close, or for an event loop that has already ended (a quit by signal).
 func (l *imageLoader) close() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.closed = true
 	l.thumbs, l.previews = nil, nil
 	l.cond.Broadcast()
-	for l.busy > 0 {
-		l.cond.Wait()
+	l.mu.Unlock()
+	for deadline := time.Now().Add(closeWait); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		l.mu.Lock()
+		busy := l.busy
+		l.mu.Unlock()
+		if busy == 0 {
+			return
+		}
 	}
 }
+
+// closeWait bounds how long closing a window waits for an image being decoded.
+const closeWait = 2 * time.Second
 
 func (l *imageLoader) loadPreview(path string) (loaded, error) {
 	img, err := l.decode(path)
