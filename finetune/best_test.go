@@ -3,6 +3,7 @@ package finetune
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,5 +147,43 @@ func TestBundledPeakAtEpoch2(t *testing.T) {
 	}
 	if !strings.HasPrefix(res.Best.String(), "epoch 2 of 5, best validation CIDEr-D ") {
 		t.Errorf("Best.String() = %q", res.Best.String())
+	}
+}
+
+// TestNoteEpoch walks the epoch ends of runs by each criterion: the best epoch, the epochs since
+// it, and the early stop of --patience.
+func TestNoteEpoch(t *testing.T) {
+	tests := []struct {
+		name            string
+		selectBy        string
+		patience        int
+		valLoss, cider  []float64
+		wantBest, stale int
+		wantStop        bool
+	}{
+		{"loss picks the lowest", SelectLoss, 0, []float64{3, 2, 2.5, 1.5, 1.7}, []float64{1, 2, 3, 4, 5}, 4, 1, false},
+		{"cider picks the highest", SelectCIDEr, 0, []float64{3, 2, 2.5, 1.5, 1.7}, []float64{1, 2, 3, 0.5, 0.4}, 3, 2, false},
+		{"patience 2 stops", SelectCIDEr, 2, []float64{3, 2, 2.5, 1.5, 1.7}, []float64{1, 2, 3, 0.5, 0.4}, 3, 2, true},
+		{"patience 3 does not", SelectLoss, 3, []float64{3, 2, 2.5, 1.5, 1.7}, nil, 4, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{SelectBy: tt.selectBy, Patience: tt.patience}
+			st := trainerState{BestVal: math.MaxFloat64}
+			var res Result
+			for i := range tt.valLoss {
+				st.Step, st.Epoch = (i+1)*10, i+1
+				st.ValLosses = append(st.ValLosses, tt.valLoss[i])
+				var w *captionWatch
+				if tt.cider != nil {
+					w = &captionWatch{history: []CaptionStats{{CIDErD: tt.cider[i]}}}
+				}
+				noteEpoch(&st, cfg, w, &res, func(any) {})
+			}
+			if st.BestEpoch != tt.wantBest || st.BestStep != tt.wantBest*10 || st.Stale != tt.stale || res.StoppedEarly != tt.wantStop {
+				t.Errorf("best epoch %d (step %d), %d epochs since, stopped %v; want epoch %d, %d since, stopped %v",
+					st.BestEpoch, st.BestStep, st.Stale, res.StoppedEarly, tt.wantBest, tt.stale, tt.wantStop)
+			}
+		})
 	}
 }
