@@ -117,16 +117,7 @@ func TestResumeKeepsBestEpoch(t *testing.T) {
 // CIDEr-D rises to epoch 2 and collapses after (measured: 6.3, 81.4, 0.5, 0.0, 0.0); with
 // --select-by cider the output folder holds the epoch-2 weights.
 func TestBundledPeakAtEpoch2(t *testing.T) {
-	model, sample := "../assets/model", "../assets/sample"
-	if _, err := os.Stat(filepath.Join(model, "config.json")); err != nil {
-		t.Skipf("no bundled model in %s: %v", model, err)
-	}
-	data := sampleData(t, sample)
-	cfg := DefaultConfig()
-	if rec, ok := LoadRecommendation(model); ok {
-		cfg, _ = rec.Apply(cfg, nil)
-	}
-	cfg.BaseModel, cfg.OutDir, cfg.Device = model, t.TempDir(), "cpu"
+	cfg, data := bundledSampleRun(t)
 	cfg.LR, cfg.Epochs, cfg.WarmupSteps, cfg.Schedule, cfg.SelectBy = 0.04, 5, 25, "constant", SelectCIDEr
 	res, err := Run(context.Background(), cfg, data, nil)
 	if err != nil {

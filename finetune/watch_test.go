@@ -124,16 +124,7 @@ func sampleData(t *testing.T, dir string) Data {
 // learning rate far too high, as a user who typed one zero too few would, and expects the collapse
 // alarm within 3 epochs; with --stop-on-alarm the run stops there and keeps its checkpoints.
 func TestHighLearningRateRaisesCollapseAlarm(t *testing.T) {
-	model, sample := "../assets/model", "../assets/sample"
-	if _, err := os.Stat(filepath.Join(model, "config.json")); err != nil {
-		t.Skipf("no bundled model in %s: %v", model, err)
-	}
-	data := sampleData(t, sample)
-	cfg := DefaultConfig()
-	if rec, ok := LoadRecommendation(model); ok {
-		cfg, _ = rec.Apply(cfg, nil)
-	}
-	cfg.BaseModel, cfg.OutDir, cfg.Device = model, t.TempDir(), "cpu"
+	cfg, data := bundledSampleRun(t)
 	cfg.LR, cfg.Epochs, cfg.WarmupSteps, cfg.StopOnAlarm = lrHigh, 3, 2, true
 	var alarmSeen string
 	res, err := Run(context.Background(), cfg, data, func(p Progress) {
@@ -163,3 +154,19 @@ func TestHighLearningRateRaisesCollapseAlarm(t *testing.T) {
 
 // lrHigh is about 170× the bundled model's recommended learning rate.
 const lrHigh = 0.05
+
+// bundledSampleRun is the configuration a user gets for the bundled model (its recommended
+// settings) on the bundled sample's splits, writing into a temporary folder on the CPU.
+func bundledSampleRun(t *testing.T) (Config, Data) {
+	t.Helper()
+	model, sample := "../assets/model", "../assets/sample"
+	if _, err := os.Stat(filepath.Join(model, "config.json")); err != nil {
+		t.Skipf("no bundled model in %s: %v", model, err)
+	}
+	cfg := DefaultConfig()
+	if rec, ok := LoadRecommendation(model); ok {
+		cfg, _ = rec.Apply(cfg, nil)
+	}
+	cfg.BaseModel, cfg.OutDir, cfg.Device = model, t.TempDir(), "cpu"
+	return cfg, sampleData(t, sample)
+}

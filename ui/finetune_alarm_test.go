@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -36,14 +35,7 @@ func (alarmingTrainer) Train(ctx context.Context, s TrainSettings, onProgress fu
 // A run whose captions collapse says so in the Fine-tune tab, with the remedy, and the warning
 // stays after the run ends; the next run starts without it.
 func TestFineTuneShowsCaptionAlarm(t *testing.T) {
-	deps := testDeps(&fakeCaptioner{name: "fake"})
-	deps.RunsDir, deps.Trainer = t.TempDir(), alarmingTrainer{}
-	captions := map[int]string{}
-	for i := 0; i < 24; i++ {
-		captions[i] = fmt.Sprintf("caption %d", i)
-	}
-	m, _ := openWindow(t, deps, makeDataset(t, 24, captions))
-	m.Tabs.SelectIndex(1)
+	m := openFineTune(t, alarmingTrainer{})
 	if m.ft.alarm.Visible() {
 		t.Fatalf("an alarm shows before any run: %q", m.ft.alarm.Text)
 	}
@@ -63,8 +55,7 @@ func TestFineTuneShowsCaptionAlarm(t *testing.T) {
 	if !strings.Contains(m.ft.line.Text, "4 steps") {
 		t.Errorf("line %q, want the finished run's summary", m.ft.line.Text)
 	}
-	deps.Trainer = &fakeTrainer{steps: 4, epochs: 2}
-	m.deps.Trainer = deps.Trainer
+	m.deps.Trainer = &fakeTrainer{steps: 4, epochs: 2}
 	runToEnd()
 	if m.ft.alarm.Visible() || m.ft.alarm.Text != "" {
 		t.Errorf("a run without an alarm shows %q", m.ft.alarm.Text)
@@ -85,14 +76,7 @@ func (c *cuttingTrainer) Train(ctx context.Context, s TrainSettings, onProgress 
 // A run whose captions training cuts says how many in the Fine-tune tab, and the warning stays in
 // view after the steps have moved the progress line on.
 func TestFineTuneShowsCutCaptionsWarning(t *testing.T) {
-	deps := testDeps(&fakeCaptioner{name: "fake"})
-	deps.RunsDir, deps.Trainer = t.TempDir(), &cuttingTrainer{fakeTrainer{steps: 4, epochs: 2}}
-	captions := map[int]string{}
-	for i := 0; i < 24; i++ {
-		captions[i] = fmt.Sprintf("caption %d", i)
-	}
-	m, _ := openWindow(t, deps, makeDataset(t, 24, captions))
-	m.Tabs.SelectIndex(1)
+	m := openFineTune(t, &cuttingTrainer{fakeTrainer{steps: 4, epochs: 2}})
 	tap(m.ft.startBtn)
 	waitFor(t, "the run to end", func() bool {
 		var running bool

@@ -38,14 +38,7 @@ func (captionsTrainer) Train(ctx context.Context, s TrainSettings, onProgress fu
 // A run plots its validation CIDEr-D and identical share once per epoch beside the loss and
 // shows the last epoch's example captions; the next run starts with an empty plot.
 func TestFineTunePlotsCaptionsPerEpoch(t *testing.T) {
-	deps := testDeps(&fakeCaptioner{name: "fake"})
-	deps.RunsDir, deps.Trainer = t.TempDir(), captionsTrainer{}
-	captions := map[int]string{}
-	for i := 0; i < 24; i++ {
-		captions[i] = fmt.Sprintf("caption %d", i)
-	}
-	m, _ := openWindow(t, deps, makeDataset(t, 24, captions))
-	m.Tabs.SelectIndex(1)
+	m := openFineTune(t, captionsTrainer{})
 	runToEnd := func() {
 		tap(m.ft.startBtn)
 		waitFor(t, "the run to end", func() bool {

@@ -91,15 +91,8 @@ func TestFineTuneEstimateBeforeStart(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			captions := map[int]string{}
-			for i := 0; i < 24; i++ {
-				captions[i] = fmt.Sprintf("caption %d", i)
-			}
 			tr := &estimatingTrainer{fakeTrainer: fakeTrainer{steps: 40, epochs: 2}, est: tc.est}
-			deps := testDeps(&fakeCaptioner{name: "fake"})
-			deps.RunsDir, deps.Trainer = t.TempDir(), tr
-			m, _ := openWindow(t, deps, makeDataset(t, 24, captions))
-			m.Tabs.SelectIndex(1)
+			m := openFineTune(t, tr)
 			tap(m.ft.startBtn)
 			m.ft.wait() // the estimate
 			if tr.estimated != 1 {
@@ -162,4 +155,18 @@ func dialogText(t *testing.T, m *MainWindow) string {
 	}
 	walk(top)
 	return strings.Join(texts, "\n")
+}
+
+// openFineTune opens the window on 24 captioned images with trainer and shows the Fine-tune tab.
+func openFineTune(t *testing.T, trainer Trainer) *MainWindow {
+	t.Helper()
+	deps := testDeps(&fakeCaptioner{name: "fake"})
+	deps.RunsDir, deps.Trainer = t.TempDir(), trainer
+	captions := map[int]string{}
+	for i := 0; i < 24; i++ {
+		captions[i] = fmt.Sprintf("caption %d", i)
+	}
+	m, _ := openWindow(t, deps, makeDataset(t, 24, captions))
+	m.Tabs.SelectIndex(1)
+	return m
 }
