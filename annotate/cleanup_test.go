@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -19,21 +18,8 @@ import (
 	"testing"
 
 	"github.com/captune/captune/internal/atomicfile"
+	"github.com/captune/captune/internal/atomicfile/atomicfiletest"
 )
-
-// exitedPID returns the id of a process that has exited.
-func exitedPID(t *testing.T) string {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.ProcessState.Pid()
-	if atomicfile.ProcessAlive(pid) {
-		t.Skipf("pid %d was reused at once", pid)
-	}
-	return strconv.Itoa(pid)
-}
 
 // Opening a dataset removes the temporary files of killed Captunes (in the folder, in .captune,
 // a backup folder of a killed export) and says how many; the file of a Captune that is writing
@@ -42,7 +28,7 @@ func TestOpenRemovesStaleTemps(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("needs unix process ids")
 	}
-	dead, live := exitedPID(t), strconv.Itoa(os.Getppid())
+	dead, live := strconv.Itoa(atomicfiletest.DeadPID(t)), strconv.Itoa(os.Getppid())
 	dir := t.TempDir()
 	stale := []string{
 		".a.txt" + atomicfile.Marker + dead + "-0a1b",
@@ -231,7 +217,7 @@ func TestSaveRemovesStaleTemps(t *testing.T) {
 	d, rep := openT(t, dir, OpenOptions{})
 	must(t, d.Lock())
 	defer d.Close()
-	dead := exitedPID(t)
+	dead := strconv.Itoa(atomicfiletest.DeadPID(t))
 	stale := []string{".a.txt" + atomicfile.Marker + dead + "-0a1b", ProjectDir + "/.project.json" + atomicfile.Marker + dead + "-2c3d"}
 	for _, f := range stale {
 		writeTree(t, dir, map[string]string{f: "half"})

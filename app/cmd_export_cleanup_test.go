@@ -4,24 +4,20 @@ import (
 	"bytes"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/captune/captune/internal/atomicfile"
+	"github.com/captune/captune/internal/atomicfile/atomicfiletest"
 )
 
 // captune export after a killed one: the temporary files it left in the dataset and in the
 // destination are removed, and the command says how many, for each folder.
 func TestExportCommandRemovesLeftovers(t *testing.T) {
 	src := writeExportDataset(t)
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
-		t.Skipf("cannot start a process to get a dead pid: %v", err)
-	}
-	pid := strconv.Itoa(dead.ProcessState.Pid())
+	pid := strconv.Itoa(atomicfiletest.DeadPID(t))
 	out := t.TempDir()
 	for _, p := range []string{
 		filepath.Join(src, ".b.txt"+atomicfile.Marker+pid+"-0a1b"),

@@ -2,22 +2,18 @@ package finetune
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/captune/captune/internal/atomicfile"
+	"github.com/captune/captune/internal/atomicfile/atomicfiletest"
 )
 
 // A run folder after a killed run: its leftovers go (of this version and older ones), the
 // checkpoints, the log and a running writer's temporary file and checkpoint folder stay.
 func TestRemoveStaleTemps(t *testing.T) {
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Skipf("cannot start a process to get a dead pid: %v", err)
-	}
-	dead, live := strconv.Itoa(cmd.ProcessState.Pid()), strconv.Itoa(os.Getppid())
+	dead, live := strconv.Itoa(atomicfiletest.DeadPID(t)), strconv.Itoa(os.Getppid())
 	out := t.TempDir()
 	gone := []string{
 		".model.safetensors" + atomicfile.Marker + dead + "-0a",

@@ -3,7 +3,6 @@ package ui
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/internal/atomicfile"
+	"github.com/captune/captune/internal/atomicfile/atomicfiletest"
 )
 
 // The Export tab as a user walks it: CSV to a named file says what it leaves out (the rejected
@@ -97,12 +97,8 @@ func TestExportTabLeavesOut(t *testing.T) {
 func TestExportTabRemovesLeftovers(t *testing.T) {
 	dir := makeDataset(t, 2, map[int]string{0: "a red cube", 1: "a blue ball"})
 	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
-	dead := exec.Command(os.Args[0], "-test.run=^$")
-	if err := dead.Run(); err != nil {
-		t.Fatal(err)
-	}
 	out := t.TempDir()
-	stale := filepath.Join(out, ".img00.txt"+atomicfile.Marker+strconv.Itoa(dead.ProcessState.Pid())+"-0a1b")
+	stale := filepath.Join(out, ".img00.txt"+atomicfile.Marker+strconv.Itoa(atomicfiletest.DeadPID(t))+"-0a1b")
 	live := filepath.Join(out, ".img01.txt"+atomicfile.Marker+strconv.Itoa(os.Getppid())+"-2c3d")
 	for _, p := range []string{stale, live} {
 		if err := os.WriteFile(p, []byte("half a caption"), 0o644); err != nil {

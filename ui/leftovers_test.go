@@ -3,24 +3,20 @@ package ui
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/captune/captune/internal/atomicfile"
+	"github.com/captune/captune/internal/atomicfile/atomicfiletest"
 )
 
 // Opening a dataset where a killed Captune left a temporary file: the file is gone and the status
 // bar says so.
 func TestOpenSaysItRemovedLeftovers(t *testing.T) {
 	dir := makeDataset(t, 2, map[int]string{0: "a red cube", 1: "a blue ball"})
-	dead := exec.Command(os.Args[0], "-test.run=^$")
-	if err := dead.Run(); err != nil {
-		t.Fatal(err)
-	}
-	stale := filepath.Join(dir, ".img00.txt"+atomicfile.Marker+strconv.Itoa(dead.ProcessState.Pid())+"-0a1b")
+	stale := filepath.Join(dir, ".img00.txt"+atomicfile.Marker+strconv.Itoa(atomicfiletest.DeadPID(t))+"-0a1b")
 	if err := os.WriteFile(stale, []byte("half a caption"), 0o644); err != nil {
 		t.Fatal(err)
 	}

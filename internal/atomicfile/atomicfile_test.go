@@ -1,35 +1,19 @@
-package atomicfile
+package atomicfile_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/captune/captune/internal/atomicfile"
+	"github.com/captune/captune/internal/atomicfile/atomicfiletest"
 )
 
-// deadPID returns the id of a process that has exited (and been reaped).
-func deadPID(t *testing.T) int {
-	t.Helper()
-	if runtime.GOOS == "windows" {
-		t.Skip("needs a unix process to start and reap")
-	}
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Skipf("cannot start a process to get a dead pid: %v", err)
-	}
-	pid := cmd.Process.Pid
-	if ProcessAlive(pid) {
-		t.Skipf("pid %d was reused at once", pid)
-	}
-	return pid
-}
-
 func TestCleanStale(t *testing.T) {
-	dead := strconv.Itoa(deadPID(t))
+	dead := strconv.Itoa(atomicfiletest.DeadPID(t))
 	self := strconv.Itoa(os.Getpid())
 	parent := strconv.Itoa(os.Getppid()) // alive: the go command or shell that runs the test
 	tests := []struct {
@@ -38,19 +22,19 @@ func TestCleanStale(t *testing.T) {
 		want  []string // what remains
 		n     int
 	}{
-		{"dead writer's file removed", []string{".a.txt" + Marker + dead + "-ab12cd"}, nil, 1},
-		{"dead writer's folder removed", []string{".model" + Marker + dead + "-ab12cd/"}, nil, 1},
-		{"running writer's file kept", []string{".a.txt" + Marker + parent + "-ab12cd"}, []string{".a.txt" + Marker + parent + "-ab12cd"}, 0},
-		{"own file kept", []string{".a.txt" + Marker + self + "-ab12cd"}, []string{".a.txt" + Marker + self + "-ab12cd"}, 0},
-		{"older name without a pid kept", []string{".a.txt" + Marker + "123456789"}, []string{".a.txt" + Marker + "123456789"}, 0},
+		{"dead writer's file removed", []string{".a.txt" + atomicfile.Marker + dead + "-ab12cd"}, nil, 1},
+		{"dead writer's folder removed", []string{".model" + atomicfile.Marker + dead + "-ab12cd/"}, nil, 1},
+		{"running writer's file kept", []string{".a.txt" + atomicfile.Marker + parent + "-ab12cd"}, []string{".a.txt" + atomicfile.Marker + parent + "-ab12cd"}, 0},
+		{"own file kept", []string{".a.txt" + atomicfile.Marker + self + "-ab12cd"}, []string{".a.txt" + atomicfile.Marker + self + "-ab12cd"}, 0},
+		{"older name without a pid kept", []string{".a.txt" + atomicfile.Marker + "123456789"}, []string{".a.txt" + atomicfile.Marker + "123456789"}, 0},
 		{"user's files untouched", []string{
 			"a.txt", "a.jpg", ".hidden", "captune-tmp-" + dead + "-x", // not hidden: not ours
-			"a.txt" + Marker + dead + "-ab", ".a.txt.tmp-" + dead + "-ab", "sub/",
+			"a.txt" + atomicfile.Marker + dead + "-ab", ".a.txt.tmp-" + dead + "-ab", "sub/",
 		}, []string{
 			"a.txt", "a.jpg", ".hidden", "captune-tmp-" + dead + "-x",
-			"a.txt" + Marker + dead + "-ab", ".a.txt.tmp-" + dead + "-ab", "sub/",
+			"a.txt" + atomicfile.Marker + dead + "-ab", ".a.txt.tmp-" + dead + "-ab", "sub/",
 		}, 0},
-		{"not recursive", []string{"sub/", "sub/.a.txt" + Marker + dead + "-ab"}, []string{"sub/", "sub/.a.txt" + Marker + dead + "-ab"}, 0},
+		{"not recursive", []string{"sub/", "sub/.a.txt" + atomicfile.Marker + dead + "-ab"}, []string{"sub/", "sub/.a.txt" + atomicfile.Marker + dead + "-ab"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,7 +54,7 @@ func TestCleanStale(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			n, err := CleanStale(dir)
+			n, err := atomicfile.CleanStale(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,8 +78,8 @@ func TestCleanStale(t *testing.T) {
 }
 
 func TestCleanStaleMissingFolder(t *testing.T) {
-	if n, err := CleanStale(filepath.Join(t.TempDir(), "nope")); n != 0 || err != nil {
-		t.Errorf("CleanStale(missing) = %d, %v; want 0, nil", n, err)
+	if n, err := atomicfile.CleanStale(filepath.Join(t.TempDir(), "nope")); n != 0 || err != nil {
+		t.Errorf("atomicfile.CleanStale(missing) = %d, %v; want 0, nil", n, err)
 	}
 }
 
@@ -103,29 +87,29 @@ func TestCleanStaleMissingFolder(t *testing.T) {
 func TestTempNames(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "img 1.txt")
-	f, err := Create(target)
+	f, err := atomicfile.Create(target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
-	d, err := Mkdir(filepath.Join(dir, "model"))
+	d, err := atomicfile.Mkdir(filepath.Join(dir, "model"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{f.Name(), d, TempPath(target)} {
+	for _, p := range []string{f.Name(), d, atomicfile.TempPath(target)} {
 		name := filepath.Base(p)
 		if ok, _ := filepath.Match(".*.captune-tmp-*", name); !ok {
 			t.Errorf("%q does not match .gitignore's .*.captune-tmp-*", name)
 		}
-		if pid, ok := WriterPID(name); !ok || pid != os.Getpid() {
-			t.Errorf("WriterPID(%q) = %d, %v; want %d", name, pid, ok, os.Getpid())
+		if pid, ok := atomicfile.WriterPID(name); !ok || pid != os.Getpid() {
+			t.Errorf("atomicfile.WriterPID(%q) = %d, %v; want %d", name, pid, ok, os.Getpid())
 		}
-		if Stale(name) {
-			t.Errorf("Stale(%q) for this running process", name)
+		if atomicfile.Stale(name) {
+			t.Errorf("atomicfile.Stale(%q) for this running process", name)
 		}
 	}
-	if n, _ := CleanStale(dir); n != 0 {
-		t.Errorf("CleanStale removed %d files of this running process", n)
+	if n, _ := atomicfile.CleanStale(dir); n != 0 {
+		t.Errorf("atomicfile.CleanStale removed %d files of this running process", n)
 	}
 }
 
@@ -135,7 +119,7 @@ func TestWriteFile(t *testing.T) {
 	if err := os.WriteFile(p, []byte("old"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFile(p, []byte("new"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(p, []byte("new"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(p)
