@@ -85,12 +85,7 @@ func loadCheckpointInto(dir string, capt *inference.Captioner, opt *AdamW, st *t
 		p.Tensor.Copy_(t)
 		t.MustDrop()
 	}
-	g, err := safetensors.Open(filepath.Join(dir, "optimizer.safetensors"))
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	if err := opt.LoadState(g, int64(saved.Step), device); err != nil {
+	if err := loadOptimizer(opt, dir, saved.Step, device); err != nil {
 		return err
 	}
 	*st = saved

@@ -188,13 +188,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	opt := NewAdamW(params, cfg.LR, cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay)
 	defer opt.Free()
 	if resumeDir != "" {
-		f, err := safetensors.Open(filepath.Join(resumeDir, "optimizer.safetensors"))
-		if err != nil {
-			return res, fmt.Errorf("resume from %s: %w", resumeDir, err)
-		}
-		err = opt.LoadState(f, int64(state.Step), device)
-		f.Close()
-		if err != nil {
+		if err := loadOptimizer(opt, resumeDir, state.Step, device); err != nil {
 			return res, fmt.Errorf("resume from %s: %w", resumeDir, err)
 		}
 	}
@@ -637,6 +631,16 @@ func pruneCheckpoints(root string, keep int, best string) {
 }
 
 // checkpointFiles are the files every complete checkpoint holds.
+// loadOptimizer restores the AdamW moments a checkpoint in dir saved at step.
+func loadOptimizer(opt *AdamW, dir string, step int, device gotch.Device) error {
+	f, err := safetensors.Open(filepath.Join(dir, "optimizer.safetensors"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return opt.LoadState(f, int64(step), device)
+}
+
 var checkpointFiles = []string{"config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json"}
 
 // latestCheckpoint returns the newest complete checkpoint under outDir, or "" if none.
