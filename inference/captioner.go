@@ -3,6 +3,7 @@ package inference
 import (
 	"context"
 	"fmt"
+	"github.com/captune/captune/internal/hub"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,18 +58,7 @@ func LoadCaptioner(dir string, device gotch.Device) (*Captioner, LoadReport, err
 		return nil, report, err
 	}
 	abs, _ := filepath.Abs(dir)
-	return &Captioner{Model: m, Tok: tok, Pre: pre, Dir: abs, Name: modelName(abs), Generation: gen}, report, nil
-}
-
-// modelName names a model by its folder, or by ORG/NAME for a Hugging Face cache snapshot.
-func modelName(dir string) string {
-	parts := strings.Split(filepath.ToSlash(dir), "/")
-	for i, p := range parts {
-		if strings.HasPrefix(p, "models--") && i+2 < len(parts) && parts[i+1] == "snapshots" {
-			return strings.ReplaceAll(strings.TrimPrefix(p, "models--"), "--", "/")
-		}
-	}
-	return filepath.Base(dir)
+	return &Captioner{Model: m, Tok: tok, Pre: pre, Dir: abs, Name: hub.ModelName(abs), Generation: gen}, report, nil
 }
 
 // Free releases the model's tensors.

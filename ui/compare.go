@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/captune/captune/internal/hub"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -158,11 +159,11 @@ func (t *compareTab) SetComparison(c Comparison) {
 	for i := range t.rows {
 		t.table.SetRowHeight(i, 84)
 	}
-	tuned := modelName(c.TunedModel)
+	tuned := hub.ModelName(c.TunedModel)
 	if c.TunedEpoch != "" {
 		tuned += " (" + c.TunedEpoch + ")"
 	}
-	t.info.SetText(fmt.Sprintf("%s → %s · %s · %s", modelName(c.BaseModel), tuned, c.Split, c.Decoding))
+	t.info.SetText(fmt.Sprintf("%s → %s · %s · %s", hub.ModelName(c.BaseModel), tuned, c.Split, c.Decoding))
 	t.scores.RemoveAll()
 	head := func(s string) fyne.CanvasObject {
 		return widget.NewLabelWithStyle(s, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})

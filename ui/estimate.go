@@ -76,7 +76,7 @@ func (t *finetuneTab) estimateThen(s TrainSettings, then func()) {
 	ctx, cancel := context.WithCancel(t.m.ctx)
 	t.running, t.cancel, t.done = true, cancel, make(chan struct{})
 	t.phase.SetText("Estimating")
-	t.line.SetText(fmt.Sprintf("Timing a few training steps of %s to estimate the run…", modelName(s.BaseModel)))
+	t.line.SetText(fmt.Sprintf("Timing a few training steps of %s to estimate the run…", hub.ModelName(s.BaseModel)))
 	t.syncButtons()
 	done := t.done
 	go func() {

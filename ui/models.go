@@ -8,7 +8,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 
 	"fyne.io/fyne/v2"
@@ -337,16 +336,4 @@ func (m *MainWindow) chooseFolder(title string, onPick func(dir string), onCance
 	d.SetTitleText(title)
 	d.Resize(m.dialogSize())
 	d.Show()
-}
-
-// modelName names a model folder in headers and messages: ORG/NAME for a snapshot in the Hugging
-// Face cache (whose folder name is a commit hash), else the folder's name.
-func modelName(dir string) string {
-	parts := strings.Split(filepath.ToSlash(dir), "/")
-	for i, p := range parts {
-		if strings.HasPrefix(p, "models--") && i+2 < len(parts) && parts[i+1] == "snapshots" {
-			return strings.ReplaceAll(strings.TrimPrefix(p, "models--"), "--", "/")
-		}
-	}
-	return filepath.Base(dir)
 }

@@ -505,19 +505,6 @@ func TestFreeModelMemory(t *testing.T) {
 	}
 }
 
-func TestModelName(t *testing.T) {
-	tests := []struct{ dir, want string }{
-		{"/home/u/.cache/huggingface/hub/models--Salesforce--blip-image-captioning-base/snapshots/82a37760796d32b1411fe092ab5d4e227313294b", baseRepo},
-		{"/home/u/.local/share/Captune/runs/run-2026-12-01", "run-2026-12-01"},
-		{"/models/bundled", "bundled"},
-	}
-	for _, tc := range tests {
-		if got := modelName(tc.dir); got != tc.want {
-			t.Errorf("modelName(%q) = %q, want %q", tc.dir, got, tc.want)
-		}
-	}
-}
-
 func TestModelsDialogListsTheCache(t *testing.T) {
 	srv := hubtest.NewServer(t)
 	serveModel(srv, "someone/blip-tuned", 4<<10)

@@ -40,6 +40,18 @@ func repoFolder(repo string) string {
 	return "models--" + strings.ReplaceAll(repo, "/", "--")
 }
 
+// ModelName names a model folder in headers and messages: ORG/NAME for a snapshot in a cache
+// (whose folder name is a commit hash), else the folder's name.
+func ModelName(dir string) string {
+	parts := strings.Split(filepath.ToSlash(dir), "/")
+	for i, p := range parts {
+		if strings.HasPrefix(p, "models--") && i+2 < len(parts) && parts[i+1] == "snapshots" {
+			return strings.ReplaceAll(strings.TrimPrefix(p, "models--"), "--", "/")
+		}
+	}
+	return filepath.Base(dir)
+}
+
 // Commit resolves revision (a branch, tag or commit; "" means main) to the commit the cache
 // recorded for it. It returns ErrNotCached when the cache has no record of the revision.
 func (c Cache) Commit(repo, revision string) (string, error) {

@@ -196,3 +196,16 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestModelName(t *testing.T) {
+	tests := []struct{ dir, want string }{
+		{"/home/u/.cache/huggingface/hub/models--Salesforce--blip-image-captioning-base/snapshots/82a37760796d32b1411fe092ab5d4e227313294b", "Salesforce/blip-image-captioning-base"},
+		{"/home/u/.local/share/Captune/runs/run-2026-12-01", "run-2026-12-01"},
+		{"/models/bundled", "bundled"},
+	}
+	for _, tc := range tests {
+		if got := hub.ModelName(tc.dir); got != tc.want {
+			t.Errorf("ModelName(%q) = %q, want %q", tc.dir, got, tc.want)
+		}
+	}
+}
