@@ -58,12 +58,7 @@ func TestFineTuneResumeDrawsOneCurve(t *testing.T) {
 			m.Tabs.SelectIndex(1)
 			out := filepath.Join(deps.RunsDir, "run")
 			ckpt := filepath.Join(out, "checkpoints", "step-000006")
-			if err := os.MkdirAll(ckpt, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(ckpt, "trainer_state.json"), []byte("{}"), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			writeTrainerState(t, ckpt)
 			onUIWait(func() {
 				for step := 1; step <= tc.before; step++ {
 					m.ft.curve.Add(step, resumeLoss(step)+0.5)
@@ -114,14 +109,20 @@ func TestFineTuneResumeIgnoresHalfWrittenCheckpoint(t *testing.T) {
 	m.Tabs.SelectIndex(1)
 	out := filepath.Join(deps.RunsDir, "run")
 	tmp := filepath.Join(out, "checkpoints", ".step-000003.captune-tmp-99999-0a1b2c3d4e5f")
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "trainer_state.json"), []byte("{}"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeTrainerState(t, tmp)
 	onUIWait(func() { m.ft.out.SetText(out); m.ft.syncButtons() })
 	if !m.ft.resumeBtn.Disabled() {
 		t.Error("Resume is enabled beside a run folder whose only checkpoint is half written")
+	}
+}
+
+// writeTrainerState makes dir look like a checkpoint folder to the Fine-tune tab.
+func writeTrainerState(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "trainer_state.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
