@@ -57,15 +57,14 @@ type generationPanel struct {
 	rep      *widget.Entry
 	existing *widget.Select
 	note     *widget.Label   // which numbers the chosen model's generation_config.json gave
-	chosen   map[string]bool // preference keys of the numbers the user typed
-	filling  bool            // the panel itself is setting the entries
+	numbers  typedFields     // beams, lengths, repetition penalty: typed or advised
 	confirm  *captionConfirm // the question before a batch job, while it is open
 	item     *widget.AccordionItem
 	content  *widget.Accordion
 }
 
 func newGenerationPanel(m *MainWindow) *generationPanel {
-	g := &generationPanel{m: m, chosen: chosenGeneration(m.prefs)}
+	g := &generationPanel{m: m, numbers: typedFields{typed: chosenGeneration(m.prefs)}}
 	s := loadGeneration(m.prefs)
 	intEntry := func(v int) *widget.Entry {
 		e := widget.NewEntry()
@@ -119,12 +118,7 @@ func newGenerationPanel(m *MainWindow) *generationPanel {
 		e.OnChanged = func(string) { changed() }
 	}
 	for e, key := range map[*widget.Entry]string{g.beams: prefGenBeams, g.minLen: prefGenMin, g.maxLen: prefGenMax, g.rep: prefGenRepetition} {
-		e.OnChanged = func(string) {
-			if !g.filling {
-				g.chosen[key] = true
-			}
-			changed()
-		}
+		g.numbers.watch(e, key, changed)
 	}
 	g.sample.OnChanged = func(bool) { g.syncSampling(); changed() }
 	g.existing.OnChanged = func(string) { m.prefs.SetInt(prefGenExisting, g.existing.SelectedIndex()) }
@@ -186,7 +180,7 @@ func (g *generationPanel) save() {
 	if err != nil {
 		return
 	}
-	saveGeneration(g.m.prefs, s, g.chosen)
+	saveGeneration(g.m.prefs, s, g.numbers.typed)
 	g.updateTitle(s)
 }
 
@@ -203,19 +197,11 @@ func (g *generationPanel) followModel(dir string) {
 		adv, ok = g.m.deps.AdviseGeneration(dir)
 	}
 	d := DefaultGeneration()
-	g.filling = true
-	defer func() { g.filling = false }()
-	var used []string
-	fill := func(e *widget.Entry, key, what, def string, advised *string) {
-		if g.chosen[key] {
-			return
-		}
-		text := def
+	fill := func(e *widget.Entry, key, what, def string, advised *string) adviceFill {
 		if ok && advised != nil {
-			text = *advised
-			used = append(used, what+" "+text)
+			return adviceFill{e, key, what, *advised, true}
 		}
-		e.SetText(text)
+		return adviceFill{e, key, what, def, false}
 	}
 	itoa := func(v *int) *string {
 		if v == nil {
@@ -229,10 +215,11 @@ func (g *generationPanel) followModel(dir string) {
 		r := strconv.FormatFloat(*adv.RepetitionPenalty, 'g', -1, 64)
 		rep = &r
 	}
-	fill(g.maxLen, prefGenMax, "max length", strconv.Itoa(d.MaxLength), itoa(adv.MaxLength))
-	fill(g.minLen, prefGenMin, "min length", strconv.Itoa(d.MinLength), itoa(adv.MinLength))
-	fill(g.beams, prefGenBeams, "beams", strconv.Itoa(d.Beams), itoa(adv.Beams))
-	fill(g.rep, prefGenRepetition, "repetition penalty", strconv.FormatFloat(d.RepetitionPenalty, 'g', -1, 64), rep)
+	used := g.numbers.fill(
+		fill(g.maxLen, prefGenMax, "max length", strconv.Itoa(d.MaxLength), itoa(adv.MaxLength)),
+		fill(g.minLen, prefGenMin, "min length", strconv.Itoa(d.MinLength), itoa(adv.MinLength)),
+		fill(g.beams, prefGenBeams, "beams", strconv.Itoa(d.Beams), itoa(adv.Beams)),
+		fill(g.rep, prefGenRepetition, "repetition penalty", strconv.FormatFloat(d.RepetitionPenalty, 'g', -1, 64), rep))
 	g.save()
 	if len(used) == 0 {
 		g.note.Hide()

@@ -40,8 +40,7 @@ type finetuneTab struct {
 	device     *widget.Select
 	deviceInfo *widget.Label
 	advice     *widget.Label
-	chosen     map[string]bool // preference keys of the numbers the user typed
-	filling    bool            // the panel itself is setting the entries
+	numbers    typedFields // epochs, learning rate, batch size: typed or advised
 	out        *widget.Entry
 	startBtn   *widget.Button
 	cancelBtn  *widget.Button
@@ -69,7 +68,7 @@ type finetuneTab struct {
 }
 
 func newFinetuneTab(m *MainWindow) *finetuneTab {
-	t := &finetuneTab{m: m, baseDirs: map[string]string{}, chosen: chosenTraining(m.prefs)}
+	t := &finetuneTab{m: m, baseDirs: map[string]string{}, numbers: typedFields{typed: chosenTraining(m.prefs)}}
 	left := t.settingsPanel(loadTraining(m.prefs))
 	split := container.NewHSplit(container.NewVScroll(left), t.runPanel())
 	split.Offset = 0.36
@@ -100,9 +99,9 @@ func (t *finetuneTab) settingsPanel(d trainDefaults) fyne.CanvasObject {
 	t.lr.SetText(strconv.FormatFloat(d.LR, 'g', -1, 64))
 	t.batch = widget.NewEntry()
 	t.batch.SetText(strconv.Itoa(d.Batch))
-	t.watchTyping(t.epochs, prefTrainEpochs)
-	t.watchTyping(t.lr, prefTrainLR)
-	t.watchTyping(t.batch, prefTrainBatch)
+	t.numbers.watch(t.epochs, prefTrainEpochs, nil)
+	t.numbers.watch(t.lr, prefTrainLR, nil)
+	t.numbers.watch(t.batch, prefTrainBatch, nil)
 	t.advice = widget.NewLabel("")
 	t.advice.Wrapping = fyne.TextWrapWord
 	t.advice.SizeName = theme.SizeNameCaptionText
@@ -216,15 +215,6 @@ func (t *finetuneTab) refreshModels() {
 
 func (t *finetuneTab) baseDir() string { return t.baseDirs[t.base.Selected] }
 
-// watchTyping marks the number in e as the user's once they type in it.
-func (t *finetuneTab) watchTyping(e *widget.Entry, key string) {
-	e.OnChanged = func(string) {
-		if !t.filling {
-			t.chosen[key] = true
-		}
-	}
-}
-
 // followBase fills the epochs, learning rate and batch size the user has not typed from the base
 // model's advice (the defaults where it has none) and says which values came from it.
 func (t *finetuneTab) followBase() {
@@ -238,21 +228,10 @@ func (t *finetuneTab) followBase() {
 	if ok {
 		epochs, lr, batch = cmp.Or(adv.Epochs, epochs), cmp.Or(adv.LR, lr), cmp.Or(adv.BatchSize, batch)
 	}
-	t.filling = true
-	defer func() { t.filling = false }()
-	var used []string
-	fill := func(e *widget.Entry, key, text, what string, advised bool) {
-		if t.chosen[key] {
-			return
-		}
-		e.SetText(text)
-		if advised {
-			used = append(used, what+" "+text)
-		}
-	}
-	fill(t.epochs, prefTrainEpochs, strconv.Itoa(epochs), "epochs", ok && adv.Epochs > 0)
-	fill(t.lr, prefTrainLR, strconv.FormatFloat(lr, 'g', -1, 64), "learning rate", ok && adv.LR > 0)
-	fill(t.batch, prefTrainBatch, strconv.Itoa(batch), "batch size", ok && adv.BatchSize > 0)
+	used := t.numbers.fill(
+		adviceFill{t.epochs, prefTrainEpochs, "epochs", strconv.Itoa(epochs), ok && adv.Epochs > 0},
+		adviceFill{t.lr, prefTrainLR, "learning rate", strconv.FormatFloat(lr, 'g', -1, 64), ok && adv.LR > 0},
+		adviceFill{t.batch, prefTrainBatch, "batch size", strconv.Itoa(batch), ok && adv.BatchSize > 0})
 	if len(used) == 0 {
 		t.advice.Hide()
 		return
@@ -415,7 +394,7 @@ func (t *finetuneTab) start(resume bool) {
 		s.OutDir = t.defaultRunDir()
 		t.out.SetText(s.OutDir)
 	}
-	saveTraining(m.prefs, d, t.chosen)
+	saveTraining(m.prefs, d, t.numbers.typed)
 	m.editor.commit()
 	if resume {
 		t.launch(s)

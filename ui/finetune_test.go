@@ -55,7 +55,7 @@ func TestFineTuneFollowsBaseModelAdvice(t *testing.T) {
 	}
 	// The typed learning rate is remembered; the advised epochs are not.
 	d, _, _ := ft.settings()
-	saveTraining(m.prefs, trainDefaults{Epochs: d.Epochs, LR: d.LR, Batch: d.BatchSize}, ft.chosen)
+	saveTraining(m.prefs, trainDefaults{Epochs: d.Epochs, LR: d.LR, Batch: d.BatchSize}, ft.numbers.typed)
 	if c := chosenTraining(m.prefs); !c[prefTrainLR] || c[prefTrainEpochs] || c[prefTrainBatch] {
 		t.Errorf("remembered as typed: %v, want the learning rate only", c)
 	}

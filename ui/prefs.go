@@ -93,18 +93,12 @@ func chosenGeneration(p fyne.Preferences) map[string]bool {
 // saveGeneration stores the Generation panel's settings; of the numbers a model can advise, only
 // those the user typed (chosen), so that one model's values do not stick to the next model.
 func saveGeneration(p fyne.Preferences, g GenerationSettings, chosen map[string]bool) {
-	for key, set := range map[string]func(){
+	saveTyped(p, chosen, map[string]func(){
 		prefGenBeams:      func() { p.SetInt(prefGenBeams, g.Beams) },
 		prefGenMin:        func() { p.SetInt(prefGenMin, g.MinLength) },
 		prefGenMax:        func() { p.SetInt(prefGenMax, g.MaxLength) },
 		prefGenRepetition: func() { p.SetFloat(prefGenRepetition, g.RepetitionPenalty) },
-	} {
-		if chosen[key] {
-			set()
-		} else {
-			p.RemoveValue(key)
-		}
-	}
+	})
 	p.SetBool(prefGenTypedOnly, true)
 	p.SetString(prefGenPrompt, g.Prompt)
 	p.SetBool(prefGenSample, g.Sample)
@@ -137,17 +131,11 @@ func chosenTraining(p fyne.Preferences) map[string]bool {
 // saveTraining stores the panel's settings; of the numbers, only those the user typed (chosen),
 // so that a value filled in from one base model's advice does not stick to the next model.
 func saveTraining(p fyne.Preferences, t trainDefaults, chosen map[string]bool) {
-	for key, set := range map[string]func(){
+	saveTyped(p, chosen, map[string]func(){
 		prefTrainEpochs: func() { p.SetInt(prefTrainEpochs, t.Epochs) },
 		prefTrainLR:     func() { p.SetFloat(prefTrainLR, t.LR) },
 		prefTrainBatch:  func() { p.SetInt(prefTrainBatch, t.Batch) },
-	} {
-		if chosen[key] {
-			set()
-		} else {
-			p.RemoveValue(key)
-		}
-	}
+	})
 	p.SetBool(prefTrainFreeze, t.FreezeVision)
 	p.SetString(prefTrainCaptions, string(t.Captions))
 	p.SetString(prefTrainHoldout, string(t.Holdout))
