@@ -111,15 +111,11 @@ const MinTrainingImages = 20
 // TrainingSet chooses a run's images and captions. The dataset on disk is not changed.
 func (d *Dataset) TrainingSet(c TrainingCaptions, h Holdout) TrainingSet {
 	items := d.Items()
-	splits := false
-	for _, it := range items {
-		splits = splits || it.Split == SplitTrain || it.Split == SplitVal
-	}
 	var s TrainingSet
 	switch {
 	case h == HoldoutNone:
 		s.How = "no validation images"
-	case h == HoldoutAuto && splits:
+	case h == HoldoutAuto && d.hasSplits():
 		s.How = "the dataset's train and val splits"
 	default:
 		h, s.How = HoldoutTenth, "every tenth image held out for validation"
@@ -128,16 +124,7 @@ func (d *Dataset) TrainingSet(c TrainingCaptions, h Holdout) TrainingSet {
 		if it.Split == SplitTest || (h == HoldoutAuto && it.Split == SplitNone) {
 			continue
 		}
-		img := TrainingImage{Path: d.AbsPath(it)}
-		unreviewed, untrusted := false, false
-		for _, cp := range it.Captions {
-			if !c.keeps(cp) {
-				untrusted = untrusted || (cp.Origin.IsModel() && cp.State == StateUnreviewed)
-				continue
-			}
-			unreviewed = unreviewed || (cp.Origin.IsModel() && cp.State == StateUnreviewed)
-			img.Captions = append(img.Captions, cp.Text)
-		}
+		img, unreviewed, untrusted := d.trainingImage(it, c)
 		if len(img.Captions) == 0 {
 			if untrusted {
 				s.Untrusted++
@@ -155,6 +142,22 @@ func (d *Dataset) TrainingSet(c TrainingCaptions, h Holdout) TrainingSet {
 	}
 	s.Warnings = s.warnings(c)
 	return s
+}
+
+// trainingImage is it with the captions c keeps; unreviewed says a kept caption is an unreviewed
+// model caption, untrusted that one was left out.
+func (d *Dataset) trainingImage(it *Item, c TrainingCaptions) (img TrainingImage, unreviewed, untrusted bool) {
+	img.Path = d.AbsPath(it)
+	for _, cp := range it.Captions {
+		model := cp.Origin.IsModel() && cp.State == StateUnreviewed
+		if !c.keeps(cp) {
+			untrusted = untrusted || model
+			continue
+		}
+		unreviewed = unreviewed || model
+		img.Captions = append(img.Captions, cp.Text)
+	}
+	return img, unreviewed, untrusted
 }
 
 // validates reports whether an image of a set chosen with h validates.
@@ -191,7 +194,7 @@ func (s TrainingSet) warnings(c TrainingCaptions) []string {
 			len(s.Train), either(len(s.Train), "image", "images"), either(len(s.Train), "it", "them")))
 	}
 	if len(s.Val) == 0 && len(s.Train) > 0 {
-		w = append(w, "No validation images: the run cannot pick its best checkpoint, and Compare uses the training images.")
+		w = append(w, "No validation images: the run cannot pick its best checkpoint, and Compare scores the test split, else the training images.")
 	}
 	return w
 }
