@@ -1,5 +1,5 @@
 // Package torchx holds the few libtorch calls that gotch v0.9.1 does not bind: intra-op thread
-// count, the global RNG seed, and the libtorch version the binary was compiled against.
+// count, the global RNG seed, the libtorch version the binary was compiled against, and autocast.
 package torchx
 
 // #cgo CXXFLAGS: -std=c++17
@@ -38,4 +38,30 @@ func CString(p unsafe.Pointer) string {
 	s := C.GoString((*C.char)(p))
 	C.free(p)
 	return s
+}
+
+// AutocastBF16 makes libtorch compute in bfloat16 where autocast allows it (matrix products and
+// convolutions; reductions such as softmax, layer norm and losses stay in float32, and results
+// promote back to float32 when they meet float32 tensors), on CPU or, with cuda, on CUDA devices,
+// as Python's torch.autocast(dtype=torch.bfloat16) does. It returns the function that restores the
+// previous state and, when the outermost region ends, frees the weights autocast cast and cached.
+//
+// The state belongs to the calling OS thread: the goroutine must hold its thread
+// (runtime.LockOSThread) from AutocastBF16 until the returned function has run.
+func AutocastBF16(cuda bool) (restore func()) {
+	c := C.int(0)
+	if cuda {
+		c = 1
+	}
+	prev := C.captune_autocast_enter(c, 1)
+	return func() { C.captune_autocast_exit(c, prev) }
+}
+
+// AutocastEnabled reports whether autocast is on for the calling thread on CPU (or on CUDA).
+func AutocastEnabled(cuda bool) bool {
+	c := C.int(0)
+	if cuda {
+		c = 1
+	}
+	return C.captune_autocast_enabled(c) != 0
 }

@@ -6,6 +6,9 @@ void captune_set_num_threads(int n);
 void captune_manual_seed(long long seed);
 const char *captune_torch_version(void);
 int captune_cxx11_abi(void);
+int captune_autocast_enter(int cuda, int bf16);
+void captune_autocast_exit(int cuda, int prev);
+int captune_autocast_enabled(int cuda);
 #ifdef __cplusplus
 }
 #endif
