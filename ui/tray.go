@@ -1,11 +1,9 @@
 package ui
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +18,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/captune/captune/annotate"
-	"github.com/captune/captune/internal/atomicfile"
 )
 
 // trayEntry is one dropped image and its caption, which the user may edit before saving or adding
@@ -312,7 +309,8 @@ func ready(entries []*trayEntry) []*trayEntry {
 	return out
 }
 
-// saveSidecars writes each caption to NAME.txt beside its image, asking before replacing files.
+// saveSidecars writes each caption to the caption file beside its image (NAME.txt, or NAME.EXT.txt
+// when another image takes NAME.txt: annotate's rule), asking before replacing files.
 func (t *dropTray) saveSidecars(entries []*trayEntry) {
 	entries = ready(entries)
 	if len(entries) == 0 {
@@ -320,14 +318,16 @@ func (t *dropTray) saveSidecars(entries []*trayEntry) {
 	}
 	var existing []string
 	for _, e := range entries {
-		if _, err := os.Stat(sidecarPath(e.Path)); err == nil {
-			existing = append(existing, filepath.Base(sidecarPath(e.Path)))
+		if p, err := annotate.SidecarPath(e.Path); err == nil {
+			if _, err := os.Stat(p); err == nil {
+				existing = append(existing, filepath.Base(p))
+			}
 		}
 	}
 	write := func() {
 		var errs []error
 		for _, e := range entries {
-			if err := writeFileAtomic(sidecarPath(e.Path), []byte(e.text()+"\n")); err != nil {
+			if _, err := annotate.WriteSidecar(e.Path, []string{e.text()}); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -350,19 +350,10 @@ func (t *dropTray) saveSidecars(entries []*trayEntry) {
 		}, t.m.Window)
 }
 
-func sidecarPath(img string) string {
-	return strings.TrimSuffix(img, filepath.Ext(img)) + ".txt"
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	return atomicfile.WriteFile(path, data, 0o644)
-}
-
-// addToDataset copies the images into the dataset folder and adds their captions (the model's,
-// unreviewed, or the user's own). Images already there (the same content under the name Add gives
-// them) are not copied again. The dataset is saved and opened again, since it lists its images
-// when opened.
+// addToDataset copies the images into the dataset folder (annotate's AddImages) and adds their
+// captions (the model's, unreviewed, or the user's own). Images already listed (the same content
+// under the name AddImages gives them) get no caption again. The dataset is saved and opened
+// again, since it lists its images when opened.
 func (t *dropTray) addToDataset(entries []*trayEntry) {
 	m := t.m
 	entries = ready(entries)
@@ -378,46 +369,48 @@ func (t *dropTray) addToDataset(entries []*trayEntry) {
 		return
 	}
 	m.editor.commit()
-	root := m.ds.Root()
+	var srcs []string
+	for _, e := range entries {
+		srcs = append(srcs, e.Path)
+	}
+	added, addErr := m.ds.AddImages(srcs)
+	bySource := map[string]annotate.AddedImage{}
+	for _, a := range added {
+		bySource[a.Source] = a
+	}
 	var fresh, already []*trayEntry
 	for _, e := range entries {
-		if e.Added == "" {
-			if name, ok := findCopy(root, e.Path); ok {
-				e.Added = name
-			}
+		a, ok := bySource[e.Path]
+		if !ok {
+			continue
 		}
-		if e.Added != "" {
+		e.Added = a.Name
+		if _, listed := m.ds.Index(a.Name); listed {
 			already = append(already, e)
 		} else {
 			fresh = append(fresh, e)
 		}
 	}
 	t.list.Refresh()
+	if addErr != nil {
+		m.showError("add some of the images", addErr, "")
+	}
 	if len(fresh) == 0 {
-		m.setStatus(alreadyMessage(already))
+		if len(already) > 0 {
+			m.setStatus(alreadyMessage(already))
+		}
 		return
 	}
 	if err := m.stopAutosave(); err != nil {
 		m.showError("save the dataset before adding images", err, "Resolve the problem (see the message), then add the images again.")
 		return
 	}
-	var copied []*trayEntry
-	var errs []error
-	for _, e := range fresh {
-		rel, err := copyInto(root, e.Path)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		e.Added = rel
-		copied = append(copied, e)
-	}
-	errs = append(errs, t.reopenWith(root, copied)...)
+	errs := t.reopenWith(m.ds.Root(), fresh)
 	t.list.Refresh()
 	if err := errors.Join(errs...); err != nil {
 		m.showError("add some of the images", err, "")
 	}
-	msg := fmt.Sprintf("Added %s to the dataset.", plural(len(copied), "image"))
+	msg := fmt.Sprintf("Added %s to the dataset.", plural(len(fresh), "image"))
 	if len(already) > 0 {
 		msg += " " + alreadyMessage(already)
 	}
@@ -474,85 +467,4 @@ func alreadyMessage(already []*trayEntry) string {
 		verb = "are"
 	}
 	return fmt.Sprintf("%s %s already in the dataset (%s).", plural(len(already), "image"), verb, strings.Join(firstN(names, 3), ", "))
-}
-
-// findCopy looks for src in root under the names copyInto gives (NAME.png, NAME-2.png, …) and
-// returns the one holding the same bytes, if any.
-func findCopy(root, src string) (string, bool) {
-	base := filepath.Base(src)
-	ext := filepath.Ext(base)
-	stem := strings.TrimSuffix(base, ext)
-	for n, name := 2, base; ; n, name = n+1, fmt.Sprintf("%s-%d%s", stem, n, ext) {
-		st, err := os.Lstat(filepath.Join(root, name))
-		if err != nil {
-			return "", false
-		}
-		if st.Mode().IsRegular() && sameContent(filepath.Join(root, name), src) {
-			return name, true
-		}
-	}
-}
-
-// sameContent reports whether files a and b hold the same bytes (false when either is unreadable).
-func sameContent(a, b string) bool {
-	fa, err := os.Open(a)
-	if err != nil {
-		return false
-	}
-	defer fa.Close()
-	fb, err := os.Open(b)
-	if err != nil {
-		return false
-	}
-	defer fb.Close()
-	sa, ea := fa.Stat()
-	sb, eb := fb.Stat()
-	if ea != nil || eb != nil || sa.Size() != sb.Size() {
-		return false
-	}
-	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
-	for {
-		na, ea := io.ReadFull(fa, ba)
-		nb, eb := io.ReadFull(fb, bb)
-		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
-			return false
-		}
-		if ea != nil || eb != nil {
-			return (ea == io.EOF || ea == io.ErrUnexpectedEOF) && (eb == io.EOF || eb == io.ErrUnexpectedEOF)
-		}
-	}
-}
-
-// copyInto copies file src into folder root under a name not taken yet, and returns that name.
-func copyInto(root, src string) (string, error) {
-	base := filepath.Base(src)
-	ext := filepath.Ext(base)
-	stem := strings.TrimSuffix(base, ext)
-	name := base
-	for n := 2; ; n++ {
-		if _, err := os.Lstat(filepath.Join(root, name)); os.IsNotExist(err) {
-			break
-		}
-		name = fmt.Sprintf("%s-%d%s", stem, n, ext)
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return "", fmt.Errorf("copy %s: %w", src, err)
-	}
-	defer in.Close()
-	dst := filepath.Join(root, name)
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("copy %s: %w", src, err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(dst)
-		return "", fmt.Errorf("copy %s to %s: %w", src, dst, err)
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(dst)
-		return "", fmt.Errorf("copy %s to %s: %w", src, dst, err)
-	}
-	return name, nil
 }
