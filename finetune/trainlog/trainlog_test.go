@@ -1,0 +1,106 @@
+package trainlog
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	step := func(n int, loss float64) string {
+		return `{"step":` + itoa(n) + `,"epoch":1,"loss":` + ftoa(loss) + `,"lr":0.001,"samples":4}` + "\n"
+	}
+	tests := []struct {
+		name        string
+		data        string
+		wantLosses  []float64
+		wantVal     []Validation
+		bad         int
+		wantPartial bool
+	}{
+		{"empty", "", []float64{}, nil, 0, false},
+		{"steps and a validation", step(1, 2.5) + step(2, 2.25) + `{"step":2,"epoch":1,"val_loss":2.75}` + "\n",
+			[]float64{2.5, 2.25}, []Validation{{Step: 2, Epoch: 1, ValLoss: 2.75}}, 0, false},
+		{"truncated mid-line: read to the last full line", step(1, 2.5) + step(2, 2.25) + `{"step":3,"epoch":1,"lo`,
+			[]float64{2.5, 2.25}, nil, 0, true},
+		{"a full line that is not JSON is skipped", step(1, 2.5) + "garbage\n" + step(2, 2.25),
+			[]float64{2.5, 2.25}, nil, 1, false},
+		{"other entries (best, alarms) are neither", step(1, 2.5) + `{"step":1,"best_epoch":1}` + "\n",
+			[]float64{2.5}, nil, 0, false},
+		{"a resumed run's repeated steps replace the old ones", step(1, 2.5) + step(2, 2.25) + step(3, 2.0) + step(2, 2.2) + step(3, 1.9),
+			[]float64{2.5, 2.2, 1.9}, nil, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := Parse([]byte(tc.data))
+			if got := l.Losses(); !reflect.DeepEqual(got, tc.wantLosses) {
+				t.Errorf("losses %v, want %v", got, tc.wantLosses)
+			}
+			if !reflect.DeepEqual(l.Validations, tc.wantVal) {
+				t.Errorf("validations %v, want %v", l.Validations, tc.wantVal)
+			}
+			if l.Bad != tc.bad || l.Partial != tc.wantPartial {
+				t.Errorf("bad %d partial %v, want %d %v", l.Bad, l.Partial, tc.bad, tc.wantPartial)
+			}
+		})
+	}
+}
+
+func TestModelReady(t *testing.T) {
+	write := func(dir string, names ...string) {
+		for _, n := range names {
+			if err := os.WriteFile(filepath.Join(dir, n), []byte("{}"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name      string
+		files     []string
+		done      string
+		wantReady bool
+		wantErr   bool
+	}{
+		{"still running", []string{"config.json", "model.safetensors"}, "", false, false},
+		{"done and whole", []string{"config.json", "model.safetensors"}, `{"done":true}`, true, false},
+		{"done with pytorch_model.bin", []string{"config.json", "pytorch_model.bin"}, `{"done":true}`, true, false},
+		{"done, weights missing", []string{"config.json"}, `{"done":true}`, false, true},
+		{"done, saved nothing", nil, `{"done":true,"weights":false}`, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(dir, tc.files...)
+			if tc.done != "" {
+				if err := os.WriteFile(filepath.Join(dir, DoneFile), []byte(tc.done), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ready, err := ModelReady(dir)
+			if ready != tc.wantReady || (err != nil) != tc.wantErr {
+				t.Fatalf("ModelReady = %v, %v; want %v, error %v", ready, err, tc.wantReady, tc.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrNoWeights) {
+				t.Errorf("error %v does not wrap ErrNoWeights", err)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"step":1,"loss":2}` + "\n" + `{"step":1,"val_loss":3}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l := Parse(data)
+		for i := 1; i < len(l.Steps); i++ {
+			if l.Steps[i].Step <= l.Steps[i-1].Step {
+				t.Fatalf("steps out of order: %v", l.Steps)
+			}
+		}
+	})
+}
+
+func itoa(n int) string     { return strconv.Itoa(n) }
+func ftoa(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
