@@ -1,4 +1,5 @@
-// Package tx is a bare libtorch tensor handle for hot loops, beside gotch's *ts.Tensor.
+// Package tx is a bare libtorch tensor handle for hot loops, beside gotch's *ts.Tensor, and the
+// Scope that owns such handles so that model code never frees one by hand.
 package tx
 
 import (
@@ -14,8 +15,8 @@ import (
 // T is a bare libtorch tensor handle for the model's hot paths. gotch's *ts.Tensor costs a 100 KB
 // Go allocation, a global map entry and a finalizer per operation, and its generated wrappers leak
 // a small C allocation per call (measured: ~75 bytes and ~6× the time of the libtorch call
-// itself); a decoder step runs hundreds of operations, so the model code calls libtorch directly
-// and frees every intermediate explicitly. Weights stay *ts.Tensor in the VarStore (see W).
+// itself); a decoder step runs hundreds of operations, so the model code calls libtorch directly.
+// Intermediates belong to a Scope, which frees them; weights stay *ts.Tensor in the VarStore (see W).
 //
 // Operations panic on a libtorch error: shapes are validated when the model is built, so an error
 // here is a programming error; Engine and finetune.Run turn panics into errors.
@@ -24,22 +25,30 @@ type T struct{ C lib.Ctensor }
 // W borrows a gotch tensor (a weight) as a T; never Free it.
 func W(t *ts.Tensor) T { return T{C: lib.Ctensor(t.Ctensor())} }
 
-// Free releases the handle (the storage goes when its last user does).
+// Free releases the handle (the storage goes when its last user does). Never Free a tensor a Scope
+// owns: the scope frees it.
 func (t T) Free() {
 	if t.C != nil {
 		lib.AtFree(t.C)
+		live.Add(-1)
 	}
 }
 
-// TS hands the handle over to gotch, which then owns (and eventually frees) it.
-func (t T) TS() *ts.Tensor { return ts.New(t.C) }
+// TS hands the handle over to gotch, which then owns (and eventually frees) it. Only a tensor that
+// no Scope owns (one Kept) may be handed over.
+func (t T) TS() *ts.Tensor {
+	live.Add(-1)
+	return ts.New(t.C)
+}
 
 // Check panics with libtorch's last error, if any, naming op.
 func Check(op string) {
-	if msg := torchx.CString(unsafe.Pointer(lib.GetAndResetLastErr())); msg != "" {
+	if msg := lastError(); msg != "" {
 		panic(fmt.Errorf("%s: %s", op, firstLine(msg)))
 	}
 }
+
+func lastError() string { return torchx.CString(unsafe.Pointer(lib.GetAndResetLastErr())) }
 
 func firstLine(s string) string {
 	for i := 0; i < len(s); i++ {
@@ -50,11 +59,23 @@ func firstLine(s string) string {
 	return s
 }
 
-// Call runs a libtorch function that writes its result handle, and checks for an error.
+// Call runs a libtorch function that writes its result handle, and checks for an error. The caller
+// owns the result; Scope.Call records it in a scope instead.
 func Call(op string, f func(*lib.Ctensor)) T {
+	if failIn.Load() > 0 && failIn.Add(-1) == 0 {
+		panic(fmt.Errorf("%s: %w", op, errInjected))
+	}
 	var c lib.Ctensor
 	f(&c)
-	Check(op)
+	if msg := lastError(); msg != "" {
+		if c != nil {
+			lib.AtFree(c)
+		}
+		panic(fmt.Errorf("%s: %s", op, firstLine(msg)))
+	}
+	if c != nil {
+		live.Add(1)
+	}
 	return T{C: c}
 }
 
