@@ -53,11 +53,13 @@ type finetuneTab struct {
 	alarm      *widget.Label // the run's latest caption alarm; hidden until one is raised
 	capPlot    *CaptionPlot  // validation CIDEr-D and identical share per epoch
 	examples   *widget.Label // the latest epoch's example captions; hidden until the first
+	cacheNote  *widget.Label // "image features cached: … saves ~X min" of the running run; hidden without
 
 	mu       sync.Mutex
 	latest   TrainProgress
 	alarmed  string // text of the latest alarm of the running run
 	exampled string // text of the latest epoch's example captions
+	cached   string // the run's feature cache report (it stays in view while the steps run)
 	redraw   *throttle
 	running  bool
 	cancel   context.CancelFunc
@@ -182,7 +184,10 @@ func (t *finetuneTab) runPanel() fyne.CanvasObject {
 	t.alarm.Importance = widget.DangerImportance
 	t.alarm.Hide()
 	buttons := container.NewHBox(t.startBtn, t.cancelBtn, t.resumeBtn, layout.NewSpacer(), t.compareBtn)
-	bottom := container.NewVBox(t.alarm, container.NewBorder(nil, nil, t.phase, nil, t.line), t.progress, buttons)
+	t.cacheNote = widget.NewLabel("")
+	t.cacheNote.Truncation = fyne.TextTruncateEllipsis
+	t.cacheNote.Hide()
+	bottom := container.NewVBox(t.alarm, t.cacheNote, container.NewBorder(nil, nil, t.phase, nil, t.line), t.progress, buttons)
 	t.capPlot = NewCaptionPlot()
 	t.examples = widget.NewLabel("")
 	t.examples.SizeName = theme.SizeNameCaptionText
@@ -447,7 +452,7 @@ func (t *finetuneTab) launch(s TrainSettings) {
 	t.capPlot.Reset() // a resumed run's earlier epochs are not reported again: its plot starts afresh
 	t.mu.Lock()
 	t.latest = TrainProgress{Phase: "load", Message: "starting", ValLoss: math.NaN()}
-	t.alarmed, t.exampled = "", ""
+	t.alarmed, t.exampled, t.cached = "", "", ""
 	t.mu.Unlock()
 	t.draw()
 	t.syncButtons()
@@ -477,6 +482,9 @@ func (t *finetuneTab) onProgress(p TrainProgress) {
 	if p.Captions != nil {
 		t.exampled = examplesText(p.Epoch, p.Captions.Examples)
 	}
+	if strings.HasPrefix(p.Message, "image features cached") {
+		t.cached = p.Message
+	}
 	t.mu.Unlock()
 	switch p.Phase {
 	case "resume":
@@ -495,9 +503,10 @@ func (t *finetuneTab) onProgress(p TrainProgress) {
 
 func (t *finetuneTab) draw() {
 	t.mu.Lock()
-	p, alarmed, exampled := t.latest, t.alarmed, t.exampled
+	p, alarmed, exampled, cached := t.latest, t.alarmed, t.exampled, t.cached
 	t.mu.Unlock()
 	showText(t.alarm, alarmed)
+	showText(t.cacheNote, cached)
 	showText(t.examples, exampled)
 	if p.Total > 0 {
 		t.progress.Max = float64(p.Total)
@@ -543,6 +552,8 @@ func phaseLabel(p string) string {
 	switch p {
 	case "load":
 		return "Loading"
+	case "cache":
+		return "Caching"
 	case "resume":
 		return "Resuming"
 	case "train":
