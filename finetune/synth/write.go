@@ -141,7 +141,7 @@ func WriteDataset(ctx context.Context, dir string, cfg Config, n int, format For
 				return fmt.Errorf("encode %s line %d: %w", MetadataFile, i+1, err)
 			}
 		}
-		if err := writeFileAtomic(filepath.Join(dir, MetadataFile), buf.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, MetadataFile), buf.Bytes(), 0o644); err != nil {
 			return err
 		}
 	}
@@ -156,12 +156,12 @@ func writeSample(dir string, cfg Config, i, n int, format Format) (string, error
 		return "", fmt.Errorf("encode image %d: %w", i, err)
 	}
 	name := FileName(i, n)
-	if err := writeFileAtomic(filepath.Join(dir, name), data); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 		return "", err
 	}
 	if format == FormatSidecar {
 		txt := name[:len(name)-len(filepath.Ext(name))] + ".txt"
-		if err := writeFileAtomic(filepath.Join(dir, txt), []byte(caption+"\n")); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, txt), []byte(caption+"\n"), 0o644); err != nil {
 			return "", err
 		}
 	}
@@ -177,9 +177,4 @@ func EncodePNG(img image.Image) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and renames it into place.
-func writeFileAtomic(path string, data []byte) error {
-	return atomicfile.WriteFile(path, data, 0o644) // 0644: datasets are shared
 }

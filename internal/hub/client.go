@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // Client downloads model files from a hub into a Cache. Build it with NewClient; its fields may be
@@ -436,7 +438,7 @@ func (c *Client) writeRef(repo, revision, commit string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("record %s@%s: %w", repo, revision, err)
 	}
-	if err := writeFileAtomic(p, []byte(commit)); err != nil {
+	if err := atomicfile.WriteFile(p, []byte(commit), 0o644); err != nil {
 		return fmt.Errorf("record %s@%s: %w", repo, revision, err)
 	}
 	return nil

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // sha256RE matches the etag of an LFS file: the sha256 of its content.
@@ -264,11 +266,10 @@ func linkBlob(blob, pointer string) error {
 	if err != nil {
 		return err
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", pointer, os.Getpid())
-	os.Remove(tmp)
+	tmp := atomicfile.TempPath(pointer)
 	if err := os.Symlink(rel, tmp); err != nil {
 		// Copy beside the blob, so that a copy cut short stays out of snapshots/.
-		tmp = fmt.Sprintf("%s.%d.copy", blob, os.Getpid())
+		tmp = atomicfile.TempPath(blob)
 		if err := copyFile(blob, tmp); err != nil {
 			os.Remove(tmp)
 			return err
@@ -295,21 +296,11 @@ func copyFile(src, dst string) error {
 		out.Close()
 		return err
 	}
+	if err := out.Sync(); err != nil { // before the rename that publishes it
+		out.Close()
+		return err
+	}
 	return out.Close()
-}
-
-// writeFileAtomic replaces path with data through a temporary file and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }
 
 func fileSHA256(path string) (string, error) {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/captune/captune/internal/atomicfile"
 	"github.com/captune/captune/internal/notices"
 )
 
@@ -54,10 +55,7 @@ func run(gomod, modcache, wheels, out string) error {
 	if err := notices.Render(&b, goMods, native, notices.Credits); err != nil {
 		return err
 	}
-	if err := os.WriteFile(out+".tmp", b.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(out+".tmp", out)
+	return atomicfile.WriteFile(out, b.Bytes(), 0o644)
 }
 
 // defaultWheels is scripts/setup.sh's wheel cache: $CAPTUNE_CACHE/wheels, else
