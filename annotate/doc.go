@@ -20,7 +20,12 @@
 //	b := ds.NewBatch() // a job's edits undo as one step
 //	b.AddCaption(i, modelText, annotate.ModelOrigin("blip-base"))
 //
-// The fine-tuner reads (image, caption) pairs of a split with Pairs; exports go through Export.
+// The dataset owns its policies, so that the window, the CLI and the trainer never decide them
+// twice: TrainingSet says which images train and which validate a run, EvalSet which images score
+// a model (the val split, else the test split, else the run's held-out images; the training images
+// only when nothing was held out, and then it says so); AddImages copies dropped files into the
+// folder, WriteSidecar writes the caption file of an image outside a dataset by the rule Open reads
+// with, IsImageName says which files are images. Exports go through Export.
 //
 // Export leaves out rejected captions and files that do not read as images unless asked (it reads
 // each image's header, never its pixels), and places images beside a named .json / .csv file only
