@@ -8,9 +8,7 @@ import (
 	"image"
 	"image/color"
 	_ "image/gif" // GIF: the first frame
-	"image/jpeg"
 	_ "image/png"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -159,14 +157,9 @@ func (p Preprocessor) Save(dir string) error {
 // converts it to 8-bit RGB: grayscale is replicated, palettes expanded, alpha dropped (as Pillow's
 // convert("RGB") does), 16-bit samples reduced to their high byte.
 func LoadImage(path string) (*RGBImage, error) {
-	f, err := os.Open(path)
+	data, err := readImageFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read image %s: %w", path, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxImageBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read image %s: %w", path, err)
+		return nil, err
 	}
 	img, err := DecodeImage(data)
 	if err != nil {
@@ -176,31 +169,26 @@ func LoadImage(path string) (*RGBImage, error) {
 }
 
 // DecodeImage decodes image bytes as LoadImage does.
-func DecodeImage(data []byte) (*RGBImage, error) {
+func DecodeImage(data []byte) (*RGBImage, error) { return decodeImage(data, 0) }
+
+func decodeImage(data []byte, fitSide int) (*RGBImage, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: empty file", ErrImage)
 	}
 	if len(data) > MaxImageBytes {
 		return nil, fmt.Errorf("%w: larger than %d MB", ErrImage, MaxImageBytes>>20)
 	}
+	if isJPEG(data) {
+		// Decoded by libjpeg-turbo as Pillow decodes it (jpeg_decoder.go), and oriented after the
+		// colour conversion, as Pillow's exif_transpose does.
+		return decodeJPEG(data, fitSide)
+	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%w: not a JPEG, PNG, WebP, GIF, BMP or TIFF image (%v)", ErrImage, err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("%w: %s declares %d×%d pixels", ErrImage, format, cfg.Width, cfg.Height)
-	}
-	if int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
-		return nil, fmt.Errorf("%w: %s declares %d×%d pixels, more than the %d million allowed", ErrImage, format, cfg.Width, cfg.Height, MaxImagePixels/1000000)
-	}
-	if format == "jpeg" {
-		// Decoded directly so that the chroma planes are converted as libjpeg-turbo does, and
-		// oriented afterwards, as Pillow's exif_transpose does after libjpeg's conversion.
-		img, err := jpeg.Decode(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrImage, format, err)
-		}
-		return orientRGB(jpegToRGB(img), jpegOrientation(data)), nil
+	if err := checkSize(format, cfg.Width, cfg.Height); err != nil {
+		return nil, err
 	}
 	img, err := imaging.Decode(bytes.NewReader(data), imaging.AutoOrientation(true))
 	if err != nil {
@@ -270,24 +258,34 @@ func (p Preprocessor) Pixels(img *RGBImage) ([]float32, error) {
 	out := make([]float32, 3*w*h)
 	plane := w * h
 	for c := 0; c < 3; c++ {
-		scale, shift := 1.0, 0.0
-		if p.DoRescale {
-			scale = p.RescaleFactor
-		}
-		if p.DoNormalize {
-			// (v·scale − mean) / std, computed in float32 as transformers does after rescaling.
-			scale32 := float32(scale)
-			m, s := float32(p.Mean[c]), float32(p.Std[c])
-			for i := 0; i < plane; i++ {
-				out[c*plane+i] = (float32(pix[i*3+c])*scale32 - m) / s
-			}
-			continue
-		}
-		for i := 0; i < plane; i++ {
-			out[c*plane+i] = float32(float64(pix[i*3+c])*scale + shift)
+		lut := p.channelLUT(c)
+		dst := out[c*plane : (c+1)*plane]
+		for i := range dst {
+			dst[i] = lut[pix[i*3+c]]
 		}
 	}
 	return out, nil
+}
+
+// channelLUT returns the pixel value of each 8-bit sample of channel c, computed as transformers
+// computes it: rescale in float64 (a uint8 array times a Python float), cast to float32, then
+// normalise in float32 with the mean and std cast to float32. The same sums in another order differ
+// in the last bit of about one sample in ten.
+func (p Preprocessor) channelLUT(c int) *[256]float32 {
+	var lut [256]float32
+	scale := 1.0
+	if p.DoRescale {
+		scale = p.RescaleFactor
+	}
+	m, s := float32(p.Mean[c]), float32(p.Std[c])
+	for v := range lut {
+		x := float32(float64(v) * scale)
+		if p.DoNormalize {
+			x = float32(x-m) / s
+		}
+		lut[v] = x
+	}
+	return &lut
 }
 
 // Batch stacks images into pixel values [N, 3, Height, Width] on device.
