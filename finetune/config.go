@@ -60,7 +60,7 @@ type Config struct {
 // the learning rate and weight decay of BLIP's COCO recipe scaled for small batches (AdamW 2e-5 at
 // batch 8 rather than 1e-5 at 32×8 GPUs: small domain datasets need more steps per image), 5
 // epochs with a short warm-up and cosine decay as in BLIP's caption_coco.yaml, the original loss
-// recipe (BLIP.md), gradient clipping at 1.0 as a guard for small batches, and the evaluation
+// recipe (docs/BLIP.md), gradient clipping at 1.0 as a guard for small batches, and the evaluation
 // decoding of the paper (3 beams, 5–20 tokens).
 func DefaultConfig() Config {
 	return Config{

@@ -28,7 +28,7 @@ type SelfTestOptions struct {
 	OverfitStep int // optimizer steps for the overfit check (default 150)
 }
 
-// SelfTest runs the checks a user runs when fine-tuning looks wrong (see shared/BLIP.md's pitfalls):
+// SelfTest runs the checks a user runs when fine-tuning looks wrong (see docs/BLIP.md's pitfalls):
 // start tokens agree between training and generation, labels are shifted exactly once, pads and
 // prompt tokens are outside the original recipe's loss, the model can overfit 10 images, and
 // batched beam search runs. Each check is reported through onCheck as it finishes.

@@ -345,7 +345,7 @@ func (m *Model) beamSearch(img T, start []int64, opts DecodeOptions) ([][]int64,
 	k := opts.NumBeams
 	eos, pad := m.Config.Text.SepTokenID, m.Config.Text.PadTokenID
 	vocab := int(m.Config.Text.VocabSize)
-	// Repeat each image's tokens once per beam (exactly once: see BLIP.md on batched beam search).
+	// Repeat each image's tokens once per beam (exactly once: see docs/BLIP.md on batched beam search).
 	rep := make([]int64, 0, b*k)
 	for i := 0; i < b; i++ {
 		for j := 0; j < k; j++ {

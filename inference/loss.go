@@ -7,7 +7,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 )
 
-// LossRecipe selects how captions become decoder inputs and labels; see shared/BLIP.md.
+// LossRecipe selects how captions become decoder inputs and labels; see docs/BLIP.md.
 type LossRecipe int
 
 const (

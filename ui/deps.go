@@ -17,7 +17,7 @@ import (
 // the real implementations (engine-backed captioner, finetune.Run-backed trainer).
 
 // GenerationSettings are the decoding settings of the Generation panel, with the defaults of
-// shared/BLIP.md (DefaultGeneration).
+// docs/BLIP.md (DefaultGeneration).
 type GenerationSettings struct {
 	Beams             int     // 1 = greedy; more = beam search
 	MinLength         int     // tokens, counting the start token and prompt
