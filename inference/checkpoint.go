@@ -18,11 +18,13 @@ import (
 var ErrNoWeights = errors.New("no model.safetensors, model.safetensors.index.json or pytorch_model.bin")
 
 // OpenWeights opens the weights of a Hugging Face model folder: model.safetensors, a sharded
-// model.safetensors.index.json, or pytorch_model.bin, in that order of preference.
+// model.safetensors.index.json, or pytorch_model.bin, in that order of preference. Safetensors
+// files are memory-mapped (safetensors.OpenMapped): fp32 weights for the CPU are built over the
+// mapping without a copy; other dtypes and devices are converted, which copies.
 func OpenWeights(dir string) (WeightSource, error) {
 	single := filepath.Join(dir, "model.safetensors")
 	if _, err := os.Stat(single); err == nil {
-		f, err := safetensors.Open(single)
+		f, err := safetensors.OpenMapped(single)
 		if err != nil {
 			return nil, err
 		}
@@ -72,7 +74,7 @@ func openSharded(dir, index string) (WeightSource, error) {
 		path := filepath.Join(dir, shard)
 		f, ok := src.files[path]
 		if !ok {
-			f, err = safetensors.Open(path)
+			f, err = safetensors.OpenMapped(path)
 			if err != nil {
 				src.Close()
 				return nil, fmt.Errorf("load %s: %w", index, err)

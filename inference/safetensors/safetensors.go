@@ -14,9 +14,11 @@ import (
 	"unsafe"
 
 	"github.com/sugarme/gotch"
+	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/captune/captune/internal/atomicfile"
+	"github.com/captune/captune/internal/torchx"
 )
 
 // MaxHeaderSize bounds the JSON header; the reference implementation refuses headers over 100 MB.
@@ -40,10 +42,16 @@ type File struct {
 	infos    map[string]TensorInfo
 	dataAt   int64
 	f        *os.File
+	mapping  *torchx.Mapping // set by OpenMapped
 }
 
 var dtypeSizes = map[string]int64{
 	"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+}
+
+// scalarTypes are libtorch's c10::ScalarType numbers, for tensors built over a mapping.
+var scalarTypes = map[string]int{
+	"U8": 0, "I8": 1, "I16": 2, "I32": 3, "I64": 4, "F16": 5, "F32": 6, "F64": 7, "BOOL": 11, "BF16": 15,
 }
 
 var dtypeGotch = map[string]gotch.DType{
@@ -71,6 +79,37 @@ func Open(path string) (*File, error) {
 	sf.f = f
 	return sf, nil
 }
+
+// OpenMapped is Open that also maps the file into memory (read-only use; the file is never written),
+// so that Tensor builds tensors over the mapped bytes instead of reading them: loading then costs no
+// copy and no read, and the weights' pages are shared with the page cache. The header is validated
+// before the file is mapped, so a truncated or malformed file is refused without touching the
+// mapping. The mapping outlives Close as long as any tensor built over it does (see torchx.Mapping).
+//
+// A file truncated by another program after it was mapped makes reads of the lost pages fault
+// (SIGBUS): Captune itself never rewrites a weights file in place (WriteAtomic renames a new file
+// over it, which leaves the mapped one intact).
+func OpenMapped(path string) (*File, error) {
+	sf, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sf.f.Stat()
+	if err != nil {
+		sf.Close()
+		return nil, fmt.Errorf("map %s: %w", path, err)
+	}
+	m, err := torchx.MapFile(sf.f, st.Size())
+	if err != nil {
+		sf.Close()
+		return nil, err
+	}
+	sf.mapping = m
+	return sf, nil
+}
+
+// Mapped reports whether the file was opened with OpenMapped.
+func (f *File) Mapped() bool { return f.mapping != nil }
 
 // ParseHeader validates the header of a safetensors file held in r of the given total size.
 // It is Open without the file, for tests and fuzzing.
@@ -182,13 +221,16 @@ func (f *File) Tensor(name string) (*ts.Tensor, error) {
 	if !ok {
 		return nil, fmt.Errorf("tensor %q not in %s", name, f.Path)
 	}
-	buf, err := f.Bytes(name)
-	if err != nil {
-		return nil, err
-	}
 	shape := info.Shape
 	if shape == nil {
 		shape = []int64{}
+	}
+	if f.mapping != nil && info.End > info.Begin {
+		return f.mappedTensor(info, shape)
+	}
+	buf, err := f.Bytes(name)
+	if err != nil {
+		return nil, err
 	}
 	if len(buf) == 0 {
 		return ts.Zeros(shape, dtypeGotch[info.DType], gotch.CPU)
@@ -200,8 +242,32 @@ func (f *File) Tensor(name string) (*ts.Tensor, error) {
 	return t, nil
 }
 
-// Close releases the file.
+// mappedTensor builds a tensor over the mapped bytes when they are aligned to the element size,
+// else copies them (the reference writer pads the header to 8 bytes, so a well-formed file is
+// always aligned).
+func (f *File) mappedTensor(info TensorInfo, shape []int64) (*ts.Tensor, error) {
+	at := f.dataAt + info.Begin
+	if at%dtypeSizes[info.DType] != 0 {
+		t, err := ts.OfDataSize(f.mapping.Bytes(at, info.End-info.Begin), shape, dtypeGotch[info.DType])
+		if err != nil {
+			return nil, fmt.Errorf("tensor %q from %s: %w", info.Name, f.Path, err)
+		}
+		return t, nil
+	}
+	c, err := f.mapping.Tensor(at, shape, scalarTypes[info.DType])
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q from %s: %w", info.Name, f.Path, err)
+	}
+	return ts.New(lib.Ctensor(c)), nil
+}
+
+// Close releases the file. Tensors built over a mapping stay valid: the mapping goes with the last
+// of them.
 func (f *File) Close() error {
+	if f.mapping != nil {
+		f.mapping.Release()
+		f.mapping = nil
+	}
 	if f.f == nil {
 		return nil
 	}
