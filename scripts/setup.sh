@@ -5,7 +5,9 @@
 #                             PyPI), CUDA stub archives, and build/env.sh which every build and test sources.
 #   scripts/setup.sh --dev    additionally the project-local virtualenv .venv with torch 2.1.0 (all its
 #                             wheels, so `import torch` works), transformers and safetensors: the Python
-#                             reference used by the fixture script and the benchmarks.
+#                             reference used by the fixture script and the benchmarks; and .venv-latest
+#                             with the newest torch + transformers PyPI serves (the benchmarks' second
+#                             reference; CAPTUNE_NO_LATEST=1 skips it: with the CUDA wheels it pulls, 5.6 GB installed).
 #   scripts/setup.sh --gpu    libtorch plus the nvidia-*-cu12 wheels' libraries, for `make GPU=1`.
 #
 # libtorch is unpacked once into a shared cache (default ~/.cache/captune/libtorch-2.1.0) rather than the
@@ -26,7 +28,7 @@ for a in "$@"; do
   case "$a" in
     --dev) DEV=1 ;;
     --gpu) GPU=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "setup: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -122,5 +124,19 @@ if [ "$DEV" = 1 ] && [ ! -f "$ROOT/.venv/.captune-dev-complete" ]; then
   say "installing the Python reference into .venv (torch $TORCH_VERSION, transformers, safetensors)"
   "$ROOT/.venv/bin/pip" install -q "torch==$TORCH_VERSION" -r "$ROOT/scripts/requirements-dev.txt" >&2 || die "pip install into .venv"
   touch "$ROOT/.venv/.captune-dev-complete"
+fi
+# 6. The second reference: the newest torch and transformers that PyPI serves, in .venv-latest, so that
+#    `make bench` also measures against what a user would install today. PyPI's Linux torch wheel pulls
+#    the nvidia-*-cu12 wheels (its import needs them even on a CPU); there is no CPU-only wheel on PyPI.
+#    The marker records the versions installed; remove .venv-latest to move to newer ones.
+LATEST=$ROOT/.venv-latest
+if [ "$DEV" = 1 ] && [ "${CAPTUNE_NO_LATEST:-0}" != 1 ] && [ ! -f "$LATEST/.captune-dev-complete" ]; then
+  [ -x "$LATEST/bin/python" ] || "$PY" -m venv "$LATEST" || die "python venv .venv-latest"
+  say "installing the newest torch and transformers from PyPI into .venv-latest (second benchmark reference)"
+  "$LATEST/bin/pip" install -q --upgrade torch transformers safetensors pillow numpy psutil >&2 \
+    || die "pip install into .venv-latest"
+  "$LATEST/bin/python" -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)' \
+    > "$LATEST/.captune-dev-complete.tmp" || die "import torch in .venv-latest"
+  mv "$LATEST/.captune-dev-complete.tmp" "$LATEST/.captune-dev-complete"
 fi
 say "ready (libtorch $TORCH_VERSION at $LIBTORCH)"
