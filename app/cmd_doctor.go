@@ -13,6 +13,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/captune/captune/inference"
 	"github.com/captune/captune/internal/torchx"
 )
 
@@ -87,6 +88,7 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		fmt.Fprintf(w, "cuda        not available (CPU build or no GPU): training and captioning run on the CPU\n")
 	}
 	fmt.Fprintf(w, "threads     %d libtorch intra-op threads (%d physical cores; --threads N to change)\n", r.Threads, PhysicalCores())
+	fmt.Fprintf(w, "jpeg        %s%s\n", inference.JPEGDecoder(), loadedFrom(mappedLibrary("libjpeg.so.62")))
 	if r.Display != "" {
 		fmt.Fprintf(w, "display     %s\n", r.Display)
 	} else {
@@ -98,6 +100,14 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	return nil
 }
 
+// loadedFrom says where a mapped library came from, or nothing when it is not mapped.
+func loadedFrom(path string) string {
+	if path == "" {
+		return ""
+	}
+	return "; loaded from " + path
+}
+
 func orUnknown(s string) string {
 	if s == "" {
 		return "(version unknown)"
@@ -105,7 +115,8 @@ func orUnknown(s string) string {
 	return s
 }
 
-// mappedLibrary finds the path of a shared library this process has mapped.
+// mappedLibrary finds the path of a shared library this process has mapped; name may omit the
+// version suffix the file carries (libjpeg.so.62 is mapped as libjpeg.so.62.3.0).
 func mappedLibrary(name string) string {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
@@ -115,7 +126,10 @@ func mappedLibrary(name string) string {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) >= 6 && filepath.Base(fields[5]) == name {
+		if len(fields) < 6 {
+			continue
+		}
+		if b := filepath.Base(fields[5]); b == name || strings.HasPrefix(b, name+".") {
 			return fields[5]
 		}
 	}
