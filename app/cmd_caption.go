@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/inference"
 )
 
@@ -24,9 +25,6 @@ func init() {
 		Run:     runCaption,
 	})
 }
-
-// imageExts are the file types Captune captions.
-var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".webp": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true}
 
 // decodeFlags adds the generation flags shared by caption and eval.
 type decodeFlags struct {
@@ -146,7 +144,7 @@ func collectImages(paths []string, recursive bool) ([]string, error) {
 				}
 				return nil
 			}
-			if imageExts[strings.ToLower(filepath.Ext(q))] {
+			if annotate.IsImageName(q) {
 				found = append(found, q)
 			}
 			return nil

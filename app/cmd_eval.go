@@ -21,33 +21,28 @@ func init() {
 	register(&Command{
 		Name:    "eval",
 		Summary: "score captions of a split against the dataset's references (BLEU, ROUGE-L, CIDEr-D, ×100)",
-		Usage:   "--data DIR [--model DIR | --predictions FILE] [--base DIR] [--split S] [--json] [--report out.html]",
+		Usage:   "--data DIR [--model DIR | --predictions FILE] [--base DIR] [--split S | --holdout H] [--captions C] [--json] [--report out.html]",
 		Run:     runEval,
 	})
 }
 
-// evalSplit picks the split to evaluate: the one asked for, else val, else test, else every image.
-func evalSplit(ds *annotate.Dataset, asked string) (annotate.Split, string, error) {
-	if asked != "" {
-		if asked == "all" {
-			return annotate.SplitNone, "all", nil
-		}
-		s, ok := annotate.ParseSplit(asked)
-		if !ok {
-			return "", "", fmt.Errorf("--split %q: want train, val, test or all", asked)
-		}
-		return s, string(s), nil
+// evalImages picks what captune eval scores: the split asked for by name ("all": every image), else
+// the images annotate.EvalSet chooses for a run with choices c and h, the same the window's Compare
+// tab scores. name goes into the JSON output, how is for people.
+func evalImages(ds *annotate.Dataset, asked string, c annotate.TrainingCaptions, h annotate.Holdout) (ex []finetune.Example, name, how string, err error) {
+	if asked == "" {
+		set := ds.EvalSet(c, h)
+		return examples(set.Images), string(set.Source), set.How, nil
 	}
-	counts := map[annotate.Split]int{}
-	for _, it := range ds.Items() {
-		counts[it.Split]++
+	sp, ok := annotate.ParseSplit(asked)
+	if asked == "all" {
+		sp, ok = annotate.SplitNone, true
 	}
-	for _, s := range []annotate.Split{annotate.SplitVal, annotate.SplitTest} {
-		if counts[s] > 0 {
-			return s, string(s), nil
-		}
+	if !ok {
+		return nil, "", "", fmt.Errorf("--split %q: want train, val, test or all", asked)
 	}
-	return annotate.SplitNone, "all", nil
+	ex = examples(ds.SplitImages(sp, c))
+	return ex, asked, fmt.Sprintf("split %s, %d images", asked, len(ex)), nil
 }
 
 // readPredictions reads a jsonl of {"file_name", "text"}; file names are relative to root.
@@ -89,7 +84,9 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	model := fs.String("model", "", "model to caption with: "+ModelFlagHelp)
 	base := fs.String("base", "", "also caption with this base model and compare before/after")
 	preds := fs.String("predictions", "", `jsonl of {"file_name", "text"} to score instead of captioning`)
-	split := fs.String("split", "", "split to score: train, val, test or all (default: val, else test, else all)")
+	split := fs.String("split", "", "split to score: train, val, test or all (default: the val split, else the test split, else the images --holdout held out)")
+	captions := fs.String("captions", string(annotate.TrainTrusted), "which captions are references: trusted (human-written, imported or approved), approved, or all")
+	holdout := fs.String("holdout", string(annotate.HoldoutAuto), "the run's holdout, which chooses the images without --split: auto, tenth or none")
 	asJSON := fs.Bool("json", false, "print scores as JSON")
 	report := fs.String("report", "", "write a before/after HTML report here (needs --base), with a .json beside it")
 	device := fs.String("device", "auto", "auto, cpu, cuda or cuda:N")
@@ -107,18 +104,25 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if _, err := d.options(inference.GenerationConfig{}); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
+	refs, err := annotate.ParseTrainingCaptions(*captions)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	hold, err := annotate.ParseHoldout(*holdout)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
 	ds, _, err := annotate.Open(*data, annotate.OpenOptions{})
 	if err != nil {
 		return err
 	}
 	defer ds.Close()
-	sp, spName, err := evalSplit(ds, *split)
+	ex, spName, how, err := evalImages(ds, *split, refs, hold)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	ex := examplesOf(ds, sp, false)
 	if len(ex) == 0 {
-		return fmt.Errorf("split %s has no captioned images", spName)
+		return fmt.Errorf("%s: no image has a reference caption", how)
 	}
 	dev, err := inference.ParseDevice(*device)
 	if err != nil {
@@ -170,7 +174,7 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		decoding = "predictions file"
 	}
 	if *base == "" {
-		return printScores(env, *asJSON, spName, decoding, len(ex), scores)
+		return printScores(env, *asJSON, spName, how, decoding, len(ex), scores)
 	}
 	baseCaps, baseName, err := caption(*base)
 	if err != nil {
@@ -183,7 +187,7 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if b := decodings[baseName]; b != decoding {
 		decoding += "; base model: " + b
 	}
-	cmp.Split, cmp.Decoding, cmp.BaseModel, cmp.Tuned = spName, decoding, baseName, tunedName
+	cmp.Split, cmp.Decoding, cmp.BaseModel, cmp.Tuned = how, decoding, baseName, tunedName
 	if *report != "" {
 		if err := cmp.WriteHTML(*report); err != nil {
 			return err
@@ -196,11 +200,11 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(cmp)
 	}
-	fmt.Fprintf(env.Stdout, "split %s, %d images, %s\nbefore  %s\nafter   %s\n", spName, len(ex), decoding, cmp.Before, cmp.After)
+	fmt.Fprintf(env.Stdout, "%s; %s\nbefore  %s\nafter   %s\n", how, decoding, cmp.Before, cmp.After)
 	return nil
 }
 
-func printScores(env *Env, asJSON bool, split, decoding string, n int, s metrics.Scores) error {
+func printScores(env *Env, asJSON bool, split, how, decoding string, n int, s metrics.Scores) error {
 	if asJSON {
 		return json.NewEncoder(env.Stdout).Encode(map[string]any{
 			"split": split, "images": n, "decoding": decoding, "scale": "x100",
@@ -208,6 +212,6 @@ func printScores(env *Env, asJSON bool, split, decoding string, n int, s metrics
 			"rouge_l": 100 * s.RougeL, "cider_d": 100 * s.CIDErD,
 		})
 	}
-	fmt.Fprintf(env.Stdout, "split %s, %d images, %s\n%s\n", split, n, decoding, s)
+	fmt.Fprintf(env.Stdout, "%s; %s\n%s\n", how, decoding, s)
 	return nil
 }

@@ -42,7 +42,7 @@ func runSelftest(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 		return err
 	}
 	defer ds.Close()
-	ex := examplesOf(ds, annotate.SplitNone, false)
+	ex := examples(ds.SplitImages(annotate.SplitNone, annotate.TrainAll))
 	failed := 0
 	_, err = finetune.SelfTest(ctx, finetune.SelfTestOptions{Model: dir, Examples: ex, Device: *device, OverfitStep: *steps}, func(c finetune.Check) {
 		verdict := "PASS"

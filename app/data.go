@@ -5,20 +5,12 @@ import (
 	"github.com/captune/captune/finetune"
 )
 
-// examplesOf groups a split's captions by image. approvedOnly keeps only approved captions.
-func examplesOf(ds *annotate.Dataset, split annotate.Split, approvedOnly bool) []finetune.Example {
-	var out []finetune.Example
-	index := map[int]int{}
-	for _, p := range ds.Pairs(split, approvedOnly) {
-		i, ok := index[p.Item]
-		if !ok {
-			i = len(out)
-			index[p.Item] = i
-			out = append(out, finetune.Example{Image: p.Image})
-		}
-		out[i].Captions = append(out[i].Captions, p.Caption)
-	}
-	return out
+// evalData is what an evaluation scores of a model fine-tuned with choices c and h (annotate
+// decides which images: the GUI's Compare tab and captune eval call this alike), as finetune's
+// examples, with a description of which images they are.
+func evalData(ds *annotate.Dataset, c annotate.TrainingCaptions, h annotate.Holdout) ([]finetune.Example, string) {
+	set := ds.EvalSet(c, h)
+	return examples(set.Images), set.How
 }
 
 // trainingData is the dataset's training set for the choices (annotate decides which images train

@@ -111,6 +111,8 @@ func guiDeps(eng *inference.Engine) ui.Deps {
 		Notices:     Notices,
 	}
 	d.AdviseGeneration = generationAdvice // the Generation panel follows the chosen model
+	// Thumbnails and the large view: the model's decoder, a large JPEG reduced while decoding.
+	d.DecodeImageFit = decodeFitForDisplay
 	// The caption editor counts tokens against the length the window trains with.
 	d.CountTokens, d.TokenLimit = (&tokenCounter{}).Count, finetune.DefaultConfig().MaxTextLen
 	if cache, err := os.UserCacheDir(); err == nil {
@@ -156,11 +158,26 @@ func decodeForDisplay(path string) (image.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	return rgbaOf(img), nil
+}
+
+// rgbaOf converts the decoder's RGB to an opaque image.RGBA for the canvas.
+func rgbaOf(img *inference.RGBImage) *image.RGBA {
 	out := image.NewRGBA(image.Rect(0, 0, img.W, img.H))
 	for i, j := 0, 0; i < len(img.Pix); i, j = i+3, j+4 {
 		out.Pix[j], out.Pix[j+1], out.Pix[j+2], out.Pix[j+3] = img.Pix[i], img.Pix[i+1], img.Pix[i+2], 255
 	}
-	return out, nil
+	return out
+}
+
+// decodeFitForDisplay reads an image as decodeForDisplay does, letting libjpeg-turbo decode a large
+// JPEG at a reduced scale that still covers fitSide pixels (thumbnails: several times faster).
+func decodeFitForDisplay(path string, fitSide int) (image.Image, int, int, error) {
+	img, w, h, err := inference.LoadImageFit(path, fitSide)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return rgbaOf(img), w, h, nil
 }
 
 // captionOptions turns the Generation panel's settings into the captioner's.
@@ -311,11 +328,7 @@ func epochCaptions(c *finetune.CaptionStats) *ui.EpochCaptions {
 type engineEvaluator struct{ eng *inference.Engine }
 
 func (e engineEvaluator) Compare(ctx context.Context, req ui.CompareRequest, onProgress func(done, total int)) (ui.Comparison, error) {
-	data, _ := trainingData(req.Dataset, req.Captions, req.Holdout)
-	ex, split := data.Val, fmt.Sprintf("validation split, %d images", len(data.Val))
-	if len(ex) == 0 {
-		ex, split = data.Train, fmt.Sprintf("training images (no validation images), %d images", len(data.Train))
-	}
+	ex, split := evalData(req.Dataset, req.Captions, req.Holdout)
 	if len(ex) == 0 {
 		return ui.Comparison{}, errors.New("no captioned images to evaluate")
 	}
