@@ -139,17 +139,35 @@ func extractEmbedded(fsys fs.FS, root, name string) (string, error) {
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return dir, nil
 	}
-	tmp := dir + ".tmp"
-	os.RemoveAll(tmp)
+	// Unpacked beside dir under a temporary name of its own, so that two Captunes starting at once
+	// never write into one folder, and renamed once complete.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("unpack the bundled model: %w", err)
+	}
+	atomicfile.CleanStale(filepath.Dir(dir)) // the half copies of a Captune killed while unpacking
+	tmp, err := atomicfile.Mkdir(dir)
+	if err != nil {
+		return "", fmt.Errorf("unpack the bundled model: %w", err)
+	}
 	if err := copyFS(fsys, root, tmp); err != nil {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("unpack the bundled model: %w", err)
 	}
-	os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644)
-	os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := writeSynced(filepath.Join(tmp, ".complete"), nil); err != nil {
+		os.RemoveAll(tmp)
 		return "", fmt.Errorf("unpack the bundled model: %w", err)
 	}
+	if _, err := os.Stat(filepath.Join(dir, ".complete")); err != nil {
+		os.RemoveAll(dir) // a copy cut short by an older Captune
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		if _, serr := os.Stat(filepath.Join(dir, ".complete")); serr == nil {
+			return dir, nil // another Captune unpacked it first
+		}
+		return "", fmt.Errorf("unpack the bundled model: %w", err)
+	}
+	atomicfile.SyncDir(filepath.Dir(dir))
 	return dir, nil
 }
 
@@ -167,8 +185,26 @@ func copyFS(fsys fs.FS, root, dest string) error {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, data, 0o644)
+		return writeSynced(target, data)
 	})
+}
+
+// writeSynced writes a new file of a folder that is renamed into place once filled (0644, synced
+// before that rename, so that a crash never leaves a complete-looking folder of empty files).
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // tempSampleCopy unpacks the bundled sample dataset into a fresh temporary folder.

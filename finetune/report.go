@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"html/template"
 	"image/jpeg"
-	"io"
 	"path/filepath"
 
 	"github.com/disintegration/imaging"
 
 	"github.com/captune/captune/finetune/metrics"
-	"github.com/captune/captune/inference/safetensors"
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // WriteJSON writes the comparison as indented JSON, atomically.
@@ -22,7 +21,7 @@ func (c Comparison) WriteJSON(path string) error {
 	if err != nil {
 		return err
 	}
-	return safetensors.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err })
+	return atomicfile.WriteFile(path, data, 0o644)
 }
 
 // thumbnail returns a small JPEG of an image as a data: URL, or "" if it cannot be read.
@@ -97,5 +96,5 @@ func (c Comparison) WriteHTML(path string) error {
 	if err := reportTmpl.Execute(&buf, data); err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}
-	return safetensors.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err })
+	return atomicfile.WriteFile(path, buf.Bytes(), 0o644)
 }
