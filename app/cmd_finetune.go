@@ -50,7 +50,10 @@ func defineFinetuneFlags(fs *flag.FlagSet, cfg *finetune.Config) finetuneFlags {
 	f.recipe = fs.String("recipe", "blip", "loss recipe: blip (original: [DEC] start, pads and prompt ignored, smoothing 0.1) or hf (transformers forward)")
 	fs.StringVar(&cfg.Prompt, "prompt", "", `prompt every caption is trained with, e.g. "a picture of"`)
 	fs.IntVar(&cfg.MaxTextLen, "max-text-len", cfg.MaxTextLen, "tokens per training caption with the prompt and the start and end tokens; longer captions are cut (the run warns how many)")
-	fs.BoolVar(&cfg.FreezeVision, "freeze-vision", false, "train only the text decoder")
+	fs.BoolVar(&cfg.FreezeVision, "freeze-vision", false, "train only the text decoder (without --augment, each image then goes through the vision encoder once per run: see --feature-cache)")
+	fs.StringVar(&cfg.FeatureCache, "feature-cache", cfg.FeatureCache, "with --freeze-vision and no --augment, where the frozen encoder's output of each image is kept: auto (memory up to --feature-cache-mb, then OUT/"+finetune.FeatureCacheDir+"), memory, disk, or off (encode at every use)")
+	fs.StringVar(&cfg.FeatureCacheDType, "feature-cache-dtype", cfg.FeatureCacheDType, "how cached features are stored on disk: fp16, bf16 or fp32 (exact; memory always is)")
+	fs.IntVar(&cfg.FeatureCacheMB, "feature-cache-mb", 0, "memory for cached image features in MB (0 = a quarter of the memory available)")
 	fs.IntVar(&cfg.FreezeTextLayers, "freeze-text-layers", 0, "also freeze the text embeddings and the first N decoder layers")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (data order, augmentation)")
 	fs.BoolVar(&cfg.Augment, "augment", false, "random resized crop and horizontal flip (off: flips break left/right captions)")
@@ -156,6 +159,11 @@ func finetunePrinter(env *Env) (onProgress func(finetune.Progress), finish func(
 				drew = false
 			}
 			fmt.Fprintf(env.Stderr, "%s\n", p.Message)
+		case "cache":
+			if now := time.Now(); p.Step == p.Total || now.Sub(last) >= 100*time.Millisecond {
+				last, drew = now, true
+				fmt.Fprintf(env.Stderr, "\r%s\x1b[K", p.Message)
+			}
 		case "train":
 			if now := time.Now(); p.Step == p.Total || now.Sub(last) >= 100*time.Millisecond {
 				last, drew = now, true
@@ -215,6 +223,9 @@ func reportFinetune(env *Env, res finetune.Result, err error, start time.Time) e
 		res.Steps, time.Since(start).Round(time.Second), res.Losses[0], res.Losses[len(res.Losses)-1], res.OutDir, which)
 	if l := res.Lengths.String(); l != "" {
 		fmt.Fprintln(env.Stdout, l)
+	}
+	if res.FeatureCache.Images > 0 {
+		fmt.Fprintln(env.Stdout, res.FeatureCache.String())
 	}
 	return nil
 }

@@ -40,6 +40,15 @@ type Config struct {
 	Shuffle bool
 	Augment bool // random resized crop (scale 0.5–1) and horizontal flip
 
+	// FeatureCache says where the encoder output of each image is kept when FreezeVision is set and
+	// Augment is not (see featcache.go): "auto" (or "") in memory up to FeatureCacheMB, then on disk
+	// in OutDir/feature-cache; "memory"; "disk"; "off" encodes every image at every use.
+	FeatureCache string
+	// FeatureCacheDType is how disk entries store the features: "fp16" (or ""), "bf16", or "fp32"
+	// (exact). Entries in memory are always exact.
+	FeatureCacheDType string
+	FeatureCacheMB    int // memory budget for cached features; 0 = a quarter of the memory available
+
 	CheckpointEvery int // steps between checkpoints (0: only at epoch ends)
 	KeepLast        int // step checkpoints kept besides the best one
 	EvalBeams       int // beams for validation captions
@@ -69,6 +78,7 @@ func DefaultConfig() Config {
 		WarmupSteps: 10, Schedule: "cosine", ClipNorm: 1.0,
 		Recipe: inference.RecipeBLIP, MaxTextLen: 40,
 		Seed: 42, Shuffle: true, KeepLast: 2, EvalBeams: 3, EvalMaxLength: 20, EvalMinLength: 5,
+		FeatureCache: FeatureCacheAuto, FeatureCacheDType: "fp16",
 	}
 }
 
@@ -117,6 +127,12 @@ func (c Config) Validate() error {
 		return bad("patience %d must be >= 0", c.Patience)
 	case c.OnNaN != "" && c.OnNaN != OnNaNStop && c.OnNaN != OnNaNRevert:
 		return bad("on NaN %q: want stop or revert", c.OnNaN)
+	case !validFeatureCache(c.FeatureCache):
+		return bad("feature cache %q: want auto, memory, disk or off", c.FeatureCache)
+	case !validFeatureDType(c.FeatureCacheDType):
+		return bad("feature cache dtype %q: want fp16, bf16 or fp32", c.FeatureCacheDType)
+	case c.FeatureCacheMB < 0:
+		return bad("feature cache memory %d MB must be >= 0", c.FeatureCacheMB)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func resumeFrom(cfg Config, state *trainerState, onProgress func(Progress)) (Con
 // resumedConfig returns the settings a resumed run trains with: the checkpoint's (saved), which
 // decide the training (learning rate and schedule, steps, batches, seed, freezing, loss), with the
 // caller's for this session only (folders, device, checkpoint interval and count, evaluation
-// decoding, what a NaN loss does). It also names the caller's training settings that differ from the checkpoint's: a
+// decoding, what a NaN loss does, where image features are cached). It also names the caller's training settings that differ from the checkpoint's: a
 // resumed run continues the training the checkpoint belongs to, whatever the command line says.
 // A checkpoint without settings (none has been written so) keeps the caller's.
 func resumedConfig(caller, saved Config) (Config, []string) {
@@ -58,6 +58,7 @@ func resumedConfig(caller, saved Config) (Config, []string) {
 	out := saved
 	out.BaseModel, out.OutDir, out.Overwrite, out.Resume, out.Device = caller.BaseModel, caller.OutDir, caller.Overwrite, caller.Resume, caller.Device
 	out.CheckpointEvery, out.KeepLast, out.OnNaN = caller.CheckpointEvery, caller.KeepLast, caller.OnNaN
+	out.FeatureCache, out.FeatureCacheMB = caller.FeatureCache, caller.FeatureCacheMB // where features are kept, not what they are
 	out.EvalBeams, out.EvalMaxLength, out.EvalMinLength = caller.EvalBeams, caller.EvalMaxLength, caller.EvalMinLength
 	var differ []string
 	cv, ov := reflect.ValueOf(caller), reflect.ValueOf(out)

@@ -37,7 +37,7 @@ type Data struct {
 
 // Progress reports training as it goes; Phase says what is happening.
 type Progress struct {
-	Phase         string // "load", "train", "checkpoint", "eval", "captions", "done"; Estimate: "load", "estimate"
+	Phase         string // "load", "cache", "train", "checkpoint", "eval", "captions", "done"; Estimate: "load", "estimate"
 	Step, Total   int    // optimizer steps done / planned
 	Epoch         int    // 1-based
 	Loss          float64
@@ -67,15 +67,16 @@ type Result struct {
 	ValLosses      []float64 // after each epoch
 	LastCheckpoint string
 	Resumed        bool
-	Stopped        bool           // cancelled before the end
-	RemovedTemps   int            // temporary files of a killed run removed from OutDir and its checkpoints
-	Captions       []CaptionStats // validation captions after each epoch (see CaptionStats)
-	Alarms         []Alarm        // every alarm raised, in order
-	StoppedByAlarm bool           // Config.StopOnAlarm ended the run early
-	StoppedEarly   bool           // Config.Patience epochs passed without a better checkpoint
-	Best           BestInfo       // the checkpoint OutDir's model is (Epoch 0: the last weights)
-	NaNReverts     int            // times Config.OnNaN "revert" went back to a checkpoint
-	Lengths        CaptionLengths // the training captions' token lengths and the decoding lengths they set
+	Stopped        bool              // cancelled before the end
+	RemovedTemps   int               // temporary files of a killed run removed from OutDir and its checkpoints
+	Captions       []CaptionStats    // validation captions after each epoch (see CaptionStats)
+	Alarms         []Alarm           // every alarm raised, in order
+	StoppedByAlarm bool              // Config.StopOnAlarm ended the run early
+	StoppedEarly   bool              // Config.Patience epochs passed without a better checkpoint
+	Best           BestInfo          // the checkpoint OutDir's model is (Epoch 0: the last weights)
+	NaNReverts     int               // times Config.OnNaN "revert" went back to a checkpoint
+	Lengths        CaptionLengths    // the training captions' token lengths and the decoding lengths they set
+	FeatureCache   FeatureCacheStats // cached image features (Images 0: not used)
 }
 
 // ErrOutOfMemory is returned when training does not fit, before it starts or when it runs out.
@@ -212,9 +213,12 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 		b, _ := json.Marshal(v)
 		logf.Write(append(b, '\n'))
 	}
-	loader := newImageLoader(images, capt.Pre, cfg.Augment)
 	valSamples, valImages, _ := buildSamples(data.Val)
-	valLoader := newImageLoader(valImages, capt.Pre, false)
+	loader, valLoader, feats, err := prepareFeatures(ctx, capt, cfg, featureRun{images, valImages, len(valSamples), total - state.Step, perEpoch}, onProgress)
+	if err != nil {
+		return res, err
+	}
+	defer feats.free()
 	watch := newCaptionWatch(cfg, data.Val)
 
 	started := time.Now()
@@ -310,6 +314,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	if err := final.Save(cfg.OutDir); err != nil {
 		return res, err
 	}
+	res.FeatureCache = feats.finish()
 	onProgress(Progress{Phase: "done", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN(), Message: "saved " + cfg.OutDir})
 	return res, nil
 }
@@ -380,7 +385,7 @@ func plannedSteps(cfg Config, n int) (perEpoch, total int) {
 // accumulateGrads clears the gradients and runs the micro-batches of one optimizer step (0-based
 // step) on order from position pos, leaving their summed gradients for the update. It returns the
 // step's mean loss, the samples it used and the position after them.
-func accumulateGrads(capt *inference.Captioner, cfg Config, opt *AdamW, loader *imageLoader, samples []sample, order []int, pos, step int) (loss float64, used, next int, err error) {
+func accumulateGrads(capt *inference.Captioner, cfg Config, opt *AdamW, feed imageFeeder, samples []sample, order []int, pos, step int) (loss float64, used, next int, err error) {
 	opt.ZeroGrad()
 	for a := 0; a < cfg.GradAccum && pos < len(order); a++ {
 		end := min(pos+cfg.BatchSize, len(order))
@@ -388,7 +393,7 @@ func accumulateGrads(capt *inference.Captioner, cfg Config, opt *AdamW, loader *
 		for _, i := range order[pos:end] {
 			batch = append(batch, samples[i])
 		}
-		l, err := trainMicroBatch(capt, cfg, loader, batch, step, float64(cfg.GradAccum))
+		l, err := trainMicroBatch(capt, cfg, feed, batch, step, float64(cfg.GradAccum))
 		if err != nil {
 			return 0, 0, pos, err
 		}
@@ -472,28 +477,19 @@ func epochOrder(n int, seed uint64, epoch int, shuffle bool) []int {
 	return order
 }
 
-func trainMicroBatch(c *inference.Captioner, cfg Config, loader *imageLoader, batch []sample, step int, accum float64) (float64, error) {
-	imgs := make([]*inference.RGBImage, len(batch))
+func trainMicroBatch(c *inference.Captioner, cfg Config, feed imageFeeder, batch []sample, step int, accum float64) (float64, error) {
+	images := make([]int, len(batch))
+	seeds := make([]uint64, len(batch))
 	caps := make([]string, len(batch))
 	for i, s := range batch {
-		img, err := loader.get(s.image, uint64(step)*7919+uint64(i)+cfg.Seed*104729)
-		if err != nil {
-			return 0, err
-		}
-		imgs[i] = img
-		caps[i] = s.caption
+		images[i], seeds[i], caps[i] = s.image, uint64(step)*7919+uint64(i)+cfg.Seed*104729, s.caption
 	}
 	ids, promptLen := c.EncodeCaptions(caps, cfg.Prompt, cfg.MaxTextLen)
 	b, err := c.Model.PrepareBatch(ids, promptLen, cfg.Recipe)
 	if err != nil {
 		return 0, err
 	}
-	pix, err := c.Pixels(imgs)
-	if err != nil {
-		return 0, err
-	}
-	defer pix.MustDrop()
-	loss, err := c.Model.Loss(pix, b)
+	loss, err := feed.loss(c, images, seeds, b)
 	if err != nil {
 		return 0, err
 	}
@@ -507,21 +503,17 @@ func trainMicroBatch(c *inference.Captioner, cfg Config, loader *imageLoader, ba
 	return v, nil
 }
 
-func validationLoss(c *inference.Captioner, cfg Config, loader *imageLoader, samples []sample) (float64, error) {
+func validationLoss(c *inference.Captioner, cfg Config, feed imageFeeder, samples []sample) (float64, error) {
 	ng := ts.NewNoGradGuard()
 	defer ng.Drop()
 	var sum float64
 	var n int
 	for start := 0; start < len(samples); start += cfg.BatchSize {
 		end := min(start+cfg.BatchSize, len(samples))
-		imgs := make([]*inference.RGBImage, 0, end-start)
+		images := make([]int, 0, end-start)
 		caps := make([]string, 0, end-start)
 		for _, s := range samples[start:end] {
-			img, err := loader.get(s.image, 0)
-			if err != nil {
-				return 0, err
-			}
-			imgs = append(imgs, img)
+			images = append(images, s.image)
 			caps = append(caps, s.caption)
 		}
 		ids, promptLen := c.EncodeCaptions(caps, cfg.Prompt, cfg.MaxTextLen)
@@ -529,12 +521,7 @@ func validationLoss(c *inference.Captioner, cfg Config, loader *imageLoader, sam
 		if err != nil {
 			return 0, err
 		}
-		pix, err := c.Pixels(imgs)
-		if err != nil {
-			return 0, err
-		}
-		loss, err := c.Model.Loss(pix, b)
-		pix.MustDrop()
+		loss, err := feed.loss(c, images, make([]uint64, len(images)), b)
 		if err != nil {
 			return 0, err
 		}

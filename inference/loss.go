@@ -118,6 +118,21 @@ func int64Tensor(rows [][]int64, device gotch.Device) (*ts.Tensor, error) {
 // Loss returns the mean cross-entropy of the batch's next-token predictions (a scalar tensor that
 // keeps its autograd graph): logits at positions 0..T-2 against labels at 1..T-1, shifted once.
 func (m *Model) Loss(pixels *ts.Tensor, batch DecoderBatch) (*ts.Tensor, error) {
+	img := m.encode(pixels)
+	defer img.Free()
+	return m.decoderLoss(img, batch)
+}
+
+// LossFromImageEmbeds is Loss on image tokens the vision encoder has already made: image [B, N, C]
+// on m.Device is its last_hidden_state after post_layernorm, what EncodeImage returns and the
+// decoder's cross-attention reads. Training with a frozen encoder uses it to encode each image once
+// per run rather than once per epoch; the result is Loss's for the same pixels.
+func (m *Model) LossFromImageEmbeds(image *ts.Tensor, batch DecoderBatch) (*ts.Tensor, error) {
+	return m.decoderLoss(W(image), batch)
+}
+
+// decoderLoss is the loss of the text decoder against image tokens img.
+func (m *Model) decoderLoss(img T, batch DecoderBatch) (*ts.Tensor, error) {
 	ids, err := int64Tensor(batch.InputIDs, m.Device)
 	if err != nil {
 		return nil, err
@@ -133,7 +148,7 @@ func (m *Model) Loss(pixels *ts.Tensor, batch DecoderBatch) (*ts.Tensor, error) 
 		return nil, err
 	}
 	defer labels.MustDrop()
-	logits := m.Logits(pixels, ids, att)
+	logits := m.Text.Forward(W(ids), att, img, m.Device).TS()
 	t := logits.MustSize()[1]
 	v := m.Config.Text.VocabSize
 	shifted := logits.MustNarrow(1, 0, t-1, true).MustReshape([]int64{-1, v}, true)
