@@ -157,18 +157,26 @@ func extractEmbedded(fsys fs.FS, root, name string) (string, error) {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("unpack the bundled model: %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ".complete")); err != nil {
-		os.RemoveAll(dir) // a copy cut short by an older Captune
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp)
+	for try := 0; ; try++ {
+		err := os.Rename(tmp, dir)
+		if err == nil {
+			atomicfile.SyncDir(filepath.Dir(dir))
+			return dir, nil
+		}
 		if _, serr := os.Stat(filepath.Join(dir, ".complete")); serr == nil {
+			os.RemoveAll(tmp)
 			return dir, nil // another Captune unpacked it first
 		}
-		return "", fmt.Errorf("unpack the bundled model: %w", err)
+		if try > 0 {
+			os.RemoveAll(tmp)
+			return "", fmt.Errorf("unpack the bundled model: %w", err)
+		}
+		// A folder without .complete was left by an older Captune cut short: move it aside
+		// (atomically, so no one sees it half removed) and try again.
+		if aside := atomicfile.TempPath(dir); os.Rename(dir, aside) == nil {
+			os.RemoveAll(aside)
+		}
 	}
-	atomicfile.SyncDir(filepath.Dir(dir))
-	return dir, nil
 }
 
 func copyFS(fsys fs.FS, root, dest string) error {
