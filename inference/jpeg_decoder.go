@@ -37,47 +37,54 @@ func checkSize(format string, w, h int) error {
 
 // decodeJPEG decodes a JPEG to RGB and applies its EXIF orientation after the colour conversion,
 // as Pillow's exif_transpose does. fitSide > 0 lets libjpeg-turbo decode at a reduced DCT scale
-// whose longer side is still at least fitSide (for thumbnails and previews).
-func decodeJPEG(data []byte, fitSide int) (*RGBImage, error) {
+// whose longer side is still at least fitSide (for thumbnails and previews); w and h are the whole
+// image's size, oriented.
+func decodeJPEG(data []byte, fitSide int) (img *RGBImage, w, h int, err error) {
+	orientation := jpegOrientation(data)
 	if !libjpeg.Available {
 		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
 		if err != nil {
-			return nil, fmt.Errorf("%w: jpeg: %v", ErrImage, err)
+			return nil, 0, 0, fmt.Errorf("%w: jpeg: %v", ErrImage, err)
 		}
 		if err := checkSize("jpeg", cfg.Width, cfg.Height); err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
-		img, err := jpeg.Decode(bytes.NewReader(data))
+		m, err := jpeg.Decode(bytes.NewReader(data))
 		if err != nil {
-			return nil, fmt.Errorf("%w: jpeg: %v", ErrImage, err)
+			return nil, 0, 0, fmt.Errorf("%w: jpeg: %v", ErrImage, err)
 		}
-		return orientRGB(jpegToRGB(img), jpegOrientation(data)), nil
+		img = orientRGB(jpegToRGB(m), orientation)
+		return img, img.W, img.H, nil
 	}
 	check := func(h libjpeg.Header) error { return checkSize("jpeg", h.Width, h.Height) }
-	img, _, err := libjpeg.Decode(data, libjpeg.Options{Check: check, FitSide: fitSide})
+	m, hdr, err := libjpeg.Decode(data, libjpeg.Options{Check: check, FitSide: fitSide})
 	if err != nil {
 		if errors.Is(err, ErrImage) {
-			return nil, err
+			return nil, 0, 0, err
 		}
-		return nil, fmt.Errorf("%w: %v", ErrImage, err)
+		return nil, 0, 0, fmt.Errorf("%w: %v", ErrImage, err)
 	}
-	return orientRGB(&RGBImage{W: img.Width, H: img.Height, Pix: img.Pix}, jpegOrientation(data)), nil
+	w, h = hdr.Width, hdr.Height
+	if orientation >= 5 { // turned a quarter: width and height swap
+		w, h = h, w
+	}
+	return orientRGB(&RGBImage{W: m.Width, H: m.Height, Pix: m.Pix}, orientation), w, h, nil
 }
 
 // LoadImageFit reads an image as LoadImage does, for display: a JPEG much larger than fitSide
 // pixels on its longer side is decoded at 1/2, 1/4 or 1/8 scale by libjpeg-turbo (several times
 // faster), keeping at least fitSide pixels. Other formats, and JPEG in a build without
-// libjpeg-turbo, are decoded at full size.
-func LoadImageFit(path string, fitSide int) (*RGBImage, error) {
+// libjpeg-turbo, are decoded at full size. w and h are the whole image's size, oriented.
+func LoadImageFit(path string, fitSide int) (img *RGBImage, w, h int, err error) {
 	data, err := readImageFile(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	img, err := decodeImage(data, fitSide)
+	img, w, h, err = decodeImage(data, fitSide)
 	if err != nil {
-		return nil, fmt.Errorf("read image %s: %w", path, err)
+		return nil, 0, 0, fmt.Errorf("read image %s: %w", path, err)
 	}
-	return img, nil
+	return img, w, h, nil
 }
 
 func readImageFile(path string) ([]byte, error) {

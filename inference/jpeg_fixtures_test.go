@@ -3,6 +3,7 @@ package inference
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -111,4 +112,60 @@ func float32s(t *testing.T, f *safetensors.File, name string) []float32 {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return out
+}
+
+// TestLoadImageFit reads a photo for a thumbnail: a JPEG comes reduced by libjpeg-turbo's DCT
+// scaling but never below the size asked for, turned by its EXIF orientation, with the whole
+// image's size beside it; a PNG comes whole.
+func TestLoadImageFit(t *testing.T) {
+	dir := t.TempDir()
+	photo := testJPEG(t, 640, 480)
+	files := map[string][]byte{
+		"photo.jpg":   photo,
+		"turned.jpg":  withSegments(photo, exifSegment(binary.BigEndian, 6)),
+		"corrupt.jpg": photo[:len(photo)/3],
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		file             string
+		fit              int
+		gotW, gotH, w, h int
+		wantErr          string
+	}{
+		{file: "photo.jpg", fit: 0, gotW: 640, gotH: 480, w: 640, h: 480},
+		{file: "photo.jpg", fit: 160, gotW: 160, gotH: 120, w: 640, h: 480},
+		{file: "photo.jpg", fit: 161, gotW: 320, gotH: 240, w: 640, h: 480},
+		{file: "turned.jpg", fit: 80, gotW: 60, gotH: 80, w: 480, h: 640},
+		{file: "corrupt.jpg", fit: 160, wantErr: "corrupt.jpg"},
+		{file: filepath.Join("..", "images", "rgb.png"), fit: 10, gotW: 50, gotH: 40, w: 50, h: 40},
+	}
+	if !libjpeg.Available {
+		t.Log("built without libjpeg-turbo: JPEGs come whole")
+	}
+	for _, tc := range tests {
+		path := filepath.Join(dir, tc.file)
+		if strings.HasSuffix(tc.file, ".png") {
+			path = filepath.Join("testdata", "images", "rgb.png")
+		}
+		img, w, h, err := LoadImageFit(path, tc.fit)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrImage) {
+				t.Errorf("%s: error %v, want an unreadable-image error naming %s", tc.file, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		if !libjpeg.Available {
+			tc.gotW, tc.gotH = tc.w, tc.h
+		}
+		if img.W != tc.gotW || img.H != tc.gotH || w != tc.w || h != tc.h {
+			t.Errorf("%s fit %d: decoded %d×%d of %d×%d, want %d×%d of %d×%d", tc.file, tc.fit, img.W, img.H, w, h, tc.gotW, tc.gotH, tc.w, tc.h)
+		}
+	}
 }

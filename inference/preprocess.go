@@ -169,14 +169,19 @@ func LoadImage(path string) (*RGBImage, error) {
 }
 
 // DecodeImage decodes image bytes as LoadImage does.
-func DecodeImage(data []byte) (*RGBImage, error) { return decodeImage(data, 0) }
+func DecodeImage(data []byte) (*RGBImage, error) {
+	img, _, _, err := decodeImage(data, 0)
+	return img, err
+}
 
-func decodeImage(data []byte, fitSide int) (*RGBImage, error) {
+// decodeImage decodes as DecodeImage does; a JPEG may come reduced towards fitSide (decodeJPEG).
+// w and h are the whole image's size, oriented.
+func decodeImage(data []byte, fitSide int) (img *RGBImage, w, h int, err error) {
 	if len(data) == 0 {
-		return nil, fmt.Errorf("%w: empty file", ErrImage)
+		return nil, 0, 0, fmt.Errorf("%w: empty file", ErrImage)
 	}
 	if len(data) > MaxImageBytes {
-		return nil, fmt.Errorf("%w: larger than %d MB", ErrImage, MaxImageBytes>>20)
+		return nil, 0, 0, fmt.Errorf("%w: larger than %d MB", ErrImage, MaxImageBytes>>20)
 	}
 	if isJPEG(data) {
 		// Decoded by libjpeg-turbo as Pillow decodes it (jpeg_decoder.go), and oriented after the
@@ -185,16 +190,17 @@ func decodeImage(data []byte, fitSide int) (*RGBImage, error) {
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("%w: not a JPEG, PNG, WebP, GIF, BMP or TIFF image (%v)", ErrImage, err)
+		return nil, 0, 0, fmt.Errorf("%w: not a JPEG, PNG, WebP, GIF, BMP or TIFF image (%v)", ErrImage, err)
 	}
 	if err := checkSize(format, cfg.Width, cfg.Height); err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	img, err := imaging.Decode(bytes.NewReader(data), imaging.AutoOrientation(true))
+	m, err := imaging.Decode(bytes.NewReader(data), imaging.AutoOrientation(true))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrImage, format, err)
+		return nil, 0, 0, fmt.Errorf("%w: %s: %v", ErrImage, format, err)
 	}
-	return toRGB(img), nil
+	img = toRGB(m)
+	return img, img.W, img.H, nil
 }
 
 func toRGB(img image.Image) *RGBImage {

@@ -263,6 +263,10 @@ type Deps struct {
 	DeviceInfo string
 	// DecodeImage reads an image file for display; nil means the standard library decoders.
 	DecodeImage func(path string) (image.Image, error)
+	// DecodeImageFit reads an image for a thumbnail or the large view, possibly reduced while it is
+	// decoded (libjpeg-turbo's DCT scaling) but keeping at least fitSide pixels on its longer side;
+	// w and h are the whole image's size, as the status bar shows it. nil means DecodeImage.
+	DecodeImageFit func(path string, fitSide int) (img image.Image, w, h int, err error)
 	// RunsDir is where fine-tuning runs go by default, one folder per run.
 	RunsDir string
 	// ThumbCacheDir holds the thumbnail cache on disk; "" keeps thumbnails in memory only.

@@ -59,6 +59,8 @@ type loaded struct {
 type imageLoader struct {
 	decode   func(string) (image.Image, error)
 	cacheDir string
+	// decodeFit, when set, decodes reduced for a thumbnail or preview (Deps.DecodeImageFit).
+	decodeFit func(path string, fitSide int) (image.Image, int, int, error)
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -251,13 +253,26 @@ func (l *imageLoader) close() {
 // closeWait bounds how long closing a window waits for an image being decoded.
 const closeWait = 2 * time.Second
 
-func (l *imageLoader) loadPreview(path string) (loaded, error) {
+// decodeFitting decodes an image that will be shown at most fitSide pixels on its longer side, and
+// returns the whole image's size with it.
+func (l *imageLoader) decodeFitting(path string, fitSide int) (image.Image, int, int, error) {
+	if l.decodeFit != nil {
+		return l.decodeFit(path, fitSide)
+	}
 	img, err := l.decode(path)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	b := img.Bounds()
+	return img, b.Dx(), b.Dy(), nil
+}
+
+func (l *imageLoader) loadPreview(path string) (loaded, error) {
+	img, w, h, err := l.decodeFitting(path, previewMaxSide)
 	if err != nil {
 		return loaded{}, err
 	}
-	b := img.Bounds()
-	return loaded{img: fitImage(img, previewMaxSide), w: b.Dx(), h: b.Dy()}, nil
+	return loaded{img: fitImage(img, previewMaxSide), w: w, h: h}, nil
 }
 
 func (l *imageLoader) loadThumb(path string) (loaded, error) {
@@ -278,17 +293,16 @@ func (l *imageLoader) loadThumb(path string) (loaded, error) {
 			}
 		}
 	}
-	img, err := l.decode(path)
+	img, w, h, err := l.decodeFitting(path, thumbSize)
 	if err != nil {
 		return loaded{}, err
 	}
-	b := img.Bounds()
 	small := fitImage(img, thumbSize)
 	if cachePath != "" {
 		// A cache that cannot be written only costs time on the next start: ignore the error.
 		_ = writeThumb(cachePath, small)
 	}
-	return loaded{img: small, w: b.Dx(), h: b.Dy()}, nil
+	return loaded{img: small, w: w, h: h}, nil
 }
 
 // writeThumb stores a thumbnail atomically, so that a crash never leaves half a JPEG in the cache.

@@ -84,6 +84,7 @@ func NewMainWindow(a fyne.App, deps Deps) *MainWindow {
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.Window = a.NewWindow("Captune")
 	m.images = newImageLoader(deps.DecodeImage, deps.ThumbCacheDir, max(1, min(runtime.NumCPU()-1, 3)))
+	m.images.decodeFit = deps.DecodeImageFit
 	m.Status = widget.NewLabel("No folder open: File › Open Folder… (Ctrl+O), or drop a folder on the window.")
 	m.Status.Truncation = fyne.TextTruncateEllipsis
 	m.itemInfo = widget.NewLabel("")
