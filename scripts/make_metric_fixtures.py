@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Reference numbers for finetune/metrics, computed by pycocoevalcap itself.
 
-Reads the real COCO captions in ../shared/data/coco_captions_sample/ (see its README.md) and
+Reads the real COCO captions in $CAPTUNE_COCO_SAMPLE (a folder with magic_result.json, which the
+repository does not hold; default: where the development machines keep it beside the checkout) and
 writes, under finetune/metrics/testdata/:
 
   pycocoevalcap_<set>.json  corpus and per-image BLEU-1..4, ROUGE-L and CIDEr-D of one image set,
@@ -53,7 +54,7 @@ from pycocoevalcap.rouge.rouge import Rouge
 from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DATA = os.path.join(ROOT, "..", "shared", "data", "coco_captions_sample")
+DEFAULT_DATA = os.environ.get("CAPTUNE_COCO_SAMPLE") or os.path.join(ROOT, "..", "shared", "data", "coco_captions_sample")
 DEFAULT_OUT = os.path.join(ROOT, "finetune", "metrics", "testdata")
 
 

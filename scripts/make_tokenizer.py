@@ -53,7 +53,7 @@ OUT_VOCAB_ONLY = os.path.join(TD, "tokenizer_vocab_only")
 CASES = os.path.join(TD, "tokenizer_cases.json")
 SWEEP = os.path.join(TD, "tokenizer_normalizer_sweep.json")
 TABLES = os.path.join(ROOT, "inference", "tokenizer", "unicode_tables.go")
-COCO = os.path.join(os.path.dirname(ROOT), "shared", "data", "coco_captions_sample", "magic_result.json")
+COCO = os.path.join(os.environ.get("CAPTUNE_COCO_SAMPLE") or os.path.join(os.path.dirname(ROOT), "shared", "data", "coco_captions_sample"), "magic_result.json")
 
 VOCAB_SIZE = 2000
 # 1 is below the two special tokens: HF then does not truncate at all, and neither does Go.
