@@ -108,6 +108,9 @@ func currentStamp(abs string) (stamp, error) {
 // the new one: the bytes go to a temporary file in the same folder, which is fsynced and then
 // renamed over abs (rename is atomic within a file system). The folder itself is fsynced by the
 // caller once per save, which makes the renames durable. It returns the new file's stamp.
+// It is atomicfile.Write (same temporary names, fsync, 0644 for a new file) but for two things a
+// save needs: one folder sync for all the files of a save rather than one per file, and an
+// existing file keeps its mode.
 func writeAtomic(abs string, data []byte) (stamp, error) {
 	dir := filepath.Dir(abs)
 	perm := os.FileMode(0o644)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+
+	"github.com/captune/captune/internal/atomicfile"
 )
 
 // Save writes the tokenizer into dir in Hugging Face's layout: tokenizer.json, vocab.txt,
@@ -40,7 +42,7 @@ func (t *Tokenizer) Save(dir string) error {
 		if b == nil {
 			continue
 		}
-		if err := os.WriteFile(filepath.Join(dir, g.name), b, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, g.name), b, 0o644); err != nil {
 			return fmt.Errorf("save tokenizer: %w", err)
 		}
 	}
