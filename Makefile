@@ -10,7 +10,7 @@ SAMPLE  ?=
 ENVSH   := source build/env.sh && export GPU=$(GPU)
 GOTEST_TIMEOUT ?= 40m
 
-.PHONY: all setup dev build run test bench fixtures package clean
+.PHONY: all setup dev build run test bench fixtures package clean jobcheck scale-check
 
 all: build
 
@@ -38,6 +38,15 @@ test: setup
 
 bench: dev build
 	@$(ENVSH) && .venv/bin/python bench/run.py
+
+# captune export-job's train.py against captune finetune: the first 5 optimizer steps of one CPU
+# process equal within 1e-4, the result loads and captions, the data loads as an imagefolder.
+jobcheck: dev build
+	@$(ENVSH) && CAPTUNE_JOBCHECK=1 go test -count=1 -v -run 'TestExportJob$$|TestExportJobSameRecipe' ./app/
+
+# The same job in 2 CPU processes (torchrun, gloo) steps as 1 process at the doubled batch.
+scale-check: dev build
+	@$(ENVSH) && CAPTUNE_JOBCHECK=1 go test -count=1 -v -run 'TestExportJobTwoProcesses' ./app/
 
 fixtures: dev
 	@$(ENVSH) && .venv/bin/python scripts/make_fixtures.py

@@ -43,6 +43,11 @@ from PIL import Image, ImageOps
 from transformers import AutoTokenizer, BlipForConditionalGeneration, BlipImageProcessor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# accelerate (0.33 and later) calls torch.cpu.set_device for CPU processes, which torch 2.1 lacks;
+# a CPU process has no device to choose, so doing nothing is what later torch versions do too.
+if not hasattr(torch.cpu, "set_device"):
+    torch.cpu.set_device = lambda device: None
 IGNORE = -100
 
 
@@ -344,7 +349,7 @@ def main():
             every = s["checkpoint_every"]
             if (every > 0 and step % every == 0) or epoch_end or step == total:
                 if epoch_end and val_samples and accelerator.is_main_process:
-                    vl = validation_loss(accelerator.unwrap_model(model), recipe, val_px, val_samples, micro, device)
+                    vl = validation_loss(accelerator.unwrap_model(model), recipe, val_px, val_samples, s["batch_size"], device)
                     write({"step": step, "epoch": epoch, "val_loss": vl})
                 if not args.no_save:
                     save_model(accelerator, model, tokenizer, processor, os.path.join(out, "checkpoints", f"step-{step:06d}"))
