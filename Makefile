@@ -38,6 +38,9 @@ test: setup
 
 bench: dev build
 	@$(ENVSH) && .venv/bin/python bench/run.py
+	@# A whole fine-tuning job (full, frozen vision, frozen vision with the feature cache) against the
+	@# notebook recipe under each reference venv: bench/job.py --help.
+	@$(ENVSH) && .venv/bin/python bench/job.py --python .venv/bin/python
 
 # captune export-job's train.py against captune finetune: the first 5 optimizer steps of one CPU
 # process equal within 1e-4, the result loads and captions, the data loads as an imagefolder.
