@@ -46,9 +46,10 @@ func resumeFrom(cfg Config, state *trainerState, onProgress func(Progress)) (Con
 }
 
 // resumedConfig returns the settings a resumed run trains with: the checkpoint's (saved), which
-// decide the training (learning rate and schedule, steps, batches, seed, freezing, loss), with the
-// caller's for this session only (folders, device, checkpoint interval and count, evaluation
-// decoding, what a NaN loss does, where image features are cached). It also names the caller's training settings that differ from the checkpoint's: a
+// decide the training (learning rate and schedule, steps, batches, seed, freezing, loss, how cached
+// features are rounded on disk), with the caller's for this session only (folders, device,
+// checkpoint interval and count, evaluation decoding, what a NaN loss does, where image features
+// are cached). It also names the caller's training settings that differ from the checkpoint's: a
 // resumed run continues the training the checkpoint belongs to, whatever the command line says.
 // A checkpoint without settings (none has been written so) keeps the caller's.
 func resumedConfig(caller, saved Config) (Config, []string) {
