@@ -13,6 +13,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/captune/captune/inference/safetensors"
+	"github.com/captune/captune/internal/torchx"
 )
 
 // AdamW is torch.optim.AdamW (decoupled weight decay, no amsgrad) over named parameters, written
@@ -33,22 +34,30 @@ type NamedParam struct {
 	Tensor *ts.Tensor
 }
 
-// NewAdamW creates the optimizer over params, sorted by name.
+// NewAdamW creates the optimizer over params, sorted by name. A parameter whose data is still read
+// from a memory-mapped checkpoint (inference.OpenWeights) gets its own copy first, since the
+// optimizer writes parameters in place; it panics if libtorch cannot allocate that copy (finetune.Run
+// turns the panic into an error).
 func NewAdamW(params []NamedParam, lr, beta1, beta2, eps, weightDecay float64) *AdamW {
 	ps := append([]NamedParam(nil), params...)
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
+	for _, p := range ps {
+		if torchx.SharesMapping(p.Tensor.Ctensor()) {
+			if err := torchx.OwnData(p.Tensor.Ctensor()); err != nil {
+				panic(fmt.Errorf("optimizer: parameter %s: %w", p.Name, err))
+			}
+		}
+	}
 	return &AdamW{Params: ps, LR: lr, Beta1: beta1, Beta2: beta2, Eps: eps, WeightDecay: weightDecay,
 		expAvg: map[string]*ts.Tensor{}, expAvgSq: map[string]*ts.Tensor{}}
 }
 
-// ZeroGrad clears the gradients of every parameter.
+// ZeroGrad drops the gradients of every parameter, as torch.optim's zero_grad() does by default
+// (set_to_none): a model's worth of gradient buffers is freed before the next forward pass builds
+// its activations, and backward allocates each gradient when it first reaches its parameter.
 func (o *AdamW) ZeroGrad() {
 	for _, p := range o.Params {
-		g := grad(p.Tensor)
-		if lib.AtDefined(g.C) {
-			tx.Call("zero_", func(r *lib.Ctensor) { lib.AtgZero_(r, g.C) }).Free()
-		}
-		g.Free()
+		torchx.ClearGrad(p.Tensor.Ctensor())
 	}
 }
 
@@ -117,22 +126,37 @@ func (o *AdamW) StepOnce() {
 			o.expAvgSq[p.Name] = p.Tensor.MustZerosLike(false)
 		}
 		mt, vt := tx.W(m), tx.W(o.expAvgSq[p.Name])
-		if o.WeightDecay != 0 {
-			tx.ScalarOp("mul_", 1-o.LR*o.WeightDecay, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar_(r, w.C, s) }).Free()
-		}
-		tx.ScalarOp("lerp_", 1-o.Beta1, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgLerp_(r, mt.C, g.C, s) }).Free()
-		gg := tx.Call("mul", func(r *lib.Ctensor) { lib.AtgMul(r, g.C, g.C) })
-		gs := tx.ScalarOp("mul", 1-o.Beta2, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar(r, gg.C, s) })
-		tx.ScalarOp("mul_", o.Beta2, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar_(r, vt.C, s) }).Free()
-		tx.Call("add_", func(r *lib.Ctensor) { lib.AtgAdd_(r, vt.C, gs.C) }).Free()
-		sq := tx.Call("sqrt", func(r *lib.Ctensor) { lib.AtgSqrt(r, vt.C) })
-		sd := tx.ScalarOp("div", bc2Sqrt, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgDivScalar(r, sq.C, s) })
-		denom := tx.ScalarOp("add", o.Eps, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgAddScalar(r, sd.C, s) })
-		ratio := tx.Call("div", func(r *lib.Ctensor) { lib.AtgDiv(r, mt.C, denom.C) })
-		upd := tx.ScalarOp("mul", -stepSize, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar(r, ratio.C, s) })
-		tx.Call("add_", func(r *lib.Ctensor) { lib.AtgAdd_(r, w.C, upd.C) }).Free()
-		tx.Free(g, gg, gs, sq, sd, denom, ratio, upd)
+		o.update(w, g, mt, vt, stepSize, bc2Sqrt)
+		g.Free()
 	}
+}
+
+// update applies one AdamW step to one parameter w with gradient g and moments mt, vt, in place,
+// as torch.optim.AdamW's single-tensor path does. At most one temporary of the parameter's size is alive at a time (a step over the
+// 30,524 × 768 word embeddings used to hold seven, 650 MB at once).
+func (o *AdamW) update(w, g, mt, vt tx.T, stepSize, bc2Sqrt float64) {
+	if o.WeightDecay != 0 {
+		tx.ScalarOp("mul_", 1-o.LR*o.WeightDecay, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar_(r, w.C, s) }).Free()
+	}
+	// exp_avg.lerp_(grad, 1 - beta1)
+	tx.ScalarOp("lerp_", 1-o.Beta1, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgLerp_(r, mt.C, g.C, s) }).Free()
+	// exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2); addcmul computes
+	// self + (value · t1) · t2, and libtorch's C API has no value argument, so t1 is value · grad.
+	tx.ScalarOp("mul_", o.Beta2, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar_(r, vt.C, s) }).Free()
+	gs := tx.ScalarOp("mul", 1-o.Beta2, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar(r, g.C, s) })
+	tx.Call("addcmul_", func(r *lib.Ctensor) { lib.AtgAddcmul_(r, vt.C, gs.C, g.C) }).Free()
+	gs.Free()
+	// denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+	d := tx.Call("sqrt", func(r *lib.Ctensor) { lib.AtgSqrt(r, vt.C) })
+	defer d.Free()
+	tx.ScalarOp("div_", bc2Sqrt, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgDivScalar_(r, d.C, s) }).Free()
+	tx.ScalarOp("add_", o.Eps, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgAddScalar_(r, d.C, s) }).Free()
+	// param.addcdiv_(exp_avg, denom, value=-step_size), with the quotient written over denom: torch
+	// computes (value · exp_avg) / denom, this (exp_avg / denom) · value, which can differ in the
+	// last bit of the update and saves a second temporary.
+	tx.Call("div_out", func(r *lib.Ctensor) { lib.AtgDivOut(r, d.C, mt.C, d.C) }).Free()
+	tx.ScalarOp("mul_", -stepSize, func(r *lib.Ctensor, s lib.Cscalar) { lib.AtgMulScalar_(r, d.C, s) }).Free()
+	tx.Call("add_", func(r *lib.Ctensor) { lib.AtgAdd_(r, w.C, d.C) }).Free()
 }
 
 // State returns the moment estimates by "exp_avg.KEY" / "exp_avg_sq.KEY", for a checkpoint.
