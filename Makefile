@@ -36,11 +36,14 @@ test: setup
 	@# One model driven from several goroutines through its engine, under the race detector.
 	@$(ENVSH) && go test -race -timeout $(GOTEST_TIMEOUT) -run 'TestEngine' ./inference/
 
+# Against two references: the pinned .venv and, when `make dev` made it, .venv-latest (newest torch
+# and transformers on PyPI). bench/run.py finds .venv-latest itself; bench/job.py is told.
 bench: dev build
 	@$(ENVSH) && .venv/bin/python bench/run.py
 	@# A whole fine-tuning job (full, frozen vision, frozen vision with the feature cache) against the
 	@# notebook recipe under each reference venv: bench/job.py --help.
-	@$(ENVSH) && .venv/bin/python bench/job.py --python .venv/bin/python
+	@$(ENVSH) && .venv/bin/python bench/job.py --python .venv/bin/python \
+	  $$([ -x .venv-latest/bin/python ] && echo --latest .venv-latest/bin/python)
 
 # captune export-job's train.py against captune finetune: the first 5 optimizer steps of one CPU
 # process equal within 1e-4, the result loads and captions, the data loads as an imagefolder.

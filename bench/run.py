@@ -19,9 +19,14 @@ script re-run as a worker. The two sides alternate within a round, and which sid
 between rounds, so that both see the same background load. Every figure is the median over rounds of
 each process's own median; results.json keeps every raw number.
 
-Printed: `bench NAME captune=X transformers=Y ratio=Z` per figure (ratio = Captune / transformers,
-lower is better), the roofline line, the memory estimate lines, and one summary line against the
-targets of issues 3 and 5.
+Two references: `transformers` is the pinned .venv (torch 2.1.0 + transformers 4.44.2, the libtorch
+Captune links: same kernels, so the ratio isolates Captune's own overhead); `transformers_latest` is
+.venv-latest (the newest torch + transformers PyPI served when `make dev` made it: what a user would
+install today), measured by the same worker code when that venv exists (--latest PYTHON, --no-latest).
+
+Printed: `bench NAME captune=X transformers=Y ratio=Z transformers_latest=W ratio_latest=V` per figure
+(ratio = Captune / reference, lower is better), the roofline line, the memory estimate lines, and one
+summary line against the targets of issues 3, 5 and 12, each against both references.
 """
 import argparse
 import json
@@ -39,6 +44,7 @@ MODEL = os.path.join(BENCH, "blip-base-random")
 IMAGES = os.path.join(BENCH, "images")
 BLIPBENCH = os.path.join(BENCH, "blipbench")
 TEST_TOKENIZER = os.path.join(ROOT, "inference", "testdata", "tokenizer")
+LATEST_PYTHON = os.path.join(ROOT, ".venv-latest", "bin", "python")
 
 # Bump when the model recipe below changes, so a cached model is rebuilt.
 MODEL_RECIPE = 1
@@ -261,12 +267,13 @@ def worker(mode, threads, runs, batch_runs, spawned):
     started = time.time()
     import torch
     from PIL import Image
+    import transformers
     from transformers import BlipForConditionalGeneration, BlipProcessor
     from transformers.utils import logging as hf_logging
     hf_logging.set_verbosity_error()
     torch.set_num_threads(threads)
     res = {"side": "transformers", "mode": mode, "threads": torch.get_num_threads(),
-           "torch": torch.__version__, "start_s": started - spawned}
+           "torch": torch.__version__, "transformers": transformers.__version__, "start_s": started - spawned}
     res["rss_before_load_bytes"] = vm_status()["VmRSS"]
 
     t0, c0 = time.time(), cpu_seconds()
@@ -337,20 +344,24 @@ def worker(mode, threads, runs, batch_runs, spawned):
 # ---------------------------------------------------------------------------------------------------
 # Driver.
 
-def run_side(side, mode, threads, runs, batch_runs):
+def run_side(side, mode, threads, runs, batch_runs, latest_python=None):
+    """One fresh process of side "captune", "transformers" (this interpreter) or "latest" (the
+    .venv-latest interpreter running this same script as a worker)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     spawned = time.time()
     if side == "captune":
         cmd = [BLIPBENCH, "-model", MODEL, "-images", IMAGES, "-mode", mode, "-threads", str(threads),
                "-runs", str(runs), "-batch-runs", str(batch_runs), "-spawned", repr(spawned)]
     else:
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", mode, "--threads", str(threads),
+        py = latest_python if side == "latest" else sys.executable
+        cmd = [py, os.path.abspath(__file__), "--worker", mode, "--threads", str(threads),
                "--runs", str(runs), "--batch-runs", str(batch_runs), "--spawned", repr(spawned)]
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"bench: {side} {mode} failed (exit {p.returncode}):\n{p.stderr[-4000:]}")
     line = [l for l in p.stdout.splitlines() if l.startswith("{")][-1]
     res = json.loads(line)
+    res["side"] = side
     res["loadavg"] = os.getloadavg()
     return res
 
@@ -378,11 +389,34 @@ def figure(results, side, mode, key, agg=med):
     return med(vals), vals
 
 
+# Targets (ratio = Captune / reference, at most): issues 3 and 5 against the pinned reference, issue 12
+# against both references. A figure without a target for a reference is printed, not judged.
+TARGETS = {
+    "transformers": {"load_s": 0.5, "single_caption_s": 0.9, "batch8_beam3_s": 0.9, "infer_peak_rss_gib": 0.9,
+                     "train_step_s": 1.0, "train_peak_rss_gib": 1.0},
+    "latest": {"load_s": 0.5, "single_caption_s": 0.6, "batch8_beam3_s": 0.75, "infer_peak_rss_gib": 0.9,
+               "train_peak_rss_gib": 1.0},
+}
+
+
+def references(results, mode):
+    """The reference sides measured for mode: the pinned one, and the latest when it was run."""
+    return [s for s in ("transformers", "latest") if results[mode].get(s)]
+
+
 def report(results):
     lines, verdicts = [], []
     gib = 1 / (1 << 30)
-    targets = {"load_s": 0.5, "single_caption_s": 0.9, "batch8_beam3_s": 0.9, "infer_peak_rss_gib": 1.0,
-               "train_step_s": 1.0, "train_peak_rss_gib": 1.0}
+    for mode in ("infer", "train"):
+        if results.get(mode):
+            vers = []
+            for side in references(results, mode):
+                r = results[mode][side][0]
+                vers.append("%s=%s (torch %s)" % ("transformers" if side == "transformers" else "transformers_latest",
+                                                  r.get("transformers", "?"), r.get("torch", "?")))
+            loads = [r["loadavg"][0] for side in results[mode].values() for r in side]
+            lines.append("# %s references: %s; load average %.1f-%.1f while measuring" % (
+                mode, ", ".join(vers), min(loads), max(loads)))
     rows = []
     if results.get("infer"):
         rows += [("load_s", "infer", "load_s", 1), ("start_to_ready_s", "infer", "ready_s", 1),
@@ -400,17 +434,27 @@ def report(results):
     figs = {}
     for name, mode, key, scale in rows:
         c, craw = figure(results, "captune", mode, key)
-        t, traw = figure(results, "transformers", mode, key)
-        figs[name] = (c * scale, t * scale)
-        lines.append("bench %s captune=%.4g transformers=%.4g ratio=%.3f" % (name, c * scale, t * scale, c / t))
-        lines.append("#   raw captune=%s transformers=%s" % ([round(x * scale, 4) for x in craw],
-                                                            [round(x * scale, 4) for x in traw]))
-        if name in targets:
-            verdicts.append((name, c / t, targets[name]))
+        line = "bench %s captune=%.4g" % (name, c * scale)
+        raw = "#   raw captune=%s" % [round(x * scale, 4) for x in craw]
+        figs[name] = {"captune": c * scale}
+        for side in references(results, mode):
+            t, traw = figure(results, side, mode, key)
+            label = "transformers" if side == "transformers" else "transformers_latest"
+            rlabel = "ratio" if side == "transformers" else "ratio_latest"
+            figs[name][side] = t * scale
+            line += " %s=%.4g %s=%.3f" % (label, t * scale, rlabel, c / t)
+            raw += " %s=%s" % (label, [round(x * scale, 4) for x in traw])
+            if name in TARGETS[side]:
+                verdicts.append((name + ("" if side == "transformers" else "@latest"), c / t, TARGETS[side][name]))
+        lines += [line, raw]
     if results.get("infer"):
-        b = 8 / figs["batch8_beam3_s"][0], 8 / figs["batch8_beam3_s"][1]
-        lines.append("bench batch8_beam3_images_per_s captune=%.4g transformers=%.4g ratio=%.3f (higher is better)"
-                     % (b[0], b[1], b[0] / b[1]))
+        ips = {k: 8 / v for k, v in figs["batch8_beam3_s"].items()}
+        line = "bench batch8_beam3_images_per_s captune=%.4g" % ips["captune"]
+        for side in references(results, "infer"):
+            line += " %s=%.4g %s=%.3f" % ("transformers" if side == "transformers" else "transformers_latest",
+                                          ips[side], "ratio" if side == "transformers" else "ratio_latest",
+                                          ips["captune"] / ips[side])
+        lines.append(line + " (higher is better)")
         flops = vit_forward_flops(**VIT)
         vis_s, _ = figure(results, "captune", "infer", "vision_s")
         mm_go, _ = figure(results, "captune", "infer", "matmul_gflops")
@@ -426,18 +470,20 @@ def report(results):
         lines.append("#   ViT-B/16@384 forward = %.2f GFLOP per image; matmul %dx%d·%dx%d; torch matmul_gflops=%.1f, "
                      "transformers vision_gflops=%.1f" % (flops / 1e9, MATMUL[0], MATMUL[1], MATMUL[1], MATMUL[2],
                                                           mm_py, flops / vis_py / 1e9))
-        same = [r["single_tokens"] == q["single_tokens"] and r["batch_tokens"] == q["batch_tokens"]
-                for r, q in zip(results["infer"]["captune"], results["infer"]["transformers"])]
-        lines.append("#   generated ids identical on both sides: %s (lengths %d greedy, %d beam)" % (
-            all(same), len(results["infer"]["captune"][0]["single_tokens"]),
-            len(results["infer"]["captune"][0]["batch_tokens"])))
+        for side in references(results, "infer"):
+            same = [r["single_tokens"] == q["single_tokens"] and r["batch_tokens"] == q["batch_tokens"]
+                    for r, q in zip(results["infer"]["captune"], results["infer"][side])]
+            lines.append("#   generated ids identical, captune and %s: %s (lengths %d greedy, %d beam)" % (
+                side, all(same), len(results["infer"]["captune"][0]["single_tokens"]),
+                len(results["infer"]["captune"][0]["batch_tokens"])))
     if results.get("train"):
-        lc = results["train"]["captune"][0]["losses"][0]
-        lt = results["train"]["transformers"][0]["losses"][0]
-        same_ids = results["train"]["captune"][0]["input_ids"] == results["train"]["transformers"][0]["input_ids"]
-        lines.append("#   first-step loss captune=%.6f transformers=%.6f (same input ids: %s)" % (lc, lt, same_ids))
+        for side in references(results, "train"):
+            lc = results["train"]["captune"][0]["losses"][0]
+            lt = results["train"][side][0]["losses"][0]
+            same_ids = results["train"]["captune"][0]["input_ids"] == results["train"][side][0]["input_ids"]
+            lines.append("#   first-step loss captune=%.6f %s=%.6f (same input ids: %s)" % (lc, side, lt, same_ids))
     lines += estimate_lines(results)
-    ok = [("%s %.2f<=%.1f %s" % (n, r, t, "PASS" if r <= t else "MISS")) for n, r, t in verdicts]
+    ok = [("%s %.2f<=%.2g %s" % (n, r, t, "PASS" if r <= t else "MISS")) for n, r, t in verdicts]
     lines.append("bench summary %s: %s" % ("all targets met" if all(r <= t for _, r, t in verdicts) else
                                           "%d of %d targets met" % (sum(r <= t for _, r, t in verdicts), len(verdicts)),
                                           "; ".join(ok)))
@@ -471,6 +517,9 @@ def main():
     ap.add_argument("--threads", type=int, default=physical_cores(), help="intra-op threads (default: physical cores)")
     ap.add_argument("--only", choices=["infer", "train"], help="measure one workload")
     ap.add_argument("--report", metavar="JSON", help="print the lines of a saved results.json and exit")
+    ap.add_argument("--latest", metavar="PYTHON", default=LATEST_PYTHON,
+                    help="interpreter of the second reference (default: .venv-latest's, when it exists)")
+    ap.add_argument("--no-latest", action="store_true", help="measure against the pinned reference only")
     ap.add_argument("--worker", choices=["infer", "train"], help=argparse.SUPPRESS)
     ap.add_argument("--spawned", type=float, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -486,13 +535,21 @@ def main():
     results = {"threads": a.threads, "rounds": a.rounds, "runs": a.runs, "batch_runs": a.batch_runs,
                "train_steps": a.train_steps, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                "cpu": os.cpu_count(), "code": code_state()}
+    sides = ["captune", "transformers"]
+    if not a.no_latest and os.path.exists(a.latest):
+        sides.append("latest")
+    else:
+        print("bench: no second reference (%s missing or --no-latest; `make dev` makes .venv-latest)" % a.latest,
+              file=sys.stderr)
     for mode in modes:
-        results[mode] = {"captune": [], "transformers": []}
+        results[mode] = {side: [] for side in sides}
         for r in range(a.rounds):
-            order = ["captune", "transformers"] if r % 2 == 0 else ["transformers", "captune"]
+            # Each side goes first in turn, so that all see the same background load on average.
+            order = sides[r % len(sides):] + sides[:r % len(sides)]
             for side in order:
                 t = time.perf_counter()
-                res = run_side(side, mode, a.threads, a.runs if mode == "infer" else a.train_steps, a.batch_runs)
+                res = run_side(side, mode, a.threads, a.runs if mode == "infer" else a.train_steps, a.batch_runs,
+                               a.latest)
                 results[mode][side].append(res)
                 print("bench: round %d %s %s done in %.0f s (load average %.1f)" % (
                     r + 1, mode, side, time.perf_counter() - t, os.getloadavg()[0]), file=sys.stderr)
