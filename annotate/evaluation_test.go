@@ -24,12 +24,7 @@ func TestEvalSetChoosesHeldOutImages(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := trainingDataset(t)
-			for i, sp := range tc.splits {
-				if err := d.SetSplit(i, sp); err != nil {
-					t.Fatal(err)
-				}
-			}
+			d := trainingDataset(t, tc.splits)
 			got := d.EvalSet(TrainTrusted, tc.holdout)
 			if got.Source != tc.source {
 				t.Errorf("source %q, want %q", got.Source, tc.source)
@@ -60,7 +55,7 @@ func TestEvalSetChoosesHeldOutImages(t *testing.T) {
 }
 
 func TestSplitImagesKeepsChosenCaptions(t *testing.T) {
-	d := trainingDataset(t)
+	d := trainingDataset(t, nil)
 	tests := []struct {
 		captions TrainingCaptions
 		want     int

@@ -8,8 +8,8 @@ import (
 )
 
 // trainingDataset has 40 images: 0–19 with imported captions, 20–29 with unreviewed model captions,
-// 30–34 with approved model captions, 35–39 with a rejected model caption.
-func trainingDataset(t *testing.T) *Dataset {
+// 30–34 with approved model captions, 35–39 with a rejected model caption; splits assigns splits.
+func trainingDataset(t *testing.T, splits map[int]Split) *Dataset {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{}
@@ -37,6 +37,11 @@ func trainingDataset(t *testing.T) *Dataset {
 			t.Fatal(err)
 		}
 	}
+	for i, sp := range splits {
+		if err := d.SetSplit(i, sp); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return d
 }
 
@@ -60,12 +65,7 @@ func TestTrainingSetCaptionsAndHoldout(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := trainingDataset(t)
-			for i, sp := range tc.splits {
-				if err := d.SetSplit(i, sp); err != nil {
-					t.Fatal(err)
-				}
-			}
+			d := trainingDataset(t, tc.splits)
 			s := d.TrainingSet(tc.captions, tc.holdout)
 			if n := len(s.Train) + len(s.Val); n != tc.images {
 				t.Errorf("%d images (%d train, %d val), want %d", n, len(s.Train), len(s.Val), tc.images)
