@@ -109,12 +109,7 @@ func (c *Captioner) CaptionImages(ctx context.Context, images []*RGBImage, opts 
 			return out, err
 		}
 		end := min(start+bs, len(images))
-		pix, err := c.Pre.Batch(images[start:end], c.Model.Device)
-		if err != nil {
-			return out, err
-		}
-		seqs, err := c.Model.Generate(pix, d)
-		pix.MustDrop()
+		seqs, err := c.generate(images[start:end], d)
 		if err != nil {
 			return out, err
 		}
@@ -130,6 +125,16 @@ func (c *Captioner) CaptionImages(ctx context.Context, images []*RGBImage, opts 
 		}
 	}
 	return out, nil
+}
+
+// generate captions one batch of images; their pixels are freed also when the model panics.
+func (c *Captioner) generate(images []*RGBImage, opts DecodeOptions) ([][]int64, error) {
+	pix, err := c.Pre.Batch(images, c.Model.Device)
+	if err != nil {
+		return nil, err
+	}
+	defer pix.MustDrop()
+	return c.Model.Generate(pix, opts)
 }
 
 // Save writes the captioner as a Hugging Face model folder that transformers'

@@ -8,8 +8,9 @@ import (
 	"runtime"
 	"sort"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/captune/captune/internal/tx"
 )
 
 // DecodeOptions are the generation settings users know from transformers' generate(). Lengths
@@ -90,56 +91,33 @@ func (m *Model) Generate(pixels *ts.Tensor, opts DecodeOptions) ([][]int64, erro
 	defer runtime.UnlockOSThread()
 	ng := ts.NewNoGradGuard()
 	defer ng.Drop()
-	img := m.encode(pixels)
-	defer img.Free()
+	s := tx.NewScope()
+	defer s.Free()
+	img := m.encode(s, pixels)
 	if opts.NumBeams > 1 {
-		return m.beamSearch(img, start, opts)
+		return m.beamSearch(s, img, start, opts)
 	}
-	return m.sampleOrGreedy(img, start, opts)
+	return m.sampleOrGreedy(s, img, start, opts), nil
 }
 
 // stepLogits feeds new tokens rows×T and returns the last position's logits [rows, vocab] on the CPU.
-func (m *Model) stepLogits(newIDs [][]int64, cache []*LayerCache, past int64, logProbs bool) ([][]float32, error) {
-	rows, t := len(newIDs), len(newIDs[0])
-	flat := make([]int64, 0, rows*t)
-	for _, r := range newIDs {
-		flat = append(flat, r...)
-	}
-	ids, err := ts.NewTensorFromData(flat, []int64{int64(rows), int64(t)})
-	if err != nil {
-		return nil, err
-	}
-	if m.Device != gotch.CPU {
-		ids = ids.MustTo(m.Device, true)
-	}
-	h := m.Text.Step(W(ids), cache, past, m.Device)
-	ids.MustDrop()
-	last := narrow(h, 1, int64(t-1), 1)
-	l3 := m.Text.Head.Forward(last)
-	l2 := squeezeDim(l3, 1)
-	free(h, last, l3)
+// The step's tensors live in a scope of their own; the cache keeps its keys and values.
+func (m *Model) stepLogits(newIDs [][]int64, cache []*LayerCache, past int64, logProbs bool) [][]float32 {
+	s := tx.NewScope()
+	defer s.Free()
+	h := m.Text.Step(s, idsTensor(s, newIDs, m.Device), cache, past, m.Device)
+	last := narrow(s, h, 1, h.Shape()[1]-1, 1)
+	logits := squeezeDim(s, m.Text.Head.Forward(s, last), 1)
 	if logProbs {
-		ls := logSoftmax(l2, -1)
-		l2.Free()
-		l2 = ls
+		logits = logSoftmax(s, logits, -1)
 	}
-	logits := l2.TS()
-	if m.Device != gotch.CPU {
-		logits = logits.MustTo(gotch.CPU, true)
-	}
-	logits = logits.MustContiguous(true)
+	buf := floats(s, logits)
 	v := int(m.Config.Text.VocabSize)
-	buf := make([]float32, rows*v)
-	err = logits.CopyData(buf, uint(rows*v))
-	logits.MustDrop()
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]float32, rows)
+	out := make([][]float32, len(newIDs))
 	for i := range out {
 		out[i] = buf[i*v : (i+1)*v]
 	}
-	return out, nil
+	return out
 }
 
 // applyProcessors applies, in place, the logits processors transformers uses for these options.
@@ -237,11 +215,10 @@ func (o *DecodeOptions) sampleToken(scores []float32, rng *rand.Rand) int64 {
 	return int64(idx[keep-1])
 }
 
-func (m *Model) sampleOrGreedy(img T, start []int64, opts DecodeOptions) ([][]int64, error) {
+func (m *Model) sampleOrGreedy(s *tx.Scope, img T, start []int64, opts DecodeOptions) [][]int64 {
 	b := int(img.Shape()[0])
 	eos, pad := m.Config.Text.SepTokenID, m.Config.Text.PadTokenID
-	cache := m.Text.NewCache(img)
-	defer FreeCache(cache)
+	cache := m.Text.NewCache(s, img)
 	seqs := make([][]int64, b)
 	for i := range seqs {
 		seqs[i] = append([]int64(nil), start...)
@@ -254,10 +231,7 @@ func (m *Model) sampleOrGreedy(img T, start []int64, opts DecodeOptions) ([][]in
 	}
 	var past int64
 	for cur := len(start); cur < opts.MaxLength; cur++ {
-		logits, err := m.stepLogits(feed, cache, past, false)
-		if err != nil {
-			return nil, err
-		}
+		logits := m.stepLogits(feed, cache, past, false)
 		past += int64(len(feed[0]))
 		all := true
 		for i := 0; i < b; i++ {
@@ -279,7 +253,7 @@ func (m *Model) sampleOrGreedy(img T, start []int64, opts DecodeOptions) ([][]in
 			break
 		}
 	}
-	return seqs, nil
+	return seqs
 }
 
 type hypothesis struct {
@@ -340,24 +314,34 @@ type candidate struct {
 	index int
 }
 
-func (m *Model) beamSearch(img T, start []int64, opts DecodeOptions) ([][]int64, error) {
+// beamCache repeats each image's tokens once per beam (exactly once: see docs/BLIP.md on batched
+// beam search) and prepares the decoder's cache over them, owned by s; the repeated tokens are freed.
+func (m *Model) beamCache(s *tx.Scope, img T, k int) []*LayerCache {
 	b := int(img.Shape()[0])
-	k := opts.NumBeams
-	eos, pad := m.Config.Text.SepTokenID, m.Config.Text.PadTokenID
-	vocab := int(m.Config.Text.VocabSize)
-	// Repeat each image's tokens once per beam (exactly once: see docs/BLIP.md on batched beam search).
 	rep := make([]int64, 0, b*k)
 	for i := 0; i < b; i++ {
 		for j := 0; j < k; j++ {
 			rep = append(rep, int64(i))
 		}
 	}
-	repIdx := ts.MustOfSlice(rep).MustTo(m.Device, true)
-	imgRep := indexSelect(img, 0, W(repIdx))
-	repIdx.MustDrop()
-	cache := m.Text.NewCache(imgRep)
-	imgRep.Free()
-	defer FreeCache(cache)
+	repeated := tx.NewScope()
+	defer repeated.Free()
+	return m.Text.NewCache(s, indexSelect(repeated, img, 0, indexTensor(repeated, rep, m.Device)))
+}
+
+// reorderCache keeps rows of the self-attention caches (see ReorderCache).
+func (m *Model) reorderCache(cache []*LayerCache, rows []int64) {
+	s := tx.NewScope()
+	defer s.Free()
+	ReorderCache(cache, indexTensor(s, rows, m.Device))
+}
+
+func (m *Model) beamSearch(s *tx.Scope, img T, start []int64, opts DecodeOptions) ([][]int64, error) {
+	b := int(img.Shape()[0])
+	k := opts.NumBeams
+	eos, pad := m.Config.Text.SepTokenID, m.Config.Text.PadTokenID
+	vocab := int(m.Config.Text.VocabSize)
+	cache := m.beamCache(s, img, k)
 
 	rows := b * k
 	seqs := make([][]int64, rows)
@@ -378,10 +362,7 @@ func (m *Model) beamSearch(img T, start []int64, opts DecodeOptions) ([][]int64,
 	var past int64
 	cur := promptLen
 	for cur < opts.MaxLength {
-		logp, err := m.stepLogits(feed, cache, past, true)
-		if err != nil {
-			return nil, err
-		}
+		logp := m.stepLogits(feed, cache, past, true)
 		past += int64(len(feed[0]))
 		for r := 0; r < rows; r++ {
 			opts.applyProcessors(seqs[r], logp[r], eos)
@@ -434,9 +415,7 @@ func (m *Model) beamSearch(img T, start []int64, opts DecodeOptions) ([][]int64,
 		}
 		seqs = newSeqs
 		beamScores = nextScores
-		idx := ts.MustOfSlice(nextRows).MustTo(m.Device, true)
-		ReorderCache(cache, W(idx))
-		idx.MustDrop()
+		m.reorderCache(cache, nextRows)
 		cur++
 		all := true
 		for _, d := range done {

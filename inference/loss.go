@@ -5,6 +5,8 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/captune/captune/internal/tx"
 )
 
 // LossRecipe selects how captions become decoder inputs and labels; see docs/BLIP.md.
@@ -118,9 +120,9 @@ func int64Tensor(rows [][]int64, device gotch.Device) (*ts.Tensor, error) {
 // Loss returns the mean cross-entropy of the batch's next-token predictions (a scalar tensor that
 // keeps its autograd graph): logits at positions 0..T-2 against labels at 1..T-1, shifted once.
 func (m *Model) Loss(pixels *ts.Tensor, batch DecoderBatch) (*ts.Tensor, error) {
-	img := m.encode(pixels)
-	defer img.Free()
-	return m.decoderLoss(img, batch)
+	s := tx.NewScope()
+	defer s.Free()
+	return m.decoderLoss(s, m.encode(s, pixels), batch), nil
 }
 
 // LossFromImageEmbeds is Loss on image tokens the vision encoder has already made: image [B, N, C]
@@ -128,32 +130,18 @@ func (m *Model) Loss(pixels *ts.Tensor, batch DecoderBatch) (*ts.Tensor, error) 
 // decoder's cross-attention reads. Training with a frozen encoder uses it to encode each image once
 // per run rather than once per epoch; the result is Loss's for the same pixels.
 func (m *Model) LossFromImageEmbeds(image *ts.Tensor, batch DecoderBatch) (*ts.Tensor, error) {
-	return m.decoderLoss(W(image), batch)
+	s := tx.NewScope()
+	defer s.Free()
+	return m.decoderLoss(s, W(image), batch), nil
 }
 
-// decoderLoss is the loss of the text decoder against image tokens img.
-func (m *Model) decoderLoss(img T, batch DecoderBatch) (*ts.Tensor, error) {
-	ids, err := int64Tensor(batch.InputIDs, m.Device)
-	if err != nil {
-		return nil, err
-	}
-	defer ids.MustDrop()
-	att, err := int64Tensor(batch.Attention, m.Device)
-	if err != nil {
-		return nil, err
-	}
-	defer att.MustDrop()
-	labels, err := int64Tensor(batch.Labels, m.Device)
-	if err != nil {
-		return nil, err
-	}
-	defer labels.MustDrop()
-	logits := m.Text.Forward(W(ids), att, img, m.Device).TS()
-	t := logits.MustSize()[1]
-	v := m.Config.Text.VocabSize
-	shifted := logits.MustNarrow(1, 0, t-1, true).MustReshape([]int64{-1, v}, true)
-	target := labels.MustNarrow(1, 1, t-1, false).MustReshape([]int64{-1}, true)
-	loss := shifted.MustCrossEntropyLoss(target, ts.None, 1, ignoreIndex, batch.Smoothing, true)
-	target.MustDrop()
-	return loss, nil
+// decoderLoss is the loss of the text decoder against image tokens img, handed to gotch.
+func (m *Model) decoderLoss(s *tx.Scope, img T, batch DecoderBatch) *ts.Tensor {
+	ids, att := idsTensor(s, batch.InputIDs, m.Device), idsTensor(s, batch.Attention, m.Device)
+	logits := m.Text.Forward(s, ids, &att, img, m.Device)
+	labels := idsTensor(s, batch.Labels, m.Device)
+	t, v := logits.Shape()[1], m.Config.Text.VocabSize
+	shifted := reshape(s, narrow(s, logits, 1, 0, t-1), -1, v)
+	target := reshape(s, narrow(s, labels, 1, 1, t-1), -1)
+	return s.Keep(crossEntropy(s, shifted, target, ignoreIndex, batch.Smoothing)).TS()
 }

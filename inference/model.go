@@ -14,6 +14,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/captune/captune/inference/safetensors"
+	"github.com/captune/captune/internal/tx"
 )
 
 // Model is BLIP for image captioning (transformers' BlipForConditionalGeneration): a ViT image
@@ -87,23 +88,32 @@ func (m *Model) Free() {
 }
 
 // EncodeImage runs the vision encoder: pixels [B, 3, H, W] on any device to image tokens [B, N, C].
-func (m *Model) EncodeImage(pixels *ts.Tensor) *ts.Tensor { return m.encode(pixels).TS() }
+func (m *Model) EncodeImage(pixels *ts.Tensor) *ts.Tensor {
+	s := tx.NewScope()
+	defer s.Free()
+	return s.Keep(m.encode(s, pixels)).TS()
+}
 
-func (m *Model) encode(pixels *ts.Tensor) T {
+// encode runs the vision encoder in s.
+func (m *Model) encode(s *tx.Scope, pixels *ts.Tensor) T {
+	p := W(pixels)
 	if pixels.MustDevice() != m.Device {
-		p := pixels.MustTo(m.Device, false)
-		defer p.MustDrop()
-		return m.Vision.Forward(W(p))
+		p = to(s, p, m.Device)
 	}
-	return m.Vision.Forward(W(pixels))
+	return m.Vision.Forward(s, p)
 }
 
 // Logits runs the full model: pixels [B, 3, H, W], ids [B, T] and an optional padding mask [B, T]
 // give decoder logits [B, T, vocab], as BlipForConditionalGeneration.forward does.
 func (m *Model) Logits(pixels, ids, attention *ts.Tensor) *ts.Tensor {
-	img := m.encode(pixels)
-	defer img.Free()
-	return m.Text.Forward(W(ids), attention, img, m.Device).TS()
+	s := tx.NewScope()
+	defer s.Free()
+	var att *T
+	if attention != nil {
+		a := W(attention)
+		att = &a
+	}
+	return s.Keep(m.Text.Forward(s, W(ids), att, m.encode(s, pixels), m.Device)).TS()
 }
 
 // Tensors returns every parameter by Hugging Face key.

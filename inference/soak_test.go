@@ -9,9 +9,11 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/captune/captune/internal/tx"
 )
 
-// liveTensors counts the tensors gotch has not freed.
+// liveTensors counts the tensors gotch has not freed and the bare handles of package tx.
 // It first collects garbage, lets gotch's finalizers run and returns freed memory to the OS, so
 // that counts and RSS measure what is really held.
 func liveTensors() int {
@@ -19,7 +21,7 @@ func liveTensors() int {
 		debug.FreeOSMemory()
 		time.Sleep(20 * time.Millisecond)
 	}
-	return len(ts.ExistingTensors)
+	return len(ts.ExistingTensors) + int(tx.Live())
 }
 
 // TestSoakCaptioning captions 1,000 images (greedy and beam search alternating) and checks that

@@ -6,6 +6,8 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/captune/captune/internal/tx"
 )
 
 // TextEmbeddings are word plus absolute position embeddings, then LayerNorm
@@ -17,14 +19,9 @@ type TextEmbeddings struct {
 }
 
 // Forward embeds ids [B, T] at positions past..past+T-1.
-func (e *TextEmbeddings) Forward(ids T, past int64) T {
-	t := ids.Shape()[1]
-	w := embedding(W(e.WordEmbeddings), ids)
-	pos := narrow(W(e.PositionEmbeddings), 0, past, t)
-	x := add(w, pos)
-	out := e.LayerNorm.Forward(x)
-	free(w, pos, x)
-	return out
+func (e *TextEmbeddings) Forward(s *tx.Scope, ids T, past int64) T {
+	pos := narrow(s, W(e.PositionEmbeddings), 0, past, ids.Shape()[1])
+	return e.LayerNorm.Forward(s, add(s, embedding(s, W(e.WordEmbeddings), ids), pos))
 }
 
 // TextAttention is BERT attention with its output block: attention.self.{query,key,value} and
@@ -49,23 +46,16 @@ func newTextAttention(b *builder, p kp, hidden, kvIn, heads int64, eps float64) 
 }
 
 // keyValue projects a source sequence [B, S, C] into heads [B, H, S, D].
-func (a *TextAttention) keyValue(src T) (k, v T) {
-	return splitHeads(a.Key.Forward(src), a.heads), splitHeads(a.Value.Forward(src), a.heads)
+func (a *TextAttention) keyValue(s *tx.Scope, src T) (k, v T) {
+	return splitHeads(s, a.Key.Forward(s, src), a.heads), splitHeads(s, a.Value.Forward(s, src), a.heads)
 }
 
-// attend runs attention of h's queries over k, v and the output block; h is not freed.
+// attend runs attention of h's queries over k, v and the output block: LayerNorm(h + dense(attn)).
 // mask is nil or an additive mask (see attention).
-func (a *TextAttention) attend(h, k, v T, mask *T) T {
-	q := splitHeads(a.Query.Forward(h), a.heads)
-	d := q.Shape()[3]
-	o := attention(q, k, v, mask, 1/math.Sqrt(float64(d)))
-	q.Free()
-	o = mergeHeads(o)
-	dense := a.OutputDense.Forward(o)
-	r := add(dense, h)
-	out := a.OutputLayerNorm.Forward(r)
-	free(o, dense, r)
-	return out
+func (a *TextAttention) attend(s *tx.Scope, h, k, v T, mask *T) T {
+	q := splitHeads(s, a.Query.Forward(s, h), a.heads)
+	o := attention(s, q, k, v, mask, 1/math.Sqrt(float64(q.Shape()[3])))
+	return a.OutputLayerNorm.Forward(s, add(s, a.OutputDense.Forward(s, mergeHeads(s, o)), h))
 }
 
 // TextLayer is one decoder block: causal self-attention, cross-attention over image tokens, and the
@@ -76,34 +66,43 @@ type TextLayer struct {
 	IntermediateDense *Linear
 	OutputDense       *Linear
 	OutputLayerNorm   *LayerNorm
-	act               func(T) T
+	act               activation
 }
 
 // LayerCache holds one layer's keys and values across decoding steps: the self-attention ones grow
-// by one token per step, the cross-attention ones are computed once per image.
+// by one token per step, the cross-attention ones are computed once per image. The scope the cache
+// was made in (NewCache) owns them.
 type LayerCache struct {
 	SelfK, SelfV   T
 	CrossK, CrossV T
+	own            *tx.Scope
 }
 
-// Forward runs the block on h [B, T, C]; h is not freed. Self-attention keys and values are
-// appended to the cache; mask is the self-attention mask (see attention).
-func (l *TextLayer) Forward(h T, c *LayerCache, mask *T) T {
-	k, v := l.Attention.keyValue(h)
-	if c.SelfK.C != nil {
-		k2, v2 := cat(2, c.SelfK, k), cat(2, c.SelfV, v)
-		free(k, v, c.SelfK, c.SelfV)
-		k, v = k2, v2
+// grow appends new self-attention keys and values [B, H, T, D] and returns all of them; the cache's
+// scope owns the result, and the ones it replaces are freed.
+func (c *LayerCache) grow(k, v T) (T, T) {
+	appendTo := func(x T) func(*tx.Scope, T) T {
+		return func(s *tx.Scope, past T) T {
+			if past.C == nil {
+				return share(s, x)
+			}
+			return cat(s, 2, past, x)
+		}
 	}
-	a := l.Attention.attend(h, k, v, mask)
-	c.SelfK, c.SelfV = k, v
-	x := l.CrossAttention.attend(a, c.CrossK, c.CrossV, nil)
-	m := l.act(l.IntermediateDense.Forward(x))
-	d := l.OutputDense.Forward(m)
-	r := add(d, x)
-	out := l.OutputLayerNorm.Forward(r)
-	free(a, x, m, d, r)
-	return out
+	c.SelfK = c.own.Update(c.SelfK, appendTo(k))
+	c.SelfV = c.own.Update(c.SelfV, appendTo(v))
+	return c.SelfK, c.SelfV
+}
+
+// Forward runs the block on h [B, T, C]: causal self-attention (its keys and values appended to the
+// cache; mask is the self-attention mask, see attention), cross-attention over the image, and the
+// feed-forward block.
+func (l *TextLayer) Forward(s *tx.Scope, h T, c *LayerCache, mask *T) T {
+	k, v := c.grow(l.Attention.keyValue(s, h))
+	x := l.Attention.attend(s, h, k, v, mask)
+	x = l.CrossAttention.attend(s, x, c.CrossK, c.CrossV, nil)
+	ff := l.OutputDense.Forward(s, l.act(s, l.IntermediateDense.Forward(s, x)))
+	return l.OutputLayerNorm.Forward(s, add(s, ff, x))
 }
 
 // LMHead maps hidden states to vocabulary logits (text_decoder.cls.predictions.*).
@@ -112,16 +111,13 @@ type LMHead struct {
 	TransformLayerNorm *LayerNorm // transform.LayerNorm
 	DecoderWeight      *ts.Tensor // decoder.weight [vocab, hidden]
 	Bias               *ts.Tensor // bias [vocab]
-	act                func(T) T
+	act                activation
 }
 
-// Forward returns logits [B, T, vocab]; h is not freed.
-func (l *LMHead) Forward(h T) T {
-	x := l.act(l.TransformDense.Forward(h))
-	y := l.TransformLayerNorm.Forward(x)
-	out := linear(y, W(l.DecoderWeight), W(l.Bias))
-	free(x, y)
-	return out
+// Forward returns logits [B, T, vocab].
+func (l *LMHead) Forward(s *tx.Scope, h T) T {
+	x := l.TransformLayerNorm.Forward(s, l.act(s, l.TransformDense.Forward(s, h)))
+	return linear(s, x, W(l.DecoderWeight), W(l.Bias))
 }
 
 // TextDecoder is BLIP's BERT decoder with cross-attention and the LM head (text_decoder.*).
@@ -133,7 +129,7 @@ type TextDecoder struct {
 }
 
 func newTextDecoder(b *builder, p kp, c TextConfig) *TextDecoder {
-	act, _ := activation(c.HiddenAct)
+	act, _ := activationOf(c.HiddenAct)
 	bert := p.Sub("bert")
 	ep := bert.Sub("embeddings")
 	d := &TextDecoder{cfg: c, Embeddings: &TextEmbeddings{
@@ -169,63 +165,49 @@ func newTextDecoder(b *builder, p kp, c TextConfig) *TextDecoder {
 	return d
 }
 
-// NewCache prepares per-layer caches for decoding over image tokens [B, N, C]: the cross-attention
-// keys and values are computed here, once.
-func (d *TextDecoder) NewCache(image T) []*LayerCache {
+// NewCache prepares per-layer caches for decoding over image tokens [B, N, C], owned by s: the
+// cross-attention keys and values are computed here, once.
+func (d *TextDecoder) NewCache(s *tx.Scope, image T) []*LayerCache {
 	cs := make([]*LayerCache, len(d.Layers))
 	for i, l := range d.Layers {
-		k, v := l.CrossAttention.keyValue(image)
-		cs[i] = &LayerCache{CrossK: k, CrossV: v}
+		k, v := l.CrossAttention.keyValue(s, image)
+		cs[i] = &LayerCache{CrossK: k, CrossV: v, own: s}
 	}
 	return cs
-}
-
-// FreeCache releases every tensor of a cache.
-func FreeCache(cs []*LayerCache) {
-	for _, c := range cs {
-		free(c.SelfK, c.SelfV, c.CrossK, c.CrossV)
-		*c = LayerCache{}
-	}
 }
 
 // ReorderCache keeps rows idx (an int64 tensor on the model's device) of the self-attention caches,
 // as beam search does when beams are re-ranked. Cross-attention rows need no reordering: beams of
 // one image share the same image tokens.
 func ReorderCache(cs []*LayerCache, idx T) {
+	pick := func(s *tx.Scope, x T) T { return indexSelect(s, x, 0, idx) }
 	for _, c := range cs {
-		if c.SelfK.C == nil {
-			continue
+		if c.SelfK.C != nil {
+			c.SelfK, c.SelfV = c.own.Update(c.SelfK, pick), c.own.Update(c.SelfV, pick)
 		}
-		k, v := indexSelect(c.SelfK, 0, idx), indexSelect(c.SelfV, 0, idx)
-		free(c.SelfK, c.SelfV)
-		c.SelfK, c.SelfV = k, v
 	}
 }
 
 // Step runs the decoder on new tokens ids [B, T] that follow the cached ones and returns hidden
 // states [B, T, C]. past is the number of tokens already cached.
-func (d *TextDecoder) Step(ids T, cs []*LayerCache, past int64, device gotch.Device) T {
-	h := d.Embeddings.Forward(ids, past)
+func (d *TextDecoder) Step(s *tx.Scope, ids T, cs []*LayerCache, past int64, device gotch.Device) T {
 	var mask *T
 	if t := ids.Shape()[1]; t > 1 {
 		// Several new tokens at once (the start tokens): each sees the cache and the ones before it.
-		c := causalMask(t, device)
+		m := causalMask(s, t, device)
 		if past > 0 {
-			seen := ts.MustZeros([]int64{t, past}, gotch.Float, device)
-			c2 := cat(1, W(seen), c)
-			seen.MustDrop()
-			c.Free()
-			c = c2
+			m = cat(s, 1, zeros(s, device, t, past), m)
 		}
-		mask = &c
+		mask = &m
 	}
+	return d.layers(s, ids, cs, past, mask)
+}
+
+// layers embeds ids at positions past.. and runs every layer, each in a scope of its own.
+func (d *TextDecoder) layers(s *tx.Scope, ids T, cs []*LayerCache, past int64, mask *T) T {
+	h := s.Run(func(s *tx.Scope) T { return d.Embeddings.Forward(s, ids, past) })
 	for i, l := range d.Layers {
-		y := l.Forward(h, cs[i], mask)
-		h.Free()
-		h = y
-	}
-	if mask != nil {
-		mask.Free()
+		h = s.Update(h, func(s *tx.Scope, h T) T { return l.Forward(s, h, cs[i], mask) })
 	}
 	return h
 }
@@ -233,29 +215,15 @@ func (d *TextDecoder) Step(ids T, cs []*LayerCache, past int64, device gotch.Dev
 // Forward runs the decoder over full sequences ids [B, T] with padding mask attention [B, T] (1 = token,
 // 0 = pad; nil for none) against image tokens [B, N, C], and returns logits [B, T, vocab]. This is
 // the training path: nothing is kept between calls.
-func (d *TextDecoder) Forward(ids T, attention *ts.Tensor, image T, device gotch.Device) T {
+func (d *TextDecoder) Forward(s *tx.Scope, ids T, attention *T, image T, device gotch.Device) T {
 	// As transformers' get_extended_attention_mask for a decoder: causal AND key is not padding.
 	t := ids.Shape()[1]
-	var mask T
+	allowed := tril(s, ones(s, device, t, t), 0)
 	if attention != nil {
-		tri := ts.MustOnes([]int64{t, t}, gotch.Float, device).MustTril(0, true)
-		keys := attention.MustTotype(gotch.Float, false).MustUnsqueeze(1, true).MustUnsqueeze(1, true) // B,1,1,T
-		allowed := keys.MustMul(tri, true)                                                             // B,1,T,T
-		tri.MustDrop()
-		mask = additiveMask(W(allowed), allowed)
-	} else {
-		mask = causalMask(t, device)
+		keys := unsqueeze(s, unsqueeze(s, toFloat(s, *attention), 1), 1) // B,1,1,T
+		allowed = mul(s, keys, allowed)                                  // B,1,T,T
 	}
-	cs := d.NewCache(image)
-	h := d.Embeddings.Forward(ids, 0)
-	for i, l := range d.Layers {
-		y := l.Forward(h, cs[i], &mask)
-		h.Free()
-		h = y
-	}
-	FreeCache(cs)
-	mask.Free()
-	logits := d.Head.Forward(h)
-	h.Free()
-	return logits
+	mask := additiveMask(s, allowed)
+	h := d.layers(s, ids, d.NewCache(s, image), 0, &mask)
+	return s.Update(h, d.Head.Forward)
 }

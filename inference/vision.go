@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/captune/captune/internal/tx"
 )
 
 // VisionEmbeddings turns pixels into patch tokens: Conv2d patches, a prepended class token, and
@@ -29,18 +31,13 @@ func newVisionEmbeddings(b *builder, p kp, c VisionConfig) *VisionEmbeddings {
 }
 
 // Forward maps pixels [B, 3, H, W] to tokens [B, 1+patches, hidden].
-func (e *VisionEmbeddings) Forward(pixels T) T {
-	c := conv2d(pixels, W(e.PatchEmbeddingW), W(e.PatchEmbeddingB), e.patch)
-	f := flatten(c, 2, -1)
-	x := transpose(f, 1, 2)
-	free(c, f)
-	s := x.Shape()
-	cls := expand(W(e.ClassEmbedding), s[0], 1, s[2])
-	joined := cat(1, cls, x)
-	pos := narrow(W(e.PositionEmbedding), 1, 0, s[1]+1)
-	out := add(joined, pos)
-	free(x, cls, joined, pos)
-	return out
+func (e *VisionEmbeddings) Forward(s *tx.Scope, pixels T) T {
+	patches := conv2d(s, pixels, W(e.PatchEmbeddingW), W(e.PatchEmbeddingB), e.patch)
+	x := transpose(s, flatten(s, patches, 2, -1), 1, 2) // B, patches, hidden
+	sh := x.Shape()
+	cls := expand(s, W(e.ClassEmbedding), sh[0], 1, sh[2])
+	pos := narrow(s, W(e.PositionEmbedding), 1, 0, sh[1]+1)
+	return add(s, cat(s, 1, cls, x), pos)
 }
 
 // VisionAttention is multi-head self-attention with one fused qkv projection (self_attn.*).
@@ -49,21 +46,14 @@ type VisionAttention struct {
 	heads           int64
 }
 
-// Forward attends over all tokens; x is not freed.
-func (a *VisionAttention) Forward(x T) T {
-	s := x.Shape() // B, T, C
-	qkv := a.QKV.Forward(x)
-	v5 := view(qkv, s[0], s[1], 3, a.heads, s[2]/a.heads)
-	perm := permute(v5, 2, 0, 3, 1, 4)
-	free(qkv, v5)
-	q, k, v := selectAt(perm, 0, 0), selectAt(perm, 0, 1), selectAt(perm, 0, 2)
-	perm.Free()
-	o := attention(q, k, v, nil, 1/math.Sqrt(float64(s[2]/a.heads)))
-	free(q, k, v)
-	o = mergeHeads(o)
-	out := a.Projection.Forward(o)
-	o.Free()
-	return out
+// Forward attends over all tokens.
+func (a *VisionAttention) Forward(s *tx.Scope, x T) T {
+	sh := x.Shape() // B, T, C
+	qkv := view(s, a.QKV.Forward(s, x), sh[0], sh[1], 3, a.heads, sh[2]/a.heads)
+	qkv = permute(s, qkv, 2, 0, 3, 1, 4) // 3, B, H, T, D
+	q, k, v := selectAt(s, qkv, 0, 0), selectAt(s, qkv, 0, 1), selectAt(s, qkv, 0, 2)
+	o := attention(s, q, k, v, nil, 1/math.Sqrt(float64(sh[2]/a.heads)))
+	return a.Projection.Forward(s, mergeHeads(s, o))
 }
 
 // VisionLayer is one pre-LayerNorm transformer block (vision_model.encoder.layers.N.*).
@@ -72,21 +62,13 @@ type VisionLayer struct {
 	SelfAttn   *VisionAttention
 	LayerNorm2 *LayerNorm
 	FC1, FC2   *Linear // mlp.fc1, mlp.fc2
-	act        func(T) T
+	act        activation
 }
 
-// Forward applies the block; x is not freed.
-func (l *VisionLayer) Forward(x T) T {
-	h := l.LayerNorm1.Forward(x)
-	a := l.SelfAttn.Forward(h)
-	x1 := add(a, x)
-	free(h, a)
-	h = l.LayerNorm2.Forward(x1)
-	m := l.act(l.FC1.Forward(h))
-	m2 := l.FC2.Forward(m)
-	out := add(m2, x1)
-	free(h, m, m2, x1)
-	return out
+// Forward applies the block: x + attn(ln1(x)), then x + fc2(act(fc1(ln2(x)))).
+func (l *VisionLayer) Forward(s *tx.Scope, x T) T {
+	x = add(s, l.SelfAttn.Forward(s, l.LayerNorm1.Forward(s, x)), x)
+	return add(s, l.FC2.Forward(s, l.act(s, l.FC1.Forward(s, l.LayerNorm2.Forward(s, x)))), x)
 }
 
 // VisionModel is BLIP's ViT image encoder (vision_model.*).
@@ -97,7 +79,7 @@ type VisionModel struct {
 }
 
 func newVisionModel(b *builder, p kp, c VisionConfig) *VisionModel {
-	act, _ := activation(c.HiddenAct) // validated with the config
+	act, _ := activationOf(c.HiddenAct) // validated with the config
 	m := &VisionModel{Embeddings: newVisionEmbeddings(b, p.Sub("embeddings"), c)}
 	lp := p.Sub("encoder").Sub("layers")
 	for i := int64(0); i < c.NumHiddenLayers; i++ {
@@ -121,14 +103,11 @@ func newVisionModel(b *builder, p kp, c VisionConfig) *VisionModel {
 }
 
 // Forward encodes pixels [B, 3, H, W] into image tokens [B, 1+patches, hidden] (last_hidden_state).
-func (m *VisionModel) Forward(pixels T) T {
-	x := m.Embeddings.Forward(pixels)
+// Each layer runs in a scope of its own.
+func (m *VisionModel) Forward(s *tx.Scope, pixels T) T {
+	x := s.Run(func(s *tx.Scope) T { return m.Embeddings.Forward(s, pixels) })
 	for _, l := range m.Layers {
-		y := l.Forward(x)
-		x.Free()
-		x = y
+		x = s.Update(x, l.Forward)
 	}
-	out := m.PostLayerNorm.Forward(x)
-	x.Free()
-	return out
+	return s.Update(x, m.PostLayerNorm.Forward)
 }
