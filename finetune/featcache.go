@@ -92,6 +92,9 @@ func (s FeatureCacheStats) String() string {
 	if s.Rebuilt > 0 {
 		msg += fmt.Sprintf("; %d damaged or foreign entries rebuilt", s.Rebuilt)
 	}
+	if s.Encoded == 0 {
+		return msg + "; nothing to encode"
+	}
 	return msg + fmt.Sprintf("; saves ~%s of encoding", roundSaved(s.Saved))
 }
 
@@ -175,6 +178,9 @@ func (f *featureFeeder) loss(c *inference.Captioner, images []int, _ []uint64, b
 		}
 	}
 	feats := ts.MustStack(rows, 0)
+	if f.store.device != gotch.CPU {
+		feats = feats.MustTo(f.store.device, true)
+	}
 	defer feats.MustDrop()
 	return c.Model.LossFromImageEmbeds(feats, b)
 }
@@ -344,7 +350,7 @@ func imageKey(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// get returns the entry of key as [N, C] fp32 on the device, or nil when the store does not hold
+// get returns the entry of key as [N, C] fp32, or nil when the store does not hold
 // it (or its file is no longer valid: it is then removed). own says the caller must drop it.
 func (s *featureStore) get(key string) (t *ts.Tensor, own bool) {
 	if t, ok := s.mem[key]; ok {
@@ -368,21 +374,15 @@ func (s *featureStore) get(key string) (t *ts.Tensor, own bool) {
 	return t, true
 }
 
-// tensor makes an entry's tensor on the store's device.
+// tensor makes an entry's tensor in host memory, where the budget is counted (a micro-batch's
+// features go to a GPU together).
 func (s *featureStore) tensor(vals []float32) (t *ts.Tensor, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("feature cache: %v", r)
 		}
 	}()
-	t, err = ts.NewTensorFromData(vals, []int64{s.tokens, s.hidden})
-	if err != nil {
-		return nil, err
-	}
-	if s.device != gotch.CPU {
-		t = t.MustTo(s.device, true)
-	}
-	return t, nil
+	return ts.NewTensorFromData(vals, []int64{s.tokens, s.hidden})
 }
 
 // put stores an entry where it fits and returns its values as every later get sees them (rounded
