@@ -164,7 +164,8 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 	model := fs.String("model", "bundled", ModelFlagHelp)
 	device := fs.String("device", "auto", "auto, cpu, cuda or cuda:N")
 	recursive := fs.Bool("r", false, "look into subfolders")
-	asJSON := fs.Bool("json", false, `print one JSON object per image: {"file", "caption", "tokens"}`)
+	asJSON := fs.Bool("json", false, `print one JSON object per image: {"file", "caption", "tokens", "rel", "model"} (rel: the path within the folder given)`)
+	sharding := addShardFlags(fs)
 	var d decodeFlags
 	addDecodeFlags(fs, &d, 3)
 	if err := fs.Parse(args); err != nil {
@@ -176,12 +177,18 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 	if _, err := d.options(inference.GenerationConfig{}); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
+	if err := sharding.check(); err != nil {
+		return err
+	}
 	paths, err := collectImages(fs.Args(), *recursive)
 	if err != nil {
 		return err
 	}
 	if len(paths) == 0 {
 		return fmt.Errorf("no images found in %s", strings.Join(fs.Args(), ", "))
+	}
+	if paths, err = sharding.apply(env, fs.Args(), paths); err != nil || len(paths) == 0 {
+		return err // nothing left of the shard to caption
 	}
 	dir, err := ResolveModel(*model)
 	if err != nil {
@@ -260,7 +267,7 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 		}
 		for i, c := range caps {
 			if *asJSON {
-				enc.Encode(map[string]any{"file": names[i], "caption": c.Text, "tokens": c.Tokens})
+				enc.Encode(captionJSON(fs.Args(), names[i], dir, c))
 			} else {
 				fmt.Fprintf(env.Stdout, "%s\t%s\n", names[i], c.Text)
 			}
