@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sugarme/gotch"
+
 	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/finetune"
 	"github.com/captune/captune/finetune/metrics"
@@ -79,104 +81,131 @@ func readPredictions(path, root string) (map[string]string, error) {
 	return out, sc.Err()
 }
 
-func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
-	data := fs.String("data", "", "dataset folder with reference captions (required)")
-	model := fs.String("model", "", "model to caption with: "+ModelFlagHelp)
-	base := fs.String("base", "", "also caption with this base model and compare before/after")
-	preds := fs.String("predictions", "", `jsonl of {"file_name", "text"} to score instead of captioning`)
-	split := fs.String("split", "", "split to score: train, val, test or all (default: the val split, else the test split, else the images --holdout held out)")
+// evalFlags are captune eval's command line.
+type evalFlags struct {
+	data, model, base, preds, split, report, device string
+	asJSON                                          bool
+	refs                                            annotate.TrainingCaptions
+	hold                                            annotate.Holdout
+	decode                                          decodeFlags
+}
+
+// parse reads the flags; a usage error is an *ExitError with code 2.
+func (f *evalFlags) parse(fs *flag.FlagSet, args []string) error {
+	fs.StringVar(&f.data, "data", "", "dataset folder with reference captions (required)")
+	fs.StringVar(&f.model, "model", "", "model to caption with: "+ModelFlagHelp)
+	fs.StringVar(&f.base, "base", "", "also caption with this base model and compare before/after")
+	fs.StringVar(&f.preds, "predictions", "", `jsonl of {"file_name", "text"} to score instead of captioning`)
+	fs.StringVar(&f.split, "split", "", "split to score: train, val, test or all (default: the val split, else the test split, else the images --holdout held out)")
 	captions := fs.String("captions", string(annotate.TrainTrusted), "which captions are references: trusted (human-written, imported or approved), approved, or all")
 	holdout := fs.String("holdout", string(annotate.HoldoutAuto), "the run's holdout, which chooses the images without --split: auto, tenth or none")
-	asJSON := fs.Bool("json", false, "print scores as JSON")
-	report := fs.String("report", "", "write a before/after HTML report here (needs --base), with a .json beside it")
-	device := fs.String("device", "auto", "auto, cpu, cuda or cuda:N")
-	var d decodeFlags
-	addDecodeFlags(fs, &d, 3)
+	fs.BoolVar(&f.asJSON, "json", false, "print scores as JSON")
+	fs.StringVar(&f.report, "report", "", "write a before/after HTML report here (needs --base), with a .json beside it")
+	fs.StringVar(&f.device, "device", "auto", "auto, cpu, cuda or cuda:N")
+	addDecodeFlags(fs, &f.decode, 3)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *data == "" || (*model == "" && *preds == "") {
-		return &ExitError{Code: 2, Err: errors.New("--data and one of --model or --predictions are required (see captune eval --help)")}
+	usage := func(err error) error { return &ExitError{Code: 2, Err: err} }
+	if f.data == "" || (f.model == "" && f.preds == "") {
+		return usage(errors.New("--data and one of --model or --predictions are required (see captune eval --help)"))
 	}
-	if *report != "" && *base == "" {
-		return &ExitError{Code: 2, Err: errors.New("--report needs --base (the model before fine-tuning)")}
+	if f.report != "" && f.base == "" {
+		return usage(errors.New("--report needs --base (the model before fine-tuning)"))
 	}
-	if _, err := d.options(inference.GenerationConfig{}); err != nil {
-		return &ExitError{Code: 2, Err: err}
+	if _, err := f.decode.options(inference.GenerationConfig{}); err != nil {
+		return usage(err)
 	}
-	refs, err := annotate.ParseTrainingCaptions(*captions)
+	var err error
+	if f.refs, err = annotate.ParseTrainingCaptions(*captions); err != nil {
+		return usage(err)
+	}
+	if f.hold, err = annotate.ParseHoldout(*holdout); err != nil {
+		return usage(err)
+	}
+	return nil
+}
+
+// evalCaptioner captions the evaluation images with one model after another, each on its own
+// engine, and remembers how each decoded.
+type evalCaptioner struct {
+	env       *Env
+	decode    decodeFlags
+	dev       gotch.Device
+	ex        []finetune.Example
+	decodings map[string]string // model folder → its decoding
+}
+
+// caption captions the images with the model spec names; each model decodes with the flags the
+// user passed, else its generation_config.json's values. It returns the captions by image and
+// the model's folder.
+func (e *evalCaptioner) caption(ctx context.Context, spec string) (map[string]string, string, error) {
+	dir, err := ResolveModel(spec)
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return nil, "", err
 	}
-	hold, err := annotate.ParseHoldout(*holdout)
+	opts, err := e.decode.modelOptions(dir)
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return nil, "", err
 	}
-	ds, _, err := annotate.Open(*data, annotate.OpenOptions{})
+	e.decodings[dir] = finetune.DecodingSummary(opts)
+	eng := inference.NewEngine()
+	defer eng.Close()
+	var caps map[string]string
+	bar := newProgressLine(e.env.Stderr, "caption", "img", len(e.ex))
+	err = eng.Do(ctx, func() error {
+		c, _, err := inference.LoadCaptioner(dir, e.dev)
+		if err != nil {
+			return err
+		}
+		defer c.Free()
+		caps, err = finetune.CaptionExamples(ctx, c, e.ex, opts, func(done, total int) { bar.Update(done, "") })
+		return err
+	})
+	return caps, dir, err
+}
+
+func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	var f evalFlags
+	if err := f.parse(fs, args); err != nil {
+		return err
+	}
+	ds, _, err := annotate.Open(f.data, annotate.OpenOptions{})
 	if err != nil {
 		return err
 	}
 	defer ds.Close()
-	ex, spName, how, err := evalImages(ds, *split, refs, hold)
+	ex, spName, how, err := evalImages(ds, f.split, f.refs, f.hold)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
 	if len(ex) == 0 {
 		return fmt.Errorf("%s: no image has a reference caption", how)
 	}
-	dev, err := inference.ParseDevice(*device)
+	dev, err := inference.ParseDevice(f.device)
 	if err != nil {
 		return err
 	}
-	// Each model decodes with the flags the user passed, else its generation_config.json's values.
-	decodings := map[string]string{} // model folder → its decoding
-	caption := func(spec string) (map[string]string, string, error) {
-		dir, err := ResolveModel(spec)
-		if err != nil {
-			return nil, "", err
-		}
-		opts, err := d.modelOptions(dir)
-		if err != nil {
-			return nil, "", err
-		}
-		decodings[dir] = finetune.DecodingSummary(opts)
-		eng := inference.NewEngine()
-		defer eng.Close()
-		var caps map[string]string
-		bar := newProgressLine(env.Stderr, "caption", "img", len(ex))
-		err = eng.Do(ctx, func() error {
-			c, _, err := inference.LoadCaptioner(dir, dev)
-			if err != nil {
-				return err
-			}
-			defer c.Free()
-			caps, err = finetune.CaptionExamples(ctx, c, ex, opts, func(done, total int) { bar.Update(done, "") })
-			return err
-		})
-		return caps, dir, err
-	}
+	ec := &evalCaptioner{env: env, decode: f.decode, dev: dev, ex: ex, decodings: map[string]string{}}
 	var cands map[string]string
-	var tunedName string
-	if *preds != "" {
-		if cands, err = readPredictions(*preds, ds.Root()); err != nil {
+	tunedName, decoding := f.preds, "predictions file"
+	if f.preds != "" {
+		if cands, err = readPredictions(f.preds, ds.Root()); err != nil {
 			return err
 		}
-		tunedName = *preds
-	} else if cands, tunedName, err = caption(*model); err != nil {
+	} else if cands, tunedName, err = ec.caption(ctx, f.model); err != nil {
 		return err
+	} else {
+		decoding = ec.decodings[tunedName]
 	}
-	scores, err := finetune.Score(ex, cands)
-	if err != nil {
-		return err
+	if f.base == "" {
+		scores, err := finetune.Score(ex, cands)
+		if err != nil {
+			return err
+		}
+		return printScores(env, f.asJSON, spName, how, decoding, len(ex), scores)
 	}
-	decoding := decodings[tunedName]
-	if *preds != "" {
-		decoding = "predictions file"
-	}
-	if *base == "" {
-		return printScores(env, *asJSON, spName, how, decoding, len(ex), scores)
-	}
-	baseCaps, baseName, err := caption(*base)
+	baseCaps, baseName, err := ec.caption(ctx, f.base)
 	if err != nil {
 		return err
 	}
@@ -184,23 +213,29 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
-	if b := decodings[baseName]; b != decoding {
+	if b := ec.decodings[baseName]; b != decoding {
 		decoding += "; base model: " + b
 	}
 	cmp.Split, cmp.Decoding, cmp.BaseModel, cmp.Tuned = how, decoding, baseName, tunedName
-	if *report != "" {
-		if err := cmp.WriteHTML(*report); err != nil {
+	return printComparison(env, cmp, f.report, f.asJSON)
+}
+
+// printComparison writes the before/after report (HTML, with its JSON beside) when asked, and
+// prints the scores.
+func printComparison(env *Env, cmp finetune.Comparison, report string, asJSON bool) error {
+	if report != "" {
+		if err := cmp.WriteHTML(report); err != nil {
 			return err
 		}
-		if err := cmp.WriteJSON(strings.TrimSuffix(*report, filepath.Ext(*report)) + ".json"); err != nil {
+		if err := cmp.WriteJSON(strings.TrimSuffix(report, filepath.Ext(report)) + ".json"); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stderr, "report: %s\n", *report)
+		fmt.Fprintf(env.Stderr, "report: %s\n", report)
 	}
-	if *asJSON {
+	if asJSON {
 		return json.NewEncoder(env.Stdout).Encode(cmp)
 	}
-	fmt.Fprintf(env.Stdout, "%s; %s\nbefore  %s\nafter   %s\n", how, decoding, cmp.Before, cmp.After)
+	fmt.Fprintf(env.Stdout, "%s; %s\nbefore  %s\nafter   %s\n", cmp.Split, cmp.Decoding, cmp.Before, cmp.After)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/captune/captune/annotate"
@@ -84,5 +85,59 @@ func TestCompareTabAndEvalCommandScoreTheSameImages(t *testing.T) {
 	}
 	if gui.Split != want.How || cli.Split != want.How {
 		t.Errorf("the Compare tab says %q and captune eval %q, want both %q", gui.Split, cli.Split, want.How)
+	}
+}
+
+func TestEvalCommandUsage(t *testing.T) {
+	data := writeDataset(t)
+	tests := []struct {
+		name string
+		args []string
+		want string // part of the message
+	}{
+		{"nothing", nil, "--data and one of --model or --predictions are required"},
+		{"report without base", []string{"--data", data, "--model", "m", "--report", "r.html"}, "--report needs --base"},
+		{"unknown captions", []string{"--data", data, "--model", "m", "--captions", "some"}, "want trusted, approved or all"},
+		{"unknown holdout", []string{"--data", data, "--model", "m", "--holdout", "half"}, "want auto, tenth or none"},
+		{"unknown split", []string{"--data", data, "--model", "m", "--split", "dev2"}, "want train, val, test or all"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"eval"}, tc.args...), &stdout, &stderr)
+			if code != 2 || !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr.String(), tc.want)
+			}
+		})
+	}
+}
+
+// TestEvalCommandScoresPredictions scores a predictions file without a model: every image of the
+// asked split that has a trusted reference caption (b.png's only caption was rejected), and the
+// JSON says which images and how many.
+func TestEvalCommandScoresPredictions(t *testing.T) {
+	data := writeDataset(t)
+	preds := filepath.Join(t.TempDir(), "preds.jsonl")
+	lines := `{"file_name": "a.jpg", "text": "a red sneaker on a white floor"}
+{"file_name": "b.png", "text": "a shoe on a table"}
+{"file_name": "sub/c.webp", "text": "a dog"}
+`
+	if err := os.WriteFile(preds, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"eval", "--data", data, "--predictions", preds, "--split", "all", "--json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var got struct {
+		Split  string  `json:"split"`
+		Images int     `json:"images"`
+		CIDEr  float64 `json:"cider_d"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if got.Split != "all" || got.Images != 2 || got.CIDEr <= 0 {
+		t.Errorf("scored %+v, want split all, 2 images and a CIDEr-D", got)
 	}
 }
