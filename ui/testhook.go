@@ -48,3 +48,9 @@ func relayout(o fyne.CanvasObject) {
 		c.Refresh()
 	}
 }
+
+// Busy reports whether background work is running: captioning, training, evaluating, exporting,
+// or captioning dropped images.
+func (m *MainWindow) Busy() bool {
+	return m.captioning != nil || m.ft.running || m.cmp.running || m.exporting || m.tray.busy()
+}

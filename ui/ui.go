@@ -670,12 +670,6 @@ func (m *MainWindow) Shutdown() error {
 // tests call it directly.
 func (m *MainWindow) Drop(uris []fyne.URI) { m.handleDrop(uris) }
 
-// Busy reports whether background work is running: captioning, training, evaluating, exporting,
-// or captioning dropped images.
-func (m *MainWindow) Busy() bool {
-	return m.captioning != nil || m.ft.running || m.cmp.running || m.exporting || m.tray.busy()
-}
-
 // handleDrop takes files and folders dropped on the window: images of the dataset are shown,
 // other images go to the drop tray and get captions, a lone folder is opened (or its images go to
 // the tray, if the user prefers).
