@@ -30,19 +30,19 @@ const JobFormatVersion = 1
 
 // The files and folders of a job that train.py and Captune's job watcher rely on.
 const (
-	JobSettingsFile = "job.json"         // JobSettings
-	JobOrdersFile   = "epoch_orders.txt" // one line per epoch: the sample order, space-separated
-	JobTrainDir     = "data/train"       // Hugging Face imagefolder split with metadata.jsonl
-	JobValDir       = "data/validation"  // the same for the validation images (may be absent)
-	JobBaseDir      = "base_model"       // the base model's files, when it is a local folder
-	JobOutputDir    = "output"           // where train.py writes the log, checkpoints and model
-	JobDoneFile     = trainlog.DoneFile  // train.py writes it last, in the output folder
-	TrainLogFile    = trainlog.FileName  // the training log, of captune finetune and of train.py
-	jobMetadataFile = "metadata.jsonl"   // an imagefolder split's captions
-	jobTemplateDir  = "jobtemplate"      // in jobTemplate
-	jobReadmeFile   = "README.md.tmpl"   // in jobTemplate, filled in as the job's README.md
-	jobTemplateMode = 0o644              // of the files written from the template
-	jobScriptMode   = 0o755              // of train.py
+	JobSettingsFile = trainlog.JobSettingsFile // JobSettings
+	JobOrdersFile   = "epoch_orders.txt"       // one line per epoch: the sample order, space-separated
+	JobTrainDir     = "data/train"             // Hugging Face imagefolder split with metadata.jsonl
+	JobValDir       = "data/validation"        // the same for the validation images (may be absent)
+	JobBaseDir      = trainlog.JobBaseDir      // the base model's files, when it is a local folder
+	JobOutputDir    = trainlog.JobOutputDir    // where train.py writes the log, checkpoints and model
+	JobDoneFile     = trainlog.DoneFile        // train.py writes it last, in the output folder
+	TrainLogFile    = trainlog.FileName        // the training log, of captune finetune and of train.py
+	jobMetadataFile = "metadata.jsonl"         // an imagefolder split's captions
+	jobTemplateDir  = "jobtemplate"            // in jobTemplate
+	jobReadmeFile   = "README.md.tmpl"         // in jobTemplate, filled in as the job's README.md
+	jobTemplateMode = 0o644                    // of the files written from the template
+	jobScriptMode   = 0o755                    // of train.py
 )
 
 // JobSettings is job.json: every setting train.py trains with, resolved by Captune (the base

@@ -55,6 +55,9 @@ type finetuneTab struct {
 	examples   *widget.Label // the latest epoch's example captions; hidden until the first
 	cacheNote  *widget.Label // "image features cached: … saves ~X min" of the running run; hidden without
 
+	watchBtn *widget.Button // "Watch a job…" (jobwatch.go)
+	watch    *jobWatch      // the job folder being watched; nil when none
+
 	mu       sync.Mutex
 	latest   TrainProgress
 	alarmed  string // text of the latest alarm of the running run
@@ -169,7 +172,7 @@ func (t *finetuneTab) runPanel() fyne.CanvasObject {
 	t.resumeBtn = widget.NewButtonWithIcon("Resume", theme.MediaReplayIcon(), func() { t.start(true) })
 	t.compareBtn = widget.NewButtonWithIcon("Compare before/after", theme.ViewRefreshIcon(), func() {
 		if t.lastRun != "" {
-			m.cmp.run(t.baseDir(), t.lastRun)
+			m.cmp.run(t.compareBase(), t.lastRun)
 		}
 	})
 
@@ -183,7 +186,7 @@ func (t *finetuneTab) runPanel() fyne.CanvasObject {
 	t.alarm.Wrapping = fyne.TextWrapWord
 	t.alarm.Importance = widget.DangerImportance
 	t.alarm.Hide()
-	buttons := container.NewHBox(t.startBtn, t.cancelBtn, t.resumeBtn, layout.NewSpacer(), t.compareBtn)
+	buttons := container.NewHBox(t.startBtn, t.cancelBtn, t.resumeBtn, t.watchButton(), layout.NewSpacer(), t.compareBtn)
 	t.cacheNote = widget.NewLabel("")
 	t.cacheNote.Truncation = fyne.TextTruncateEllipsis
 	t.cacheNote.Hide()
@@ -321,8 +324,10 @@ func (t *finetuneTab) syncButtons() {
 		t.resumeBtn.Disable()
 		t.cancelBtn.Enable()
 		t.compareBtn.Disable()
+		t.watchBtn.Disable()
 		return
 	}
+	t.watchBtn.Enable()
 	t.startBtn.Enable()
 	t.cancelBtn.Disable()
 	if hasCheckpoint(strings.TrimSpace(t.out.Text)) {
@@ -443,6 +448,7 @@ func dirHasFiles(dir string) bool {
 func (t *finetuneTab) launch(s TrainSettings) {
 	m := t.m
 	ctx, cancel := context.WithCancel(m.ctx)
+	t.stopWatch() // the curve and the progress line are the run's now
 	t.running, t.cancel, t.done = true, cancel, make(chan struct{})
 	t.lastErr = nil
 	m.prefs.SetString(prefLastRun, s.OutDir)
