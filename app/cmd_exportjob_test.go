@@ -381,3 +381,18 @@ func TestExportJobTwoProcesses(t *testing.T) {
 		t.Errorf("captune caption with the 2-process model: exit %d, stdout %q, stderr %s", code, stdout, stderr)
 	}
 }
+
+// A base model from the Hugging Face cache is named by its repo id and commit in the job; any
+// other folder is linked into it.
+func TestHubSnapshot(t *testing.T) {
+	tests := []struct{ dir, repo, rev string }{
+		{"/cache/hub/models--Salesforce--blip-image-captioning-base/snapshots/82a1fd0", "Salesforce/blip-image-captioning-base", "82a1fd0"},
+		{"/home/me/models/blip-tuned", "", ""},
+		{"/cache/hub/models--a--b/blobs", "", ""},
+	}
+	for _, tc := range tests {
+		if repo, rev := hubSnapshot(tc.dir); repo != tc.repo || rev != tc.rev {
+			t.Errorf("hubSnapshot(%s) = %q, %q; want %q, %q", tc.dir, repo, rev, tc.repo, tc.rev)
+		}
+	}
+}

@@ -104,3 +104,48 @@ func FuzzParse(f *testing.F) {
 
 func itoa(n int) string     { return strconv.Itoa(n) }
 func ftoa(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func TestOpenRun(t *testing.T) {
+	write := func(dir string, files map[string]string) {
+		for rel, content := range files {
+			p := filepath.Join(dir, filepath.FromSlash(rel))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name    string
+		files   map[string]string
+		want    func(dir string) Run
+		wantErr bool
+	}{
+		{"job with a local base model", map[string]string{"job.json": `{"base_model": "base_model"}`, "base_model/config.json": "{}"},
+			func(dir string) Run {
+				return Run{Dir: dir, Out: filepath.Join(dir, "output"), Base: filepath.Join(dir, "base_model"), IsJob: true}
+			}, false},
+		{"job with a hub model", map[string]string{"job.json": `{"base_model": "Salesforce/blip-image-captioning-base", "base_revision": "abc"}`},
+			func(dir string) Run {
+				return Run{Dir: dir, Out: filepath.Join(dir, "output"), Base: "Salesforce/blip-image-captioning-base", BaseIsHub: true, BaseRevision: "abc", IsJob: true}
+			}, false},
+		{"run folder", map[string]string{"train_log.jsonl": ""}, func(dir string) Run { return Run{Dir: dir, Out: dir} }, false},
+		{"neither", map[string]string{"notes.txt": ""}, nil, true},
+		{"broken job.json", map[string]string{"job.json": "{"}, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(dir, tc.files)
+			got, err := OpenRun(dir)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("OpenRun: %v, want error %v", err, tc.wantErr)
+			}
+			if tc.want != nil && !reflect.DeepEqual(got, tc.want(dir)) {
+				t.Errorf("OpenRun = %+v, want %+v", got, tc.want(dir))
+			}
+		})
+	}
+}
