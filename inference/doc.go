@@ -29,8 +29,9 @@
 //
 // Concurrency: libtorch keeps grad mode and its last error per OS thread, so every call that
 // touches a tensor (LoadCaptioner, CaptionImages, Save, Free, the loss) runs inside Engine.Do, which
-// runs closures one at a time on one goroutine locked to one thread; a Captioner is not safe for
-// concurrent use and belongs to the engine that loaded it. Decoding images (LoadImage, DecodeImage)
+// runs closures one at a time on one goroutine locked to one thread (finetune.Run instead locks
+// its own goroutine to its thread for a run); a Captioner is not safe for concurrent use and belongs
+// to the engine that loaded it. Decoding images (LoadImage, DecodeImage)
 // and tokenizing are plain Go and safe anywhere. Engine.Do turns a panic inside the closure (a
 // libtorch error is a panic in model code) into an error.
 //
