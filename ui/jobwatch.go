@@ -112,7 +112,7 @@ func (w *jobWatch) loop(ctx context.Context, report func(jobState)) {
 			changed = true
 		}
 		if st.err == nil {
-			st.ready, st.err = trainlog.ModelReady(w.run.Out)
+			st.ready, st.err = w.run.ModelReady()
 		}
 		if changed || st.ready || st.err != nil {
 			report(st)

@@ -61,3 +61,21 @@ func isDir(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
 }
+
+// ModelReady reports whether the run's model is complete: for a job, as the package's ModelReady
+// says of its output; for a run folder of captune finetune (which writes its model last, each file
+// atomically, with its checkpoints in a subfolder), once config.json and the weights are there.
+func (r Run) ModelReady() (bool, error) {
+	if r.IsJob {
+		return ModelReady(r.Out)
+	}
+	if _, err := os.Stat(filepath.Join(r.Out, "config.json")); err != nil {
+		return false, nil
+	}
+	for _, f := range WeightFiles {
+		if _, err := os.Stat(filepath.Join(r.Out, f)); err == nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -149,3 +149,24 @@ func TestOpenRun(t *testing.T) {
 		})
 	}
 }
+
+// A captune finetune run folder is ready once its model is written; a job only with DoneFile.
+func TestRunModelReady(t *testing.T) {
+	dir := t.TempDir()
+	run := Run{Dir: dir, Out: dir}
+	job := Run{Dir: dir, Out: dir, IsJob: true}
+	check := func(when string, r Run, want bool) {
+		t.Helper()
+		if got, err := r.ModelReady(); got != want || err != nil {
+			t.Errorf("%s: ModelReady = %v, %v; want %v", when, got, err, want)
+		}
+	}
+	check("empty run folder", run, false)
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("run folder with its model", run, true)
+	check("job output without "+DoneFile, job, false)
+}
