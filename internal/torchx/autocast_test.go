@@ -3,6 +3,7 @@ package torchx
 import (
 	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/sugarme/gotch"
 	ts "github.com/sugarme/gotch/ts"
@@ -42,5 +43,20 @@ func TestAutocastBF16(t *testing.T) {
 	outer()
 	if AutocastEnabled(false) || mm() != gotch.Float {
 		t.Error("autocast still on after the outermost region")
+	}
+}
+
+// SetDType converts a tensor in place, keeping its handle and values.
+func TestSetDType(t *testing.T) {
+	a := ts.MustOnes([]int64{3, 2}, gotch.Float, gotch.CPU)
+	defer a.MustDrop()
+	if err := SetDType(unsafe.Pointer(a.Ctensor()), gotch.BFloat16.CInt()); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.DType(); got != gotch.BFloat16 {
+		t.Errorf("dtype after SetDType: %v", got)
+	}
+	if got := a.Float64Values(false); len(got) != 6 || got[0] != 1 {
+		t.Errorf("values after SetDType: %v", got)
 	}
 }

@@ -2,6 +2,8 @@
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
+#include <ATen/core/Tensor.h>
+#include <cstring>
 #include <torch/version.h>
 #include "torchx.h"
 
@@ -42,6 +44,19 @@ void captune_autocast_exit(int cuda, int prev) {
   } else {
     at::autocast::set_cpu_enabled(prev & 1);
     at::autocast::set_autocast_cpu_dtype(dt);
+  }
+}
+
+// The tensor keeps its handle (every holder sees the change) and takes new data: itself converted
+// to scalar type dtype, as Python's `p.data = p.data.to(dtype)` does. An error is returned
+// malloc'ed, else NULL.
+char *captune_set_dtype(void *t, int dtype) {
+  try {
+    auto *x = static_cast<at::Tensor *>(t);
+    x->set_data(x->to(static_cast<at::ScalarType>(dtype)));
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
   }
 }
 

@@ -8,7 +8,10 @@ package torchx
 // #include "torchx.h"
 import "C"
 
-import "unsafe"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // NumThreads returns libtorch's intra-op thread count.
 func NumThreads() int { return int(C.captune_get_num_threads()) }
@@ -64,4 +67,14 @@ func AutocastEnabled(cuda bool) bool {
 		c = 1
 	}
 	return C.captune_autocast_enabled(c) != 0
+}
+
+// SetDType converts, in place, the tensor behind the gotch handle t (a lib.Ctensor) to the scalar
+// type dtype (gotch's CInt numbering): every handle on it then sees the converted data, as after
+// Python's `p.data = p.data.to(dtype)`.
+func SetDType(t unsafe.Pointer, dtype int32) error {
+	if msg := CString(unsafe.Pointer(C.captune_set_dtype(t, C.int(dtype)))); msg != "" {
+		return fmt.Errorf("convert tensor to dtype %d: %s", dtype, msg)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ int captune_cxx11_abi(void);
 int captune_autocast_enter(int cuda, int bf16);
 void captune_autocast_exit(int cuda, int prev);
 int captune_autocast_enabled(int cuda);
+char *captune_set_dtype(void *t, int dtype);
 #ifdef __cplusplus
 }
 #endif
