@@ -629,10 +629,3 @@ func (t *finetuneTab) finish(s TrainSettings, res TrainResult, err error, cancel
 		}
 	}
 }
-
-// wait blocks until the running training goroutine has ended (tests).
-func (t *finetuneTab) wait() {
-	if t.done != nil {
-		<-t.done
-	}
-}
