@@ -29,7 +29,7 @@ func init() {
 // decodeFlags adds the generation flags shared by caption and eval.
 type decodeFlags struct {
 	beams, maxLen, minLen, batch, ngram int
-	prompt                              string
+	prompt, precision                   string
 	keepPrompt, sample                  bool
 	topP, topK, temperature, repetition float64
 	seed                                uint64
@@ -57,6 +57,7 @@ func addDecodeFlags(fs *flag.FlagSet, d *decodeFlags, defaultBeams int) {
 	fs.Float64Var(&d.repetition, "repetition-penalty", 1.0, "values above 1 discourage repeated words"+modelDefault("1"))
 	fs.IntVar(&d.ngram, "no-repeat-ngram", 0, "forbid repeating any n-gram of this size (0 = off)"+modelDefault("0"))
 	fs.IntVar(&d.batch, "batch-size", 8, "images per forward pass")
+	fs.StringVar(&d.precision, "precision", "fp32", "fp32, or bf16: bfloat16 matrices and matrix products, about twice as fast on CPUs with AVX512-BF16 or AMX and on recent GPUs; captions may differ in a few words")
 	// Their usage says the default: the flag package would print Captune's built-in value as if it
 	// always applied. DefValue is only the text of that "(default …)" note; the zero text hides it.
 	for name := range flagKeys {
@@ -211,6 +212,9 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 			fmt.Fprintf(env.Stderr, "warning: %s\n", w)
 		}
 		capt = c
+		if err == nil {
+			err = d.usePrecision(c, env.Stderr)
+		}
 		return err
 	})
 	if err != nil {

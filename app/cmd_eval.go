@@ -159,6 +159,9 @@ func (e *evalCaptioner) caption(ctx context.Context, spec string) (map[string]st
 			return err
 		}
 		defer c.Free()
+		if err := e.decode.usePrecision(c, e.env.Stderr); err != nil {
+			return err
+		}
 		caps, err = finetune.CaptionExamples(ctx, c, e.ex, opts, func(done, total int) { bar.Update(done, "") })
 		return err
 	})

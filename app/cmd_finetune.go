@@ -38,6 +38,7 @@ func defineFinetuneFlags(fs *flag.FlagSet, cfg *finetune.Config) finetuneFlags {
 	fs.BoolVar(&cfg.Overwrite, "overwrite", false, "replace the contents of an existing output folder")
 	fs.BoolVar(&cfg.Resume, "resume", false, "continue from the newest checkpoint in --out, with the training settings it was started with")
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "auto, cpu, cuda or cuda:N")
+	fs.StringVar(&cfg.Precision, "precision", "fp32", "fp32, or bf16: bfloat16 matrix products (autocast) with float32 weights and optimizer; about twice as fast on CPUs with AVX512-BF16 or AMX and on recent GPUs")
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "passes over the training split")
 	fs.IntVar(&cfg.MaxSteps, "max-steps", 0, "stop after this many optimizer steps (overrides --epochs)")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "images per micro-batch")

@@ -19,6 +19,10 @@ type Config struct {
 	Overwrite bool   // allow an OutDir that already holds files (they are replaced)
 	Resume    bool   // continue from the newest checkpoint in OutDir, with its training settings
 	Device    string // auto, cpu, cuda, cuda:N
+	// Precision is "fp32" (or "") or "bf16": bfloat16 matrix products through autocast, float32
+	// weights, gradients and optimizer state (see inference.Precision). A device without fast
+	// bfloat16 trains in fp32 and the run says so.
+	Precision string
 
 	Epochs    int // passes over the training split (ignored when MaxSteps > 0)
 	MaxSteps  int // optimizer steps; 0 = Epochs passes
@@ -131,6 +135,8 @@ func (c Config) Validate() error {
 		return bad("feature cache %q: want auto, memory, disk or off", c.FeatureCache)
 	case !validFeatureDType(c.FeatureCacheDType):
 		return bad("feature cache dtype %q: want fp16, bf16 or fp32", c.FeatureCacheDType)
+	case !validPrecision(c.Precision):
+		return bad("precision %q: want fp32 or bf16", c.Precision)
 	case c.FeatureCacheMB < 0:
 		return bad("feature cache memory %d MB must be >= 0", c.FeatureCacheMB)
 	}

@@ -314,6 +314,9 @@ func modelFeatureKey(c *inference.Captioner) (string, error) {
 	vc, _ := json.Marshal(c.Model.Config.Vision)
 	pre, _ := json.Marshal(c.Pre)
 	fmt.Fprintf(h, "captune-features-1\x00%s\x00%s\x00", vc, pre)
+	if c.Model.Precision != inference.FP32 {
+		fmt.Fprintf(h, "precision %s\x00", c.Model.Precision)
+	}
 	named := c.Model.Tensors()
 	sort.Slice(named, func(i, j int) bool { return named[i].Name < named[j].Name })
 	for _, n := range named {

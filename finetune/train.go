@@ -181,6 +181,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 		return res, err
 	}
 	defer capt.Free()
+	usePrecision(capt.Model, cfg, onProgress)
 	res.Lengths = checkCaptionLengths(capt, cfg, samples, onProgress)
 	params := trainable(capt.Model, cfg)
 	if len(params) == 0 {

@@ -91,6 +91,7 @@ func (m *Model) Generate(pixels *ts.Tensor, opts DecodeOptions) ([][]int64, erro
 	defer runtime.UnlockOSThread()
 	ng := ts.NewNoGradGuard()
 	defer ng.Drop()
+	defer m.lowPrecision()()
 	s := tx.NewScope()
 	defer s.Free()
 	img := m.encode(s, pixels)
@@ -107,7 +108,7 @@ func (m *Model) stepLogits(newIDs [][]int64, cache []*LayerCache, past int64, lo
 	defer s.Free()
 	h := m.Text.Step(s, idsTensor(s, newIDs, m.Device), cache, past, m.Device)
 	last := narrow(s, h, 1, h.Shape()[1]-1, 1)
-	logits := squeezeDim(s, m.Text.Head.Forward(s, last), 1)
+	logits := toFloat32(s, squeezeDim(s, m.Text.Head.Forward(s, last), 1))
 	if logProbs {
 		logits = logSoftmax(s, logits, -1)
 	}

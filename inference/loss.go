@@ -137,8 +137,9 @@ func (m *Model) LossFromImageEmbeds(image *ts.Tensor, batch DecoderBatch) (*ts.T
 
 // decoderLoss is the loss of the text decoder against image tokens img, handed to gotch.
 func (m *Model) decoderLoss(s *tx.Scope, img T, batch DecoderBatch) *ts.Tensor {
+	defer m.lowPrecision()()
 	ids, att := idsTensor(s, batch.InputIDs, m.Device), idsTensor(s, batch.Attention, m.Device)
-	logits := m.Text.Forward(s, ids, &att, img, m.Device)
+	logits := toFloat32(s, m.Text.Forward(s, ids, &att, img, m.Device))
 	labels := idsTensor(s, batch.Labels, m.Device)
 	t, v := logits.Shape()[1], m.Config.Text.VocabSize
 	shifted := reshape(s, narrow(s, logits, 1, 0, t-1), -1, v)

@@ -25,6 +25,9 @@ type Model struct {
 	Vision *VisionModel
 	Text   *TextDecoder
 	Device gotch.Device
+	// Precision is the arithmetic of its forward passes (weights stay float32); set it after
+	// CheckPrecision approved it for Device.
+	Precision Precision
 }
 
 // NewRandomModel builds a model with freshly initialised weights (for tests and from-scratch training).
@@ -96,6 +99,7 @@ func (m *Model) EncodeImage(pixels *ts.Tensor) *ts.Tensor {
 
 // encode runs the vision encoder in s.
 func (m *Model) encode(s *tx.Scope, pixels *ts.Tensor) T {
+	defer m.lowPrecision()()
 	p := W(pixels)
 	if pixels.MustDevice() != m.Device {
 		p = to(s, p, m.Device)
@@ -106,6 +110,7 @@ func (m *Model) encode(s *tx.Scope, pixels *ts.Tensor) T {
 // Logits runs the full model: pixels [B, 3, H, W], ids [B, T] and an optional padding mask [B, T]
 // give decoder logits [B, T, vocab], as BlipForConditionalGeneration.forward does.
 func (m *Model) Logits(pixels, ids, attention *ts.Tensor) *ts.Tensor {
+	defer m.lowPrecision()()
 	s := tx.NewScope()
 	defer s.Free()
 	var att *T
@@ -113,7 +118,7 @@ func (m *Model) Logits(pixels, ids, attention *ts.Tensor) *ts.Tensor {
 		a := W(attention)
 		att = &a
 	}
-	return s.Keep(m.Text.Forward(s, W(ids), att, m.encode(s, pixels), m.Device)).TS()
+	return s.Keep(toFloat32(s, m.Text.Forward(s, W(ids), att, m.encode(s, pixels), m.Device))).TS()
 }
 
 // Tensors returns every parameter by Hugging Face key.

@@ -247,126 +247,150 @@ def open_log(out, overwrite):
     return open(os.path.join(out, "train_log.jsonl"), "w", encoding="utf-8")
 
 
-def main():
-    args = parse_args()
-    job = os.path.abspath(args.job)
-    with open(os.path.join(job, "job.json"), encoding="utf-8") as f:
-        s = json.load(f)
-    out = os.path.abspath(args.out or os.path.join(job, "output"))
-    accelerator = Accelerator()
-    world, rank, device = accelerator.num_processes, accelerator.process_index, accelerator.device
-    torch.manual_seed(s["seed"])
+class Job:
+    """One run of the job: the model, data and optimizer, and the steps of Captune's trainer."""
 
-    base = s["base_model"]
-    if not base.startswith("/") and os.path.isdir(os.path.join(job, base)):
-        base = os.path.join(job, base)
-    revision = s.get("base_revision") or None
-    model = BlipForConditionalGeneration.from_pretrained(base, revision=revision, torch_dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(base, revision=revision)
-    processor = BlipImageProcessor.from_pretrained(base, revision=revision)
-    dropped = no_dropout(model)
-    params = []
-    for name, p in model.named_parameters():
-        if frozen(name, s):
-            p.requires_grad_(False)
-        else:
-            params.append(p)
-    if not params:
-        sys.exit("everything is frozen")
-    model.train()
+    def __init__(self, args):
+        self.args = args
+        self.dir = os.path.abspath(args.job)
+        with open(os.path.join(self.dir, "job.json"), encoding="utf-8") as f:
+            self.s = s = json.load(f)
+        self.out = os.path.abspath(args.out or os.path.join(self.dir, "output"))
+        self.acc = Accelerator()
+        self.world, self.rank, self.device = self.acc.num_processes, self.acc.process_index, self.acc.device
+        torch.manual_seed(s["seed"])
+        self.load_model()
+        self.samples, images = load_split(os.path.join(self.dir, s["train_dir"]))
+        self.val_samples, val_images = load_split(os.path.join(self.dir, s["val_dir"]))
+        if not self.samples:
+            sys.exit("no captioned images in the training split")
+        self.orders = read_orders(os.path.join(self.dir, s["epoch_orders"]), len(self.samples))
+        self.recipe = Recipe(s, self.tokenizer)
+        self.train_px = Pixels(images, self.processor, s["augment"])
+        self.val_px = Pixels(val_images, self.processor, False)
+        opt = torch.optim.AdamW(self.params, lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"],
+                                weight_decay=s["weight_decay"])
+        self.model, self.opt = self.acc.prepare(self.model, opt)
+        self.micro = args.batch_size or s["batch_size"]
+        self.accum = s["grad_accum"]
+        self.glob = self.micro * self.world
+        per_epoch = (len(self.samples) + self.glob * self.accum - 1) // (self.glob * self.accum)
+        self.total = args.max_steps or s["max_steps"] or per_epoch * s["epochs"]
+        self.log = open_log(self.out, args.overwrite) if self.acc.is_main_process else None
+        self.acc.wait_for_everyone()
 
-    samples, images = load_split(os.path.join(job, s["train_dir"]))
-    val_samples, val_images = load_split(os.path.join(job, s["val_dir"]))
-    if not samples:
-        sys.exit("no captioned images in the training split")
-    orders = read_orders(os.path.join(job, s["epoch_orders"]), len(samples))
-    recipe = Recipe(s, tokenizer)
-    train_px = Pixels(images, processor, s["augment"])
-    val_px = Pixels(val_images, processor, False)
+    def load_model(self):
+        s, base = self.s, self.s["base_model"]
+        if not base.startswith("/") and os.path.isdir(os.path.join(self.dir, base)):
+            base = os.path.join(self.dir, base)
+        rev = s.get("base_revision") or None
+        self.model = BlipForConditionalGeneration.from_pretrained(base, revision=rev, torch_dtype=torch.float32)
+        self.tokenizer = AutoTokenizer.from_pretrained(base, revision=rev)
+        self.processor = BlipImageProcessor.from_pretrained(base, revision=rev)
+        if no_dropout(self.model) and self.acc.is_main_process:
+            print("dropout switched off (Captune trains without dropout)", file=sys.stderr)
+        self.params = []
+        for name, p in self.model.named_parameters():
+            if frozen(name, s):
+                p.requires_grad_(False)
+            else:
+                self.params.append(p)
+        if not self.params:
+            sys.exit("everything is frozen")
+        self.model.train()
 
-    opt = torch.optim.AdamW(params, lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"],
-                            weight_decay=s["weight_decay"])
-    model, opt = accelerator.prepare(model, opt)
+    def write(self, entry):
+        if self.log:
+            self.log.write(json.dumps(entry) + "\n")
+            self.log.flush()
 
-    micro = args.batch_size or s["batch_size"]
-    accum = s["grad_accum"]
-    glob = micro * world
-    per_epoch = (len(samples) + glob * accum - 1) // (glob * accum)
-    total = args.max_steps or s["max_steps"] or per_epoch * s["epochs"]
-    log = open_log(out, args.overwrite) if accelerator.is_main_process else None
-    accelerator.wait_for_everyone()
-    if log and dropped:
-        print(f"dropout switched off in {dropped} layers (Captune trains without dropout)", file=sys.stderr)
+    def order(self, epoch):
+        if epoch < len(self.orders):
+            return self.orders[epoch]
+        # More epochs than the job planned (--max-steps): a fresh permutation.
+        g = torch.Generator().manual_seed(self.s["seed"] + epoch)
+        return torch.randperm(len(self.samples), generator=g).tolist()
 
-    def write(entry):
-        if log:
-            log.write(json.dumps(entry) + "\n")
-            log.flush()
-
-    started, step, epoch = time.time(), 0, 0
-    while step < total:
-        if epoch < len(orders):
-            order = orders[epoch]
-        else:  # more epochs than the job planned (--max-steps): a fresh permutation
-            order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(s["seed"] + epoch)).tolist()
-        pos = 0
-        while pos < len(order) and step < total:
-            lr = lr_at(s, step, total)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            opt.zero_grad()
-            step_loss, used = 0.0, 0
-            for a in range(accum):
-                if pos >= len(order):
-                    break
-                chunk = order[pos:pos + glob]
-                pos += len(chunk)
-                used += len(chunk)
-                mine = [samples[i] for i in chunk[rank * micro:(rank + 1) * micro]]
-                weight = 1.0
-                if not mine:  # the epoch's last micro-batch leaves this process nothing: count nothing
-                    mine, weight = [samples[chunk[0]]], 0.0
-                pv = torch.stack([train_px.get(i, f"{s['seed']}/{step}/{k}") for k, (i, _) in enumerate(mine)])
-                last = a == accum - 1 or pos >= len(order)
-                with contextlib.nullcontext() if last or world == 1 else accelerator.no_sync(model):
-                    lsum, cnt = recipe.loss_sum(model, pv, [c for _, c in mine], device)
-                    lsum, cnt = lsum * weight, cnt * weight
-                    gcnt = accelerator.reduce(cnt.detach().clone(), reduction="sum")
-                    accelerator.backward(lsum / gcnt * world / accum)
-                gsum = accelerator.reduce(lsum.detach().clone(), reduction="sum")
-                step_loss += float(gsum / gcnt) / accum
-            if s["clip_norm"] > 0:
-                accelerator.clip_grad_norm_(params, s["clip_norm"])
-            opt.step()
-            step += 1
-            elapsed = time.time() - started
-            write({"step": step, "epoch": epoch + 1, "loss": step_loss, "lr": lr,
-                   "samples_per_sec": step * glob * accum / max(elapsed, 1e-9), "samples": used,
-                   "elapsed_s": elapsed, "processes": world})
-            epoch_end = pos >= len(order)
-            if epoch_end:
-                epoch += 1
-            every = s["checkpoint_every"]
-            if (every > 0 and step % every == 0) or epoch_end or step == total:
-                if epoch_end and val_samples and accelerator.is_main_process:
-                    vl = validation_loss(accelerator.unwrap_model(model), recipe, val_px, val_samples, s["batch_size"], device)
-                    write({"step": step, "epoch": epoch, "val_loss": vl})
-                if not args.no_save:
-                    save_model(accelerator, model, tokenizer, processor, os.path.join(out, "checkpoints", f"step-{step:06d}"))
-                    if accelerator.is_main_process:
-                        prune(os.path.join(out, "checkpoints"), s["keep_last"])
-                accelerator.wait_for_everyone()
-            if epoch_end:
+    def step(self, order, pos, step):
+        """Accumulates the gradients of one optimizer step from order[pos:] and returns its loss,
+        the samples it used (over all processes) and the position after them."""
+        loss, used = 0.0, 0
+        for a in range(self.accum):
+            if pos >= len(order):
                 break
-    if not args.no_save:
-        save_model(accelerator, model, tokenizer, processor, out)
-    if accelerator.is_main_process:
-        log.close()
-        with open(os.path.join(out, "captune_job.json"), "w", encoding="utf-8") as f:
-            json.dump({"done": True, "steps": step, "epochs": epoch, "processes": world,
-                       "weights": not args.no_save}, f, indent=2)
-        print(f"trained {step} steps on {world} process(es); model written to {out}")
-    accelerator.wait_for_everyone()
+            chunk = order[pos:pos + self.glob]
+            pos += len(chunk)
+            used += len(chunk)
+            mine = [self.samples[i] for i in chunk[self.rank * self.micro:(self.rank + 1) * self.micro]]
+            weight = 1.0
+            if not mine:  # the epoch's last micro-batch leaves this process nothing: count nothing
+                mine, weight = [self.samples[chunk[0]]], 0.0
+            pv = torch.stack([self.train_px.get(i, f"{self.s['seed']}/{step}/{k}") for k, (i, _) in enumerate(mine)])
+            last = a == self.accum - 1 or pos >= len(order)
+            with contextlib.nullcontext() if last or self.world == 1 else self.acc.no_sync(self.model):
+                lsum, cnt = self.recipe.loss_sum(self.model, pv, [c for _, c in mine], self.device)
+                lsum, cnt = lsum * weight, cnt * weight
+                gcnt = self.acc.reduce(cnt.detach().clone(), reduction="sum")
+                # DDP averages the gradients over processes: scaled by world, they are the gradient
+                # of the micro-batch's mean token loss over all processes.
+                self.acc.backward(lsum / gcnt * self.world / self.accum)
+            gsum = self.acc.reduce(lsum.detach().clone(), reduction="sum")
+            loss += float(gsum / gcnt) / self.accum
+        return loss, used, pos
+
+    def checkpoint(self, step, epoch, epoch_end):
+        if epoch_end and self.val_samples and self.acc.is_main_process:
+            vl = validation_loss(self.acc.unwrap_model(self.model), self.recipe, self.val_px, self.val_samples,
+                                 self.s["batch_size"], self.device)
+            self.write({"step": step, "epoch": epoch, "val_loss": vl})
+        if not self.args.no_save:
+            self.save(os.path.join(self.out, "checkpoints", f"step-{step:06d}"))
+            if self.acc.is_main_process:
+                prune(os.path.join(self.out, "checkpoints"), self.s["keep_last"])
+        self.acc.wait_for_everyone()
+
+    def save(self, folder):
+        save_model(self.acc, self.model, self.tokenizer, self.processor, folder)
+
+    def run(self):
+        s, started, step, epoch = self.s, time.time(), 0, 0
+        while step < self.total:
+            order, pos = self.order(epoch), 0
+            while pos < len(order) and step < self.total:
+                lr = lr_at(s, step, self.total)
+                for g in self.opt.param_groups:
+                    g["lr"] = lr
+                self.opt.zero_grad()
+                loss, used, pos = self.step(order, pos, step)
+                if s["clip_norm"] > 0:
+                    self.acc.clip_grad_norm_(self.params, s["clip_norm"])
+                self.opt.step()
+                step += 1
+                elapsed = time.time() - started
+                self.write({"step": step, "epoch": epoch + 1, "loss": loss, "lr": lr,
+                            "samples_per_sec": step * self.glob * self.accum / max(elapsed, 1e-9), "samples": used,
+                            "elapsed_s": elapsed, "processes": self.world})
+                epoch_end = pos >= len(order)
+                epoch += epoch_end
+                every = s["checkpoint_every"]
+                if (every > 0 and step % every == 0) or epoch_end or step == self.total:
+                    self.checkpoint(step, epoch, epoch_end)
+        self.finish(step, epoch)
+
+    def finish(self, step, epoch):
+        if not self.args.no_save:
+            self.save(self.out)
+        if self.acc.is_main_process:
+            self.log.close()
+            with open(os.path.join(self.out, "captune_job.json"), "w", encoding="utf-8") as f:
+                json.dump({"done": True, "steps": step, "epochs": epoch, "processes": self.world,
+                           "weights": not self.args.no_save}, f, indent=2)
+            print(f"trained {step} steps on {self.world} process(es); model written to {self.out}")
+        self.acc.wait_for_everyone()
+
+
+def main():
+    Job(parse_args()).run()
 
 
 if __name__ == "__main__":
