@@ -150,3 +150,16 @@ func TestCaptionShardRefused(t *testing.T) {
 		t.Errorf("merge-captions without files: exit %d, %s", code, stderr)
 	}
 }
+
+// parseCaptionLine never panics on what a user hands merge-captions, and keeps only lines that
+// name a file.
+func FuzzParseCaptionLine(f *testing.F) {
+	for _, s := range []string{`{"file":"a.jpg","caption":"x","model":"m"}`, "a.jpg\ta cat", "{", "\t", `{"file":""}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if row, ok := parseCaptionLine(line); ok && row.File == "" {
+			t.Fatalf("%q: accepted a line without a file", line)
+		}
+	})
+}

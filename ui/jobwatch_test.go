@@ -80,7 +80,14 @@ func TestWatchJob(t *testing.T) {
 	fastJobWatch(t)
 	m := openFineTuneWithEvaluator(t)
 	job := writeJobFolder(t, fmt.Sprintf(jobStep, 1, 2.5)+fmt.Sprintf(jobStep, 2, 2.25)+`{"step": 3, "epoch": 1, "lo`)
-	onUIWait(func() { m.ft.watchJob(job) })
+	tap(m.ft.watchBtn)
+	if uiRead(func() bool { return m.Window.Canvas().Overlays().Top() == nil }) {
+		t.Fatal("Watch a job… opened no folder chooser")
+	}
+	onUIWait(func() { // the user picks the job folder
+		m.Window.Canvas().Overlays().Remove(m.Window.Canvas().Overlays().Top())
+		m.ft.watchJob(job)
+	})
 	points := func() int { n, _ := m.ft.curve.Points(); return n }
 	waitFor(t, "the 2 full lines on the curve", func() bool { return points() == 2 })
 	if line := uiRead(func() string { return m.ft.line.Text }); !strings.Contains(line, "step 2 · epoch 1 · loss 2.2500") || !strings.Contains(line, "2 processes") {
