@@ -214,8 +214,13 @@ func (w jobWriter) split(rel string, ex []Example, root string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("job split %s: %w", rel, err)
 	}
-	var meta strings.Builder
-	enc := json.NewEncoder(&meta)
+	path := filepath.Join(dir, jobMetadataFile)
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	meta := bufio.NewWriter(f)
+	enc := json.NewEncoder(meta)
 	enc.SetEscapeHTML(false)
 	for i, e := range ex {
 		var caps []string
@@ -229,14 +234,16 @@ func (w jobWriter) split(rel string, ex []Example, root string) error {
 		}
 		name := jobImageName(e.Image, root, i)
 		if err := w.place(e.Image, filepath.Join(dir, filepath.FromSlash(name))); err != nil {
+			f.Close()
 			return err
 		}
-		if err := enc.Encode(jobRow{FileName: name, Text: caps[0], Captions: caps}); err != nil {
-			return err
-		}
+		enc.Encode(jobRow{FileName: name, Text: caps[0], Captions: caps}) // errors surface at Flush
 	}
-	path := filepath.Join(dir, jobMetadataFile)
-	if err := os.WriteFile(path, []byte(meta.String()), jobTemplateMode); err != nil {
+	if err := meta.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
