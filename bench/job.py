@@ -24,7 +24,9 @@ Captune also writes a checkpoint (model and optimizer) at each epoch end, as it 
 notebook recipe does not.
 
 Printed, per row: `bench job_ROW captune=X transformers=Y ratio=Z [transformers_latest=W ratio_latest=V]`
-for the wall time in seconds, then the same for `job_ROW_peak_rss_gib` and `job_ROW_final_loss`
+for the wall time in seconds, then the same for `job_ROW_peak_rss_gib`, `job_ROW_final_loss` and
+`job_ROW_train_loop_s` (the training loop alone: from its start to the last step, Captune's
+checkpoints before that step included; without loading, caching features and writing the model)
 (ratio = Captune / reference, lower is better). The raw numbers go to build/bench/job-results.json.
 """
 import argparse
@@ -145,6 +147,15 @@ def captune_job(row, data, args, work):
     m = re.search(r"image features cached: .*", text)
     if m:
         res["cache"] = m.group(0).strip()
+    steps = []
+    try:
+        with open(os.path.join(out, "train_log.jsonl")) as f:
+            steps = [json.loads(l) for l in f if '"loss"' in l]
+    except (OSError, ValueError):
+        pass
+    if steps:  # time from the start of the training loop to the last step (checkpoints in between included)
+        res["train_s"] = steps[-1]["elapsed_s"]
+        res["losses"] = [s["loss"] for s in steps]
     shutil.rmtree(out, ignore_errors=True)
     return res
 
@@ -184,6 +195,7 @@ def worker(args):
             with open(os.path.join(args.data, name[:-4] + ".txt")) as f:
                 items.append((os.path.join(args.data, name), f.read().strip()))
     losses = []
+    started = time.perf_counter()
     for epoch in range(args.epochs):
         order = list(range(len(items)))
         random.Random(SEED + epoch).shuffle(order)
@@ -198,9 +210,10 @@ def worker(args):
             opt.step()
             opt.zero_grad()
             losses.append(out.loss.item())
+    train_s = time.perf_counter() - started
     model.save_pretrained(args.out)
     processor.save_pretrained(args.out)
-    print(json.dumps({"final_loss": losses[-1], "losses": losses, "steps": len(losses), "torch": torch.__version__,
+    print(json.dumps({"final_loss": losses[-1], "losses": losses, "train_s": train_s, "steps": len(losses), "torch": torch.__version__,
                       "transformers": transformers.__version__, "threads": torch.get_num_threads()}))
 
 
@@ -260,6 +273,8 @@ def main():
         print(line("job_" + row, cap["wall_s"], [(l, r["wall_s"]) for l, r in got]), flush=True)
         print(line("job_%s_peak_rss_gib" % row, cap["peak_rss_bytes"] / 2**30, [(l, r["peak_rss_bytes"] / 2**30) for l, r in got], "%.2f"))
         print(line("job_%s_final_loss" % row, cap["final_loss"], [(l, r["final_loss"]) for l, r in got], "%.4f"))
+        if "train_s" in cap and all("train_s" in r for _, r in got):
+            print(line("job_%s_train_loop_s" % row, cap["train_s"], [(l, r["train_s"]) for l, r in got]))
         if "cache" in cap:
             print("bench job_%s note: %s" % (row, cap["cache"]))
         print("bench job_%s loadavg %.2f -> %.2f" % (row, before, os.getloadavg()[0]), flush=True)
