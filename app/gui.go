@@ -271,7 +271,7 @@ func trainingAdvice(dir string) (ui.TrainingAdvice, bool) {
 // trainConfig is the fine-tuning configuration of the window's settings.
 func trainConfig(s ui.TrainSettings) finetune.Config {
 	cfg := finetune.DefaultConfig()
-	cfg.BaseModel, cfg.OutDir, cfg.Device = s.BaseModel, s.OutDir, s.Device
+	cfg.BaseModel, cfg.OutDir, cfg.Device, cfg.Precision = s.BaseModel, s.OutDir, s.Device, s.Precision
 	cfg.Epochs, cfg.LR, cfg.BatchSize, cfg.FreezeVision = s.Epochs, s.LR, s.BatchSize, s.FreezeVision
 	cfg.Resume, cfg.Overwrite, cfg.Prompt = s.Resume, s.Overwrite && !s.Resume, s.Prompt
 	if rec, ok := finetune.LoadRecommendation(s.BaseModel); ok {

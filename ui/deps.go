@@ -127,6 +127,7 @@ type TrainSettings struct {
 	BatchSize    int
 	FreezeVision bool
 	Device       string
+	Precision    string                    // "fp32" or "bf16" (bfloat16 matrix products, float32 weights)
 	Captions     annotate.TrainingCaptions // which captions train
 	Holdout      annotate.Holdout          // which images validate
 	Resume       bool                      // continue from the newest checkpoint in OutDir, with its training settings

@@ -37,6 +37,7 @@ type finetuneTab struct {
 	lr         *widget.Entry
 	batch      *widget.Entry
 	freeze     *widget.Check
+	precision  *widget.Select // precisionChoices
 	device     *widget.Select
 	deviceInfo *widget.Label
 	advice     *widget.Label
@@ -122,6 +123,7 @@ func (t *finetuneTab) settingsPanel(d trainDefaults) fyne.CanvasObject {
 		m.models.setDevice(s)
 	})
 	t.device.SetSelected(m.prefs.StringWithFallback(prefDevice, devices[0]))
+	t.precision = newPrecisionSelect(m.prefs, prefTrainPrecision)
 	t.deviceInfo = widget.NewLabel(m.deps.DeviceInfo)
 	t.deviceInfo.Wrapping = fyne.TextWrapWord
 	t.deviceInfo.SizeName = theme.SizeNameCaptionText
@@ -136,6 +138,7 @@ func (t *finetuneTab) settingsPanel(d trainDefaults) fyne.CanvasObject {
 		widget.NewFormItem("Batch size", t.batch),
 		widget.NewFormItem("Vision encoder", t.freeze),
 		widget.NewFormItem("Device", t.device),
+		widget.NewFormItem("Precision", t.precision),
 		widget.NewFormItem("", t.deviceInfo),
 		widget.NewFormItem("Run folder", runFolder),
 	)
@@ -363,7 +366,8 @@ func (t *finetuneTab) settings() (TrainSettings, trainDefaults, error) {
 	}
 	d := trainDefaults{Epochs: epochs, LR: lr, Batch: batch, FreezeVision: t.freeze.Checked, Captions: t.captions(), Holdout: t.holdoutChoice()}
 	s := TrainSettings{Dataset: t.m.ds, BaseModel: base, OutDir: strings.TrimSpace(t.out.Text), Epochs: epochs, LR: lr,
-		BatchSize: batch, FreezeVision: t.freeze.Checked, Device: t.device.Selected, Captions: d.Captions, Holdout: d.Holdout}
+		BatchSize: batch, FreezeVision: t.freeze.Checked, Device: t.device.Selected, Captions: d.Captions, Holdout: d.Holdout,
+		Precision: precisionOf(t.precision.Selected)}
 	return s, d, errors.Join(errs...)
 }
 
