@@ -3,6 +3,9 @@ package inference
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"unsafe"
 )
 
 // This file resamples 8-bit images exactly as Pillow's Image.resize does (libImaging/Resample.c):
@@ -128,7 +131,9 @@ func coefficients(inSize, outSize int, f resampleFilter) (bounds []int, kk []int
 	return bounds, kk, ksize
 }
 
-func clip8(v int64) uint8 {
+// clip8 rounds a fixed-point sum to 8 bits. Pillow sums in int: with weights normalised to one,
+// 255·Σ|k|·2^22 stays far below 2^31 for every filter, so int32 gives its results exactly.
+func clip8(v int32) uint8 {
 	v >>= precisionBits
 	if v < 0 {
 		return 0
@@ -139,55 +144,102 @@ func clip8(v int64) uint8 {
 	return uint8(v)
 }
 
-// resizeRGB resizes an interleaved 8-bit RGB image (w×h×3) to ow×oh with Pillow's algorithm.
+// resizeRGB resizes an interleaved 8-bit RGB image (w×h×3) to ow×oh with Pillow's algorithm:
+// horizontal pass first, then vertical, each rounded to 8 bits. The sums are integer, so their
+// order is free: the vertical pass adds whole source rows into a row of accumulators, which reads
+// memory in order instead of striding down columns.
 func resizeRGB(src []uint8, w, h, ow, oh, resample int) ([]uint8, error) {
 	f, ok := resampleFilters[resample]
 	if !ok {
 		return nil, fmt.Errorf("resample %d not supported (want 1 lanczos, 2 bilinear, 3 bicubic, 4 box or 5 hamming)", resample)
 	}
-	cur, cw, ch := src, w, h
+	cur, cw := src, w
 	if ow != w {
-		bounds, kk, ks := coefficients(w, ow, f)
-		out := make([]uint8, ow*ch*3)
-		for y := 0; y < ch; y++ {
-			row := cur[y*cw*3:]
-			for xx := 0; xx < ow; xx++ {
-				xmin, xmax := bounds[xx*2], bounds[xx*2+1]
-				k := kk[xx*ks:]
-				var s0, s1, s2 int64 = 1 << (precisionBits - 1), 1 << (precisionBits - 1), 1 << (precisionBits - 1)
-				for x := 0; x < xmax; x++ {
-					p := (x + xmin) * 3
-					kv := int64(k[x])
-					s0 += int64(row[p]) * kv
-					s1 += int64(row[p+1]) * kv
-					s2 += int64(row[p+2]) * kv
-				}
-				o := (y*ow + xx) * 3
-				out[o], out[o+1], out[o+2] = clip8(s0), clip8(s1), clip8(s2)
-			}
-		}
-		cur, cw = out, ow
+		cur, cw = resampleRows(cur, w, h, ow, f), ow
 	}
 	if oh != h {
-		bounds, kk, ks := coefficients(h, oh, f)
-		out := make([]uint8, cw*oh*3)
-		for yy := 0; yy < oh; yy++ {
-			ymin, ymax := bounds[yy*2], bounds[yy*2+1]
-			k := kk[yy*ks:]
-			for x := 0; x < cw; x++ {
-				var s0, s1, s2 int64 = 1 << (precisionBits - 1), 1 << (precisionBits - 1), 1 << (precisionBits - 1)
-				for y := 0; y < ymax; y++ {
-					p := ((y+ymin)*cw + x) * 3
-					kv := int64(k[y])
-					s0 += int64(cur[p]) * kv
-					s1 += int64(cur[p+1]) * kv
-					s2 += int64(cur[p+2]) * kv
-				}
-				o := (yy*cw + x) * 3
-				out[o], out[o+1], out[o+2] = clip8(s0), clip8(s1), clip8(s2)
-			}
-		}
-		cur = out
+		cur = resampleColumns(cur, cw, h, oh, f)
 	}
 	return cur, nil
+}
+
+const half = 1 << (precisionBits - 1)
+
+// parallelRows runs fn over [0, n) split into contiguous parts, one goroutine per CPU when the work
+// (n times cost per row) is worth it. Every output row is computed by exactly one call, from the
+// same inputs, so the result does not depend on the split: a large photo is resized several times
+// faster on a multi-core machine and stays identical to Pillow's.
+func parallelRows(n, costPerRow int, fn func(lo, hi int)) {
+	parts := min(runtime.GOMAXPROCS(0), n)
+	if parts <= 1 || n*costPerRow < 1<<20 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := n*p/parts, n*(p+1)/parts
+		wg.Go(func() { fn(lo, hi) })
+	}
+	wg.Wait()
+}
+
+// resampleRows resizes each row of a w×h RGB image to ow pixels.
+func resampleRows(src []uint8, w, h, ow int, f resampleFilter) []uint8 {
+	bounds, kk, ks := coefficients(w, ow, f)
+	out := make([]uint8, ow*h*3)
+	parallelRows(h, ow*ks, func(lo, hi int) {
+		for y := lo; y < hi; y++ {
+			resampleRow(src[y*w*3:(y+1)*w*3], out[y*ow*3:(y+1)*ow*3], bounds, kk, ks)
+		}
+	})
+	return out
+}
+
+func resampleRow(row, orow []uint8, bounds []int, kk []int32, ks int) {
+	for xx := range len(orow) / 3 {
+		xmin, n := bounds[xx*2], bounds[xx*2+1]
+		k := kk[xx*ks : xx*ks+n]
+		px := row[xmin*3 : (xmin+n)*3]
+		var s0, s1, s2 int32 = half, half, half
+		// px holds exactly len(k) pixels (checked by the slice expression above): stepping a
+		// pointer through them saves the bounds checks of the innermost loop, most of its time.
+		base := unsafe.Pointer(unsafe.SliceData(px))
+		for i, kv := range k {
+			q := (*[3]uint8)(unsafe.Add(base, 3*i))
+			s0 += int32(q[0]) * kv
+			s1 += int32(q[1]) * kv
+			s2 += int32(q[2]) * kv
+		}
+		o := orow[xx*3 : xx*3+3 : xx*3+3]
+		o[0], o[1], o[2] = clip8(s0), clip8(s1), clip8(s2)
+	}
+}
+
+// resampleColumns resizes each column of a w×h RGB image to oh pixels.
+func resampleColumns(src []uint8, w, h, oh int, f resampleFilter) []uint8 {
+	bounds, kk, ks := coefficients(h, oh, f)
+	stride := w * 3
+	out := make([]uint8, stride*oh)
+	parallelRows(oh, stride*ks, func(lo, hi int) {
+		acc := make([]int32, stride)
+		for yy := lo; yy < hi; yy++ {
+			ymin, n := bounds[yy*2], bounds[yy*2+1]
+			for i := range acc {
+				acc[i] = half
+			}
+			for j, kv := range kk[yy*ks : yy*ks+n] {
+				row := src[(ymin+j)*stride : (ymin+j+1)*stride]
+				row = row[:len(acc)]
+				for i, v := range row {
+					acc[i] += int32(v) * kv
+				}
+			}
+			orow := out[yy*stride : (yy+1)*stride]
+			orow = orow[:len(acc)]
+			for i, a := range acc {
+				orow[i] = clip8(a)
+			}
+		}
+	})
+	return out
 }
