@@ -40,6 +40,7 @@ test: setup
 # and transformers on PyPI). bench/run.py finds .venv-latest itself; bench/job.py is told.
 bench: dev build
 	@$(ENVSH) && .venv/bin/python bench/run.py
+	@$(ENVSH) && .venv/bin/python bench/jpeg.py
 	@# A whole fine-tuning job (full, frozen vision, frozen vision with the feature cache) against the
 	@# notebook recipe under each reference venv: bench/job.py --help.
 	@$(ENVSH) && .venv/bin/python bench/job.py --python .venv/bin/python \
