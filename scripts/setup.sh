@@ -37,8 +37,9 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # 1. Debian packages: a C toolchain and the X11/OpenGL headers Fyne's GLFW driver compiles against,
-#    Xvfb for headless GUI tests, unzip for the wheels.
-APT_PKGS=(gcc g++ pkg-config libgl1-mesa-dev xorg-dev xvfb xauth x11-utils unzip)
+#    Xvfb for headless GUI tests, unzip for the wheels, libjpeg-turbo (JPEG decoded as Pillow decodes
+#    it; without it, build with -tags noturbojpeg) and its cjpeg, which writes some JPEG test fixtures.
+APT_PKGS=(gcc g++ pkg-config libgl1-mesa-dev xorg-dev xvfb xauth x11-utils unzip libjpeg62-turbo-dev libjpeg-turbo-progs)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
