@@ -3,7 +3,8 @@
 #
 #   captune-VERSION-linux-ARCH/
 #     bin/captune                      RUNPATH $ORIGIN/../lib, nothing absolute
-#     lib/                             the libtorch libraries the binary loads (found with ldd)
+#     lib/                             the libtorch libraries the binary loads (found with ldd), and
+#                                      libjpeg.so.62 (libjpeg-turbo, from the system)
 #     share/applications/ID.desktop    written by `fyne package` from FyneApp.toml
 #     share/icons/hicolor/256x256/apps/ID.png
 #     build-version                    libtorch's version, where `captune doctor` looks for it
@@ -98,6 +99,12 @@ for l in "${libs[@]}"; do
   cp -L "$l" "$STAGE/lib/"
   chmod 0644 "$STAGE/lib/$(basename "$l")"
 done
+#    libjpeg-turbo, which decodes JPEG as Pillow does, comes along too: distributions ship libjpeg.so.62
+#    from other builds or not at all, and the RUNPATH makes the bundled copy win over the system's.
+jpeglib=$(ldd "$STAGE/bin/captune" | awk '$1 ~ /^libjpeg\.so\./ { print $3 }')
+[ -n "$jpeglib" ] || die "bin/captune does not link libjpeg (built with -tags noturbojpeg?): install libjpeg62-turbo-dev"
+cp -L "$jpeglib" "$STAGE/lib/$(basename "$jpeglib" | sed 's/^\(libjpeg\.so\.[0-9]*\).*/\1/')"
+chmod 0644 "$STAGE/lib/"libjpeg.so.*
 sed -n "s/^__version__ = '\(.*\)'/\1/p" "$LIBTORCH/version.py" > "$STAGE/build-version"
 install -m 0644 LICENSE THIRD_PARTY_NOTICES.md "$STAGE/"
 
@@ -144,6 +151,7 @@ runpath=$(sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p' <<<"$dyn")
 resolved=$(env -u LD_LIBRARY_PATH ldd "$STAGE/bin/captune")
 ! grep -q 'not found' <<<"$resolved" || die "unresolved libraries: $(grep 'not found' <<<"$resolved")"
 ! grep -qF "$TORCHLIB" <<<"$resolved" || die "a library resolves into $TORCHLIB"
+grep -q "libjpeg\.so\.62 => $STAGE/lib/libjpeg\.so\.62" <<<"$resolved" || die "libjpeg.so.62 does not resolve to the bundled copy"
 
 # 6. The archive: fixed owner and order, so two builds of the same tree give the same listing.
 tarball=$OUT/$NAME.tar.xz

@@ -118,10 +118,22 @@ func Classify(text string) (string, error) {
 const (
 	TorchVersion       = "2.1.0"
 	CUDARuntimeVersion = "12.1.105"
+	// LibjpegTurboVersion is Debian 12's libjpeg62-turbo, which scripts/setup.sh installs and
+	// scripts/package.sh bundles.
+	LibjpegTurboVersion = "2.1.5"
 )
 
 //go:embed gcc-exception-3.1.txt
 var gccException string
+
+// libjpeg-turbo's LICENSE.md and the legal section of its README.ijg, which the IJG license asks
+// to keep with the library.
+var (
+	//go:embed libjpeg-turbo-LICENSE.md
+	libjpegTurboLicense string
+	//go:embed libjpeg-turbo-ijg-legal.txt
+	libjpegTurboIJG string
+)
 
 // NativeEntries describes the libraries the release archive bundles, with the license texts read
 // from the wheels scripts/setup.sh downloaded into wheelsDir.
@@ -154,6 +166,10 @@ func NativeEntries(wheelsDir string) ([]Entry, error) {
 			Note: "From the nvidia-cuda-runtime-cu12 and nvidia-cuda-cupti-cu12 " + CUDARuntimeVersion + " wheels on PyPI; libtorch_cpu.so needs both even on a CPU-only machine. " +
 				"Redistributed in binary form, unmodified, under NVIDIA's license below. Archives built with GPU=1 also bundle cuBLAS, cuDNN, cuFFT, cuRAND, cuSOLVER, cuSPARSE, NCCL, NVTX, NVRTC and nvJitLink, each under the license in its own nvidia-*-cu12 wheel.",
 			Texts: nvidia},
+		{Name: "libjpeg-turbo: libjpeg.so.62", Version: LibjpegTurboVersion, License: "IJG AND BSD-3-Clause AND Zlib",
+			Note: "This software is based in part on the work of the Independent JPEG Group. From Debian 12's libjpeg62-turbo package; source: https://github.com/libjpeg-turbo/libjpeg-turbo/tree/" + LibjpegTurboVersion +
+				". Captune decodes JPEG through its libjpeg API (not the TurboJPEG API). Its LICENSE.md and the legal section of README.ijg are reproduced in full.",
+			Texts: []Text{{Source: "libjpeg-turbo LICENSE.md", Body: libjpegTurboLicense}, {Source: "libjpeg-turbo README.ijg, LEGAL ISSUES", Body: libjpegTurboIJG}}},
 	}, nil
 }
 
