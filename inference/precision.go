@@ -59,11 +59,14 @@ func CheckPrecision(p Precision, device gotch.Device) error {
 		}
 		return nil
 	}
-	if !cpu.X86.HasAVX512BF16 && !cpu.X86.HasAMXBF16 {
+	if !cpuHasBF16 {
 		return fmt.Errorf("this CPU has no bfloat16 instructions (AVX512-BF16 or AMX-BF16), where bf16 would be slower than fp32; computing in fp32")
 	}
 	return nil
 }
+
+// cpuHasBF16 says whether the CPU multiplies bfloat16 natively (a variable for tests).
+var cpuHasBF16 = cpu.X86.HasAVX512BF16 || cpu.X86.HasAMXBF16
 
 func probeBF16(device gotch.Device) (err error) {
 	defer func() {
