@@ -82,6 +82,7 @@ type result struct {
 	TrainStepS        []float64 `json:"train_step_s,omitempty"`
 	TrainStepCPUS     []float64 `json:"train_step_cpu_s,omitempty"`
 	Losses            []float64 `json:"losses,omitempty"`
+	Precision         string    `json:"precision"`
 	InputIDs          [][]int64 `json:"input_ids,omitempty"`
 	Parameters        int64     `json:"parameters,omitempty"`
 	PeakRSS           int64     `json:"peak_rss_bytes"`
@@ -117,12 +118,19 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "libtorch intra-op threads")
 	runs := flag.Int("runs", 5, "timed runs after one warm-up (train: steps)")
 	batchRuns := flag.Int("batch-runs", 3, "timed runs of the 8-image beam batch (no separate warm-up: the single-image runs warm the process)")
+	precision := flag.String("precision", "fp32", "fp32 or bf16 (autocast)")
 	spawned := flag.Float64("spawned", 0, "Unix time (s) the parent started this process, for start_s and ready_s")
 	flag.Parse()
 	if *spawned == 0 {
 		*spawned = float64(time.Now().UnixNano()) / 1e9
 	}
 	runtime.LockOSThread()
+	prec, err := inference.ParsePrecision(*precision)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	benchPrecision = prec
 	res, err := run(*model, *images, *mode, *threads, *runs, *batchRuns, *spawned)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "blipbench:", err)
@@ -133,6 +141,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// benchPrecision is --precision: the arithmetic of the measured forward passes.
+var benchPrecision inference.Precision
 
 func run(modelDir, imageDir, mode string, threads, runs, batchRuns int, spawned float64) (*result, error) {
 	if mode != "infer" && mode != "train" {
@@ -149,6 +160,8 @@ func run(modelDir, imageDir, mode string, threads, runs, batchRuns int, spawned 
 		return nil, err
 	}
 	defer capt.Free()
+	capt.Model.Precision = benchPrecision
+	res.Precision = benchPrecision.String()
 	res.LoadS = time.Since(t0).Seconds()
 	res.LoadCPUS = cpuSeconds() - c0
 	res.ReadyS = unixNow() - spawned
