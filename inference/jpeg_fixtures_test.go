@@ -27,7 +27,7 @@ type jpegFixtures struct {
 // TestJPEGFixtures loads every fixture JPEG as captioning and training do (LoadImage, then the
 // processor's Pixels) and asserts that the pixels equal Pillow's and the pixel values equal
 // BlipImageProcessor's exactly: baseline, progressive, arithmetic, restart markers, 4:4:4, 4:2:2,
-// 4:2:0, 4:4:0, grey, CMYK, Adobe RGB, 1×1, 17×9, 4001×3 and EXIF orientations 1–8. A truncated
+// 4:2:0, 4:4:0, grey, CMYK, YCCK, Adobe RGB, 1×1, 17×9, 4001×3 and EXIF orientations 1–8. A truncated
 // and a 12-bit file must fail with an error that names the file and says what is wrong.
 func TestJPEGFixtures(t *testing.T) {
 	if !libjpeg.Available {

@@ -7,7 +7,8 @@ Pillow + transformers' BlipImageProcessor make of each, for inference's TestJPEG
 Pillow writes baseline and progressive files at 4:4:4, 4:2:2 and 4:2:0, grey, CMYK (with the Adobe
 marker, inverted as Photoshop writes it) and EXIF orientations. cjpeg (Debian: libjpeg-turbo-progs)
 writes what Pillow cannot: 4:4:0 (-sample 1x2), restart markers, arithmetic coding and an
-Adobe-RGB file (-rgb: no colour transform). A 12-bit file is an 8-bit one with the SOF precision
+Adobe-RGB file (-rgb: no colour transform); a small C program against the system libjpeg, compiled
+here, writes YCCK (Photoshop's CMYK layout). A 12-bit file is an 8-bit one with the SOF precision
 byte set to 12 (refused by header, so its scan data never matters); the truncated file is a
 baseline one cut in the middle of its scan.
 
@@ -63,6 +64,42 @@ def cjpeg(img, *args):
         return subprocess.run([exe, *args, src], check=True, capture_output=True).stdout
 
 
+# Neither Pillow nor cjpeg writes YCCK (CMYK stored as YCbCr + K, Adobe transform 2, as Photoshop
+# does): this helper, compiled against the system libjpeg, writes raw CMYK from stdin as YCCK.
+YCCK_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <jpeglib.h>
+int main(int argc, char **argv) {
+    int w = atoi(argv[1]), h = atoi(argv[2]);
+    unsigned char *px = malloc((size_t)w * h * 4);
+    if (fread(px, 4, (size_t)w * h, stdin) != (size_t)w * h) return 1;
+    struct jpeg_compress_struct c; struct jpeg_error_mgr e;
+    c.err = jpeg_std_error(&e); jpeg_create_compress(&c); jpeg_stdio_dest(&c, stdout);
+    c.image_width = w; c.image_height = h; c.input_components = 4; c.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&c); jpeg_set_colorspace(&c, JCS_YCCK); jpeg_set_quality(&c, 90, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = px + (size_t)c.next_scanline * w * 4;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c); jpeg_destroy_compress(&c); return 0;
+}
+"""
+
+
+def ycck(img):
+    """img (CMYK) written as a YCCK JPEG with Photoshop's inverted samples."""
+    with tempfile.TemporaryDirectory() as d:
+        src, exe = os.path.join(d, "ycck.c"), os.path.join(d, "ycck")
+        with open(src, "w") as f:
+            f.write(YCCK_C)
+        subprocess.run(["cc", "-O1", "-o", exe, src, "-ljpeg"], check=True)
+        raw = (255 - np.asarray(img)).astype(np.uint8).tobytes()
+        return subprocess.run([exe, str(img.width), str(img.height)], input=raw, check=True,
+                              capture_output=True).stdout
+
+
 def pillow(img, **kw):
     buf = io.BytesIO()
     img.save(buf, "JPEG", **kw)
@@ -106,6 +143,7 @@ def cases():
     yield "gray.jpg", pillow(g, quality=90)
     yield "gray_progressive.jpg", pillow(g, quality=90, progressive=True)
     yield "cmyk.jpg", pillow(scene(30, 20, 6).convert("CMYK"), quality=90)
+    yield "ycck.jpg", ycck(scene(27, 19, 12).convert("CMYK"))
     yield "size_1x1.jpg", pillow(scene(1, 1, 7), quality=90)
     yield "size_17x9.jpg", pillow(scene(17, 9, 8), quality=90, subsampling=2)
     yield "size_4001x3.jpg", pillow(scene(4001, 3, 9), quality=90, subsampling=2)

@@ -121,6 +121,7 @@ func TestHeader(t *testing.T) {
 		{"gray.jpg", Header{Width: 31, Height: 23, Components: 1, ColorSpace: "gray", Precision: 8}},
 		{"cmyk.jpg", Header{Width: 30, Height: 20, Components: 4, ColorSpace: "cmyk", Precision: 8, Adobe: true}},
 		{"cjpeg_rgb.jpg", Header{Width: 37, Height: 29, Components: 3, ColorSpace: "rgb", Precision: 8, Adobe: true}},
+		{"ycck.jpg", Header{Width: 27, Height: 19, Components: 4, ColorSpace: "ycck", Precision: 8, Adobe: true}},
 	}
 	for _, tc := range tests {
 		var got Header
