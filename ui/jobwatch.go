@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -96,21 +95,13 @@ func (t *finetuneTab) stopWatch() {
 // loop polls the run until it is finished, fails, or ctx ends, reporting what changed.
 func (w *jobWatch) loop(ctx context.Context, report func(jobState)) {
 	defer close(w.done)
-	path := filepath.Join(w.run.Out, trainlog.FileName)
-	var size int64 = -1
-	var mod time.Time
+	log := trainlog.NewFollower(filepath.Join(w.run.Out, trainlog.FileName))
 	var st jobState
 	tick := time.NewTicker(jobWatchInterval)
 	defer tick.Stop()
 	for {
-		changed := false
-		if fi, err := os.Stat(path); err == nil && (fi.Size() != size || !fi.ModTime().Equal(mod)) {
-			size, mod = fi.Size(), fi.ModTime()
-			if st.log, err = trainlog.Read(path); err != nil {
-				st.err = err
-			}
-			changed = true
-		}
+		changed, err := log.Poll()
+		st.log, st.err = log.Log(), err
 		if st.err == nil {
 			st.ready, st.err = w.run.ModelReady()
 		}

@@ -143,3 +143,66 @@ func ModelReady(dir string) (bool, error) {
 	}
 	return false, fmt.Errorf("%w: %s (%s)", ErrNoWeights, dir, why)
 }
+
+// Follower reads a log that is still being written, each Poll reading only the lines added since
+// the last (a long run's log is not read again from the start every second). A log that shrank
+// (a resumed run cut it back) is read again from the start.
+type Follower struct {
+	path string
+	off  int64 // bytes consumed: up to the end of the last full line read
+	log  Log
+}
+
+// NewFollower follows the log at path, which need not exist yet.
+func NewFollower(path string) *Follower { return &Follower{path: path} }
+
+// Poll reads the lines completed since the last call and reports whether there were any. A
+// missing log is not an error: the run has not written it yet.
+func (f *Follower) Poll() (changed bool, err error) {
+	fi, err := os.Stat(f.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read training log: %w", err)
+	}
+	if fi.Size() < f.off {
+		f.off, f.log = 0, Log{}
+		changed = true
+	}
+	if fi.Size() == f.off {
+		return changed, nil
+	}
+	file, err := os.Open(f.path)
+	if err != nil {
+		return changed, fmt.Errorf("read training log: %w", err)
+	}
+	defer file.Close()
+	data := make([]byte, fi.Size()-f.off)
+	n, err := file.ReadAt(data, f.off)
+	if err != nil && n == 0 {
+		return changed, fmt.Errorf("read training log: %w", err)
+	}
+	data = data[:n]
+	end := bytes.LastIndexByte(data, '\n') + 1
+	f.log.Partial = end < len(data)
+	if end == 0 {
+		return changed, nil
+	}
+	more := Parse(data[:end])
+	for _, s := range more.Steps {
+		f.log.addStep(s)
+	}
+	f.log.Validations = append(f.log.Validations, more.Validations...)
+	f.log.Bad += more.Bad
+	f.off += int64(end)
+	return true, nil
+}
+
+// Log returns a copy of the log read so far, which another goroutine may keep while f reads on.
+func (f *Follower) Log() Log {
+	l := f.log
+	l.Steps = append([]Step(nil), l.Steps...)
+	l.Validations = append([]Validation(nil), l.Validations...)
+	return l
+}

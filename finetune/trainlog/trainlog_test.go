@@ -170,3 +170,39 @@ func TestRunModelReady(t *testing.T) {
 	check("run folder with its model", run, true)
 	check("job output without "+DoneFile, job, false)
 }
+
+// A followed log is read as it grows, a line at a time as the writer completes it, and from the
+// start again when a resumed run cuts it back.
+func TestFollower(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	f := NewFollower(path)
+	steps := func() []float64 { return f.Log().Losses() }
+	poll := func(when string, wantChanged bool, want []float64) {
+		t.Helper()
+		changed, err := f.Poll()
+		if err != nil || changed != wantChanged || !reflect.DeepEqual(steps(), want) {
+			t.Fatalf("%s: Poll = %v, %v, losses %v; want %v, %v", when, changed, err, steps(), wantChanged, want)
+		}
+	}
+	poll("no log yet", false, []float64{})
+	appendTo := func(s string) {
+		fh, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fh.WriteString(s)
+		fh.Close()
+	}
+	appendTo(`{"step":1,"loss":3}` + "\n" + `{"step":2,"lo`)
+	poll("a full line and half of one", true, []float64{3})
+	poll("nothing new", false, []float64{3})
+	appendTo(`ss":2.5}` + "\n" + `{"step":2,"val_loss":2.7}` + "\n")
+	poll("the line completed", true, []float64{3, 2.5})
+	if len(f.Log().Validations) != 1 {
+		t.Errorf("validations %v, want one", f.Log().Validations)
+	}
+	if err := os.WriteFile(path, []byte(`{"step":1,"loss":3.5}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	poll("cut back by a resumed run", true, []float64{3.5})
+}
