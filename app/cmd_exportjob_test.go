@@ -396,3 +396,26 @@ func TestHubSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// export-job takes every flag of captune finetune.
+func TestExportJobTakesEveryFinetuneFlag(t *testing.T) {
+	flags := func(cmd string) []string {
+		_, _, help := runCLI(t, cmd, "--help")
+		var names []string
+		for _, line := range strings.Split(help, "\n") {
+			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(line, "  -") {
+				names = append(names, f[0])
+			}
+		}
+		return names
+	}
+	ft, job := flags("finetune"), flags("export-job")
+	if len(ft) < 20 {
+		t.Fatalf("captune finetune --help lists %d flags: %v", len(ft), ft)
+	}
+	for _, f := range ft {
+		if !slices.Contains(job, f) {
+			t.Errorf("export-job lacks finetune's flag %s", f)
+		}
+	}
+}
