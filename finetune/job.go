@@ -36,8 +36,6 @@ const (
 	JobValDir       = "data/validation"        // the same for the validation images (may be absent)
 	JobBaseDir      = trainlog.JobBaseDir      // the base model's files, when it is a local folder
 	JobOutputDir    = trainlog.JobOutputDir    // where train.py writes the log, checkpoints and model
-	JobDoneFile     = trainlog.DoneFile        // train.py writes it last, in the output folder
-	TrainLogFile    = trainlog.FileName        // the training log, of captune finetune and of train.py
 	jobMetadataFile = "metadata.jsonl"         // an imagefolder split's captions
 	jobTemplateDir  = "jobtemplate"            // in jobTemplate
 	jobReadmeFile   = "README.md.tmpl"         // in jobTemplate, filled in as the job's README.md
