@@ -220,6 +220,7 @@ func (w jobWriter) split(rel string, ex []Example, root string) error {
 	meta := bufio.NewWriter(f)
 	enc := json.NewEncoder(meta)
 	enc.SetEscapeHTML(false)
+	used := map[string]bool{}
 	for i, e := range ex {
 		var caps []string
 		for _, c := range e.Captions {
@@ -230,7 +231,7 @@ func (w jobWriter) split(rel string, ex []Example, root string) error {
 		if len(caps) == 0 {
 			continue
 		}
-		name := jobImageName(e.Image, root, i)
+		name := jobImageName(e.Image, root, i, used)
 		if err := w.place(e.Image, filepath.Join(dir, filepath.FromSlash(name))); err != nil {
 			f.Close()
 			return err
@@ -247,15 +248,22 @@ func (w jobWriter) split(rel string, ex []Example, root string) error {
 	return nil
 }
 
-// jobImageName is the slash path of image inside a split folder: its path in the dataset, or
-// for an image outside root, its index and base name.
-func jobImageName(image, root string, i int) string {
+// jobImageName is the name of image inside a split folder: its path in the dataset with the
+// folders joined by "__" (Hugging Face datasets reads a folder named like a split — val/, test/,
+// train-2/ — anywhere in the path as that split), or for an image outside root, its index and base
+// name. A name already used gets the index in front.
+func jobImageName(image, root string, i int, used map[string]bool) string {
+	name := ""
 	if root != "" {
 		if rel, err := filepath.Rel(root, image); err == nil && !filepath.IsAbs(rel) && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return filepath.ToSlash(rel)
+			name = strings.ReplaceAll(filepath.ToSlash(rel), "/", "__")
 		}
 	}
-	return "external/" + strconv.Itoa(i) + "_" + filepath.Base(image)
+	if name == "" || used[name] {
+		name = strconv.Itoa(i) + "_" + strings.ReplaceAll(filepath.ToSlash(filepath.Base(image)), "/", "__")
+	}
+	used[name] = true
+	return name
 }
 
 // place hard-links src at dst, or copies it where a link is impossible (another file system, a
