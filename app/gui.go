@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"log"
 	"math"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/captune/captune/inference"
 	"github.com/captune/captune/internal/hub"
 	"github.com/captune/captune/ui"
+	"github.com/sugarme/gotch"
 )
 
 // runGUI opens the main window on args[0] (a folder; image files go to the drop tray), else on the
@@ -94,8 +96,8 @@ func userDataDir() string {
 // captioner and evaluator goes through eng; fine-tuning runs on its own locked thread.
 func guiDeps(eng *inference.Engine) ui.Deps {
 	d := ui.Deps{
-		LoadModel: func(ctx context.Context, dir, device string) (ui.Captioner, error) {
-			return loadEngineCaptioner(ctx, eng, dir, device)
+		LoadModel: func(ctx context.Context, dir, device, precision string) (ui.Captioner, error) {
+			return loadEngineCaptioner(ctx, eng, dir, device, precision)
 		},
 		Trainer:     finetuneTrainer{},
 		Advise:      trainingAdvice,
@@ -123,6 +125,9 @@ func guiDeps(eng *inference.Engine) ui.Deps {
 	d.Models = store
 	d.DefaultModel, d.DefaultModelErr = ResolveModel("bundled")
 	d.Devices, d.DeviceInfo = guiDevices(eng)
+	if err := inference.CheckPrecision(inference.BF16, gotch.CPU); err != nil && len(d.Devices) <= 2 {
+		d.NoBF16 = "bf16: " + err.Error() // with CUDA, a run or a load checks its device
+	}
 	return d
 }
 
@@ -196,7 +201,7 @@ type engineCaptioner struct {
 	c   *inference.Captioner
 }
 
-func loadEngineCaptioner(ctx context.Context, eng *inference.Engine, dir, device string) (*engineCaptioner, error) {
+func loadEngineCaptioner(ctx context.Context, eng *inference.Engine, dir, device, precision string) (*engineCaptioner, error) {
 	dev, err := inference.ParseDevice(device)
 	if err != nil {
 		return nil, err
@@ -204,7 +209,9 @@ func loadEngineCaptioner(ctx context.Context, eng *inference.Engine, dir, device
 	var c *inference.Captioner
 	err = eng.Do(ctx, func() error {
 		var err error
-		c, _, err = inference.LoadCaptioner(dir, dev)
+		if c, _, err = inference.LoadCaptioner(dir, dev); err == nil {
+			err = decodeFlags{precision: precision}.usePrecision(c, io.Discard)
+		}
 		return err
 	})
 	if err != nil {

@@ -114,7 +114,7 @@ func TestEngineCaptionerReportsUnreadableImages(t *testing.T) {
 	}
 	eng := inference.NewEngine()
 	defer eng.Close()
-	c, err := loadEngineCaptioner(context.Background(), eng, model, "cpu")
+	c, err := loadEngineCaptioner(context.Background(), eng, model, "cpu", "fp32")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,8 +357,8 @@ func TestGUIEndToEnd(t *testing.T) {
 	}
 	load := deps.LoadModel
 	var pauseModel string // captioners of this model pause at their second chunk
-	deps.LoadModel = func(ctx context.Context, dir, device string) (ui.Captioner, error) {
-		c, err := load(ctx, dir, device)
+	deps.LoadModel = func(ctx context.Context, dir, device, precision string) (ui.Captioner, error) {
+		c, err := load(ctx, dir, device, precision)
 		if err != nil {
 			return nil, err
 		}

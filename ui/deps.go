@@ -105,8 +105,9 @@ func (e *ImageError) Error() string {
 }
 
 // ModelLoader loads the captioning model in a Hugging Face folder onto a device ("auto", "cpu",
-// "cuda:N"). Loading a large model takes seconds: the UI calls it off its goroutine.
-type ModelLoader func(ctx context.Context, dir, device string) (Captioner, error)
+// "cuda:N") to compute in precision ("fp32" or "bf16"). Loading a large model takes seconds: the
+// UI calls it off its goroutine.
+type ModelLoader func(ctx context.Context, dir, device, precision string) (Captioner, error)
 
 // TrainingAdvice is what a base model's folder recommends for fine-tuning it; zero fields have no
 // advice. The Fine-tune panel fills in the numbers the user has not typed.
@@ -262,6 +263,9 @@ type Deps struct {
 	Devices []string
 	// DeviceInfo is one line about what the machine offers (from captune doctor).
 	DeviceInfo string
+	// NoBF16 says why the default device cannot compute in bf16 ("" when it can): the Precision
+	// menu then offers fp32 only and shows the reason.
+	NoBF16 string
 	// DecodeImage reads an image file for display; nil means the standard library decoders.
 	DecodeImage func(path string) (image.Image, error)
 	// DecodeImageFit reads an image for a thumbnail or the large view, possibly reduced while it is

@@ -123,8 +123,8 @@ func (t *finetuneTab) settingsPanel(d trainDefaults) fyne.CanvasObject {
 		m.models.setDevice(s)
 	})
 	t.device.SetSelected(m.prefs.StringWithFallback(prefDevice, devices[0]))
-	t.precision = newPrecisionSelect(m.prefs, prefTrainPrecision)
-	t.deviceInfo = widget.NewLabel(m.deps.DeviceInfo)
+	t.precision = newPrecisionSelect(m)
+	t.deviceInfo = widget.NewLabel(strings.TrimSpace(m.deps.DeviceInfo + "\n" + m.deps.NoBF16))
 	t.deviceInfo.Wrapping = fyne.TextWrapWord
 	t.deviceInfo.SizeName = theme.SizeNameCaptionText
 	runFolder := t.runFolderField()

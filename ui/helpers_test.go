@@ -157,7 +157,7 @@ func (f *fakeCaptioner) Close() error {
 }
 
 func loaderOf(c Captioner) ModelLoader {
-	return func(ctx context.Context, dir, device string) (Captioner, error) { return c, nil }
+	return func(ctx context.Context, dir, device, precision string) (Captioner, error) { return c, nil }
 }
 
 // fakeTrainer reports steps training steps with a falling loss and one validation loss per epoch.

@@ -36,8 +36,9 @@ type modelPicker struct {
 
 	mu     sync.Mutex
 	dir    string // the chosen folder ("" none)
-	device string
-	cur    *loadedModel
+	device    string
+	precision string // "fp32" or "bf16", the Fine-tune tab's Precision menu
+	cur       *loadedModel
 
 	downloads map[string]*download // hub repo → its running download; UI goroutine
 	dialog    *modelsDialog        // the open Models dialog, or nil; UI goroutine
@@ -46,7 +47,7 @@ type modelPicker struct {
 
 type loadedModel struct {
 	c     Captioner
-	key   string // dir|device
+	key   string // dir|device|precision
 	refs  int
 	stale bool
 }
@@ -57,6 +58,7 @@ func newModelPicker(m *MainWindow) *modelPicker {
 	p.Select.PlaceHolder = labelNoModel
 	p.banner = newDemoBanner(m)
 	p.device = m.prefs.StringWithFallback(prefDevice, firstOr(m.deps.Devices, "auto"))
+	p.precision = loadPrecision(m)
 	dir := m.prefs.String(prefModel)
 	if dir != "" {
 		if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
@@ -230,6 +232,13 @@ func (p *modelPicker) chosen() string {
 	return p.dir
 }
 
+// setPrecision changes the precision ("fp32" or "bf16") the next load uses.
+func (p *modelPicker) setPrecision(s string) {
+	p.mu.Lock()
+	p.precision = s
+	p.mu.Unlock()
+}
+
 // setDevice changes the device the next load uses.
 func (p *modelPicker) setDevice(d string) {
 	p.mu.Lock()
@@ -252,7 +261,7 @@ func (p *modelPicker) acquire(ctx context.Context, status func(string)) (*loaded
 	if p.m.deps.LoadModel == nil {
 		return nil, fmt.Errorf("%w: this build cannot load models", errNoModel)
 	}
-	key := p.dir + "|" + p.device
+	key := p.dir + "|" + p.device + "|" + p.precision
 	if p.cur != nil && p.cur.key == key {
 		p.cur.refs++
 		return p.cur, nil
@@ -260,7 +269,7 @@ func (p *modelPicker) acquire(ctx context.Context, status func(string)) (*loaded
 	if status != nil {
 		status("Loading " + filepath.Base(p.dir) + "…")
 	}
-	c, err := p.m.deps.LoadModel(ctx, p.dir, p.device)
+	c, err := p.m.deps.LoadModel(ctx, p.dir, p.device, p.precision)
 	if err != nil {
 		return nil, fmt.Errorf("load the model in %s: %w", p.dir, err)
 	}

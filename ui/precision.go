@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/widget"
 )
 
@@ -20,13 +19,33 @@ func precisionOf(choice string) string {
 	return "fp32"
 }
 
-// newPrecisionSelect is the Precision menu, remembering the choice under the preference key.
-func newPrecisionSelect(p fyne.Preferences, key string) *widget.Select {
-	s := widget.NewSelect(precisionChoices, func(c string) { p.SetString(key, precisionOf(c)) })
-	if p.StringWithFallback(key, "fp32") == "bf16" {
+// loadPrecision is the remembered precision, fp32 where the machine has no fast bf16.
+func loadPrecision(m *MainWindow) string {
+	if m.deps.NoBF16 != "" {
+		return "fp32"
+	}
+	if m.prefs.StringWithFallback(prefTrainPrecision, "fp32") == "bf16" {
+		return "bf16"
+	}
+	return "fp32"
+}
+
+// newPrecisionSelect is the Fine-tune tab's Precision menu: it sets the arithmetic of the runs it
+// starts and of the captioning model's next load, and is remembered. Where the machine has no fast
+// bf16 it stays at fp32, disabled, and the caption below the device says why.
+func newPrecisionSelect(m *MainWindow) *widget.Select {
+	s := widget.NewSelect(precisionChoices, nil)
+	if loadPrecision(m) == "bf16" {
 		s.SetSelected(precisionChoices[1])
 	} else {
 		s.SetSelected(precisionChoices[0])
+	}
+	s.OnChanged = func(c string) {
+		m.prefs.SetString(prefTrainPrecision, precisionOf(c))
+		m.models.setPrecision(precisionOf(c))
+	}
+	if m.deps.NoBF16 != "" {
+		s.Disable()
 	}
 	return s
 }
