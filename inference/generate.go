@@ -315,8 +315,10 @@ type candidate struct {
 	index int
 }
 
-// beamCache repeats each image's tokens once per beam (exactly once: see docs/BLIP.md on batched
-// beam search) and prepares the decoder's cache over them, owned by s; the repeated tokens are freed.
+// beamCache prepares the decoder's cache for k beams per image, owned by s: the cross-attention keys
+// and values are computed once per image, then repeated once per beam (exactly once: see
+// docs/BLIP.md on batched beam search). Projecting each image's tokens once rather than once per
+// beam gives the same numbers with a k-th of the work, the largest single cost of a beam batch.
 func (m *Model) beamCache(s *tx.Scope, img T, k int) []*LayerCache {
 	b := int(img.Shape()[0])
 	rep := make([]int64, 0, b*k)
@@ -325,9 +327,9 @@ func (m *Model) beamCache(s *tx.Scope, img T, k int) []*LayerCache {
 			rep = append(rep, int64(i))
 		}
 	}
-	repeated := tx.NewScope()
-	defer repeated.Free()
-	return m.Text.NewCache(s, indexSelect(repeated, img, 0, indexTensor(repeated, rep, m.Device)))
+	idx := tx.NewScope()
+	defer idx.Free()
+	return m.Text.NewRepeatedCache(s, img, indexTensor(idx, rep, m.Device))
 }
 
 // reorderCache keeps rows of the self-attention caches (see ReorderCache).

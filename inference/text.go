@@ -45,9 +45,13 @@ func newTextAttention(b *builder, p kp, hidden, kvIn, heads int64, eps float64) 
 	}
 }
 
-// keyValue projects a source sequence [B, S, C] into heads [B, H, S, D].
+// keyValue projects a source sequence [B, S, C] into heads [B, H, S, D]; s owns only the two
+// results (not the projections they are views of).
 func (a *TextAttention) keyValue(s *tx.Scope, src T) (k, v T) {
-	return splitHeads(s, a.Key.Forward(s, src), a.heads), splitHeads(s, a.Value.Forward(s, src), a.heads)
+	project := func(l *Linear) T {
+		return s.Run(func(s *tx.Scope) T { return splitHeads(s, l.Forward(s, src), a.heads) })
+	}
+	return project(a.Key), project(a.Value)
 }
 
 // attend runs attention of h's queries over k, v and the output block: LayerNorm(h + dense(attn)).
@@ -167,10 +171,22 @@ func newTextDecoder(b *builder, p kp, c TextConfig) *TextDecoder {
 
 // NewCache prepares per-layer caches for decoding over image tokens [B, N, C], owned by s: the
 // cross-attention keys and values are computed here, once.
-func (d *TextDecoder) NewCache(s *tx.Scope, image T) []*LayerCache {
+func (d *TextDecoder) NewCache(s *tx.Scope, image T) []*LayerCache { return d.newCache(s, image, nil) }
+
+// NewRepeatedCache is NewCache for beam search: the cross-attention keys and values are computed
+// once per image, and row i of the cache holds those of image rows[i] (rows: int64 [B·beams]).
+func (d *TextDecoder) NewRepeatedCache(s *tx.Scope, image, rows T) []*LayerCache {
+	return d.newCache(s, image, &rows)
+}
+
+func (d *TextDecoder) newCache(s *tx.Scope, image T, rows *T) []*LayerCache {
+	pick := func(s *tx.Scope, x T) T { return indexSelect(s, x, 0, *rows) }
 	cs := make([]*LayerCache, len(d.Layers))
 	for i, l := range d.Layers {
 		k, v := l.CrossAttention.keyValue(s, image)
+		if rows != nil { // layer by layer, so that one layer's per-image tensors are alive at a time
+			k, v = s.Update(k, pick), s.Update(v, pick)
+		}
 		cs[i] = &LayerCache{CrossK: k, CrossV: v, own: s}
 	}
 	return cs
