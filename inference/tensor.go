@@ -16,12 +16,8 @@ type T = tx.T
 // W borrows a gotch tensor (a weight) as a T; never Free it.
 func W(t *ts.Tensor) T { return tx.W(t) }
 
-func nullable(t *T) lib.Ctensor {
-	if t == nil {
-		return nil
-	}
-	return t.C
-}
+// The functions below are the libtorch operations the model uses, called directly (package tx says
+// why). Each makes its result in the scope s, which frees it; none frees its arguments.
 
 func linear(s *tx.Scope, x, w, b T) T {
 	return s.Call("linear", func(p *lib.Ctensor) { lib.AtgLinear(p, x.C, w.C, b.C) })
