@@ -34,13 +34,17 @@ type NamedParam struct {
 	Tensor *ts.Tensor
 }
 
-// NewAdamW creates the optimizer over params, sorted by name. A parameter whose data is still read
+// NewAdamW creates the optimizer over params, sorted by name, and makes the process return freed
+// tensor memory to the system at once (torchx.LimitHeapRetention). A parameter whose data is still read
 // from a memory-mapped checkpoint (inference.OpenWeights) gets its own copy first, since the
 // optimizer writes parameters in place; it panics if libtorch cannot allocate that copy (finetune.Run
 // turns the panic into an error).
 func NewAdamW(params []NamedParam, lr, beta1, beta2, eps, weightDecay float64) *AdamW {
 	ps := append([]NamedParam(nil), params...)
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
+	// Memory freed between steps (gradients, activations) must leave the process, or the next
+	// step's peak stacks on top of it (see torchx.LimitHeapRetention).
+	torchx.LimitHeapRetention()
 	for _, p := range ps {
 		if torchx.SharesMapping(p.Tensor.Ctensor()) {
 			if err := torchx.OwnData(p.Tensor.Ctensor()); err != nil {
