@@ -315,21 +315,12 @@ type candidate struct {
 	index int
 }
 
-// beamCache prepares the decoder's cache for k beams per image, owned by s: the cross-attention keys
-// and values are computed once per image, then repeated once per beam (exactly once: see
-// docs/BLIP.md on batched beam search). Projecting each image's tokens once rather than once per
-// beam gives the same numbers with a k-th of the work, the largest single cost of a beam batch.
+// beamCache prepares the decoder's cache for k beams per image, owned by s. Each image's tokens
+// are projected to cross-attention keys and values once, and its beams attend to them together,
+// rather than repeating the image once per beam (transformers' way; exactly once: see docs/BLIP.md
+// on batched beam search): a k-th of the work and of the cache's memory.
 func (m *Model) beamCache(s *tx.Scope, img T, k int) []*LayerCache {
-	b := int(img.Shape()[0])
-	rep := make([]int64, 0, b*k)
-	for i := 0; i < b; i++ {
-		for j := 0; j < k; j++ {
-			rep = append(rep, int64(i))
-		}
-	}
-	idx := tx.NewScope()
-	defer idx.Free()
-	return m.Text.NewRepeatedCache(s, img, indexTensor(idx, rep, m.Device))
+	return m.Text.NewBeamCache(s, img, int64(k))
 }
 
 // reorderCache keeps rows of the self-attention caches (see ReorderCache).

@@ -95,6 +95,21 @@ func attention(s *tx.Scope, q, k, v T, mask *T, scale float64) T {
 	})
 }
 
+// groupedAttention is attention for q [B·beams, H, T, D] against k, v [B, H, N, D], where rows
+// i·beams … i·beams+beams-1 of q are the beams of row i of k and v: the beams' queries are stacked
+// into one [beams·T] block per row, so keys and values are read once per image rather than copied
+// and read once per beam. beams = 1 is plain attention.
+func groupedAttention(s *tx.Scope, q, k, v T, mask *T, beams int64, scale float64) T {
+	if beams == 1 {
+		return attention(s, q, k, v, mask, scale)
+	}
+	sh := q.Shape() // B·beams, H, T, D
+	b, h, t, d := sh[0]/beams, sh[1], sh[2], sh[3]
+	stacked := reshape(s, permute(s, reshape(s, q, b, beams, h, t, d), 0, 2, 1, 3, 4), b, h, beams*t, d)
+	o := attention(s, stacked, k, v, mask, scale) // B, H, beams·T, D
+	return reshape(s, permute(s, reshape(s, o, b, h, beams, t, d), 0, 2, 1, 3, 4), b*beams, h, t, d)
+}
+
 // maskMin is the additive value transformers uses for masked positions: the lowest float32.
 const maskMin = -3.4028234663852886e38
 

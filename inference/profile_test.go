@@ -134,9 +134,9 @@ func profileStep(p *sectionClock, m *Model, cache []*LayerCache, feed [][]int64,
 		var x T
 		p.time("self-attention (+ KV append)", func() {
 			k, v := c.grow(l.Attention.keyValue(s, h))
-			x = l.Attention.attend(s, h, k, v, nil)
+			x = l.Attention.attend(s, h, k, v, nil, 1)
 		})
-		p.time("cross-attention", func() { x = l.CrossAttention.attend(s, x, c.CrossK, c.CrossV, nil) })
+		p.time("cross-attention", func() { x = l.CrossAttention.attend(s, x, c.CrossK, c.CrossV, nil, c.beams) })
 		p.time("MLP", func() {
 			ff := l.OutputDense.Forward(s, l.act(s, l.IntermediateDense.Forward(s, x)))
 			h = l.OutputLayerNorm.Forward(s, add(s, ff, x))

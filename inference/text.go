@@ -55,10 +55,11 @@ func (a *TextAttention) keyValue(s *tx.Scope, src T) (k, v T) {
 }
 
 // attend runs attention of h's queries over k, v and the output block: LayerNorm(h + dense(attn)).
-// mask is nil or an additive mask (see attention).
-func (a *TextAttention) attend(s *tx.Scope, h, k, v T, mask *T) T {
+// mask is nil or an additive mask (see attention). Each row of k and v serves beams rows of h
+// (see groupedAttention).
+func (a *TextAttention) attend(s *tx.Scope, h, k, v T, mask *T, beams int64) T {
 	q := splitHeads(s, a.Query.Forward(s, h), a.heads)
-	o := attention(s, q, k, v, mask, 1/math.Sqrt(float64(q.Shape()[3])))
+	o := groupedAttention(s, q, k, v, mask, beams, 1/math.Sqrt(float64(q.Shape()[3])))
 	return a.OutputLayerNorm.Forward(s, add(s, a.OutputDense.Forward(s, mergeHeads(s, o)), h))
 }
 
@@ -78,7 +79,8 @@ type TextLayer struct {
 // was made in (NewCache) owns them.
 type LayerCache struct {
 	SelfK, SelfV   T
-	CrossK, CrossV T
+	CrossK, CrossV T     // one row per image
+	beams          int64 // rows of the self-attention cache (and of the hidden states) per image
 	own            *tx.Scope
 }
 
@@ -103,8 +105,8 @@ func (c *LayerCache) grow(k, v T) (T, T) {
 // feed-forward block.
 func (l *TextLayer) Forward(s *tx.Scope, h T, c *LayerCache, mask *T) T {
 	k, v := c.grow(l.Attention.keyValue(s, h))
-	x := l.Attention.attend(s, h, k, v, mask)
-	x = l.CrossAttention.attend(s, x, c.CrossK, c.CrossV, nil)
+	x := l.Attention.attend(s, h, k, v, mask, 1)
+	x = l.CrossAttention.attend(s, x, c.CrossK, c.CrossV, nil, c.beams)
 	ff := l.OutputDense.Forward(s, l.act(s, l.IntermediateDense.Forward(s, x)))
 	return l.OutputLayerNorm.Forward(s, add(s, ff, x))
 }
@@ -171,23 +173,18 @@ func newTextDecoder(b *builder, p kp, c TextConfig) *TextDecoder {
 
 // NewCache prepares per-layer caches for decoding over image tokens [B, N, C], owned by s: the
 // cross-attention keys and values are computed here, once.
-func (d *TextDecoder) NewCache(s *tx.Scope, image T) []*LayerCache { return d.newCache(s, image, nil) }
-
-// NewRepeatedCache is NewCache for beam search: the cross-attention keys and values are computed
-// once per image, and row i of the cache holds those of image rows[i] (rows: int64 [B·beams]).
-func (d *TextDecoder) NewRepeatedCache(s *tx.Scope, image, rows T) []*LayerCache {
-	return d.newCache(s, image, &rows)
+func (d *TextDecoder) NewCache(s *tx.Scope, image T) []*LayerCache {
+	return d.NewBeamCache(s, image, 1)
 }
 
-func (d *TextDecoder) newCache(s *tx.Scope, image T, rows *T) []*LayerCache {
-	pick := func(s *tx.Scope, x T) T { return indexSelect(s, x, 0, *rows) }
+// NewBeamCache is NewCache for beam search with beams rows per image (the decoder's rows are image
+// 0's beams, then image 1's, ...): the cross-attention keys and values are computed and held once
+// per image, and each image's beams attend to them together (see groupedAttention).
+func (d *TextDecoder) NewBeamCache(s *tx.Scope, image T, beams int64) []*LayerCache {
 	cs := make([]*LayerCache, len(d.Layers))
 	for i, l := range d.Layers {
 		k, v := l.CrossAttention.keyValue(s, image)
-		if rows != nil { // layer by layer, so that one layer's per-image tensors are alive at a time
-			k, v = s.Update(k, pick), s.Update(v, pick)
-		}
-		cs[i] = &LayerCache{CrossK: k, CrossV: v, own: s}
+		cs[i] = &LayerCache{CrossK: k, CrossV: v, beams: beams, own: s}
 	}
 	return cs
 }
