@@ -89,6 +89,11 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	}
 	fmt.Fprintf(w, "threads     %d libtorch intra-op threads (%d physical cores; --threads N to change)\n", r.Threads, PhysicalCores())
 	fmt.Fprintf(w, "jpeg        %s%s\n", inference.JPEGDecoder(), loadedFrom(mappedLibrary("libjpeg.so.62")))
+	if err := inference.CheckPrecision(inference.BF16, gotch.CPU); err != nil {
+		fmt.Fprintf(w, "bf16        not on this CPU: %v\n", err)
+	} else {
+		fmt.Fprintf(w, "bf16        yes: this CPU multiplies bfloat16 natively (--precision bf16)\n")
+	}
 	if r.Display != "" {
 		fmt.Fprintf(w, "display     %s\n", r.Display)
 	} else {

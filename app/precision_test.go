@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/captune/captune/inference"
+	"github.com/sugarme/gotch"
 )
 
 // captune caption --precision bf16 captions the bundled model's kind of images as fp32 does, but
@@ -45,5 +48,20 @@ func TestCaptionPrecisionBF16(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"caption", "--precision", "fp8", imgs}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "want fp32 or bf16") {
 		t.Errorf("--precision fp8: exit %d, stderr %q; want 2 naming fp32 and bf16", code, stderr.String())
+	}
+}
+
+// captune doctor says whether this CPU computes bf16 natively.
+func TestDoctorSaysBF16(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"doctor"}, &out, &errb); code != 0 {
+		t.Fatalf("doctor exited %d: %s%s", code, out.String(), errb.String())
+	}
+	want := "bf16        yes"
+	if inference.CheckPrecision(inference.BF16, gotch.CPU) != nil {
+		want = "bf16        not on this CPU"
+	}
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("doctor does not say %q:\n%s", want, out.String())
 	}
 }
