@@ -122,46 +122,19 @@ func (c *Client) transfer(ctx context.Context, repo string, f remoteFile, blob s
 
 // transferOnce makes one GET for the bytes of f that part does not hold yet and appends them.
 func (c *Client) transferOnce(ctx context.Context, repo string, f remoteFile, part string, p *progress) error {
-	out, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o644)
+	out, have, err := openPart(part, f.size)
 	if err != nil {
-		return writeError(part, err)
+		return err
 	}
 	defer out.Close()
-	st, err := out.Stat()
-	if err != nil {
-		return writeError(part, err)
-	}
-	have := st.Size()
-	if have > f.size {
-		if err := out.Truncate(0); err != nil {
-			return writeError(part, err)
-		}
-		have = 0
-	}
 	p.setFileDone(have)
 	if have == f.size {
 		return nil
 	}
 
-	stall := c.StallTimeout
-	if stall <= 0 {
-		stall = time.Minute
-	}
-	reqCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	timer := time.AfterFunc(stall, func() { cancel(errStalled) })
-	defer timer.Stop()
-	failed := func(err error) error {
-		if errors.Is(context.Cause(reqCtx), errStalled) {
-			return retryable{fmt.Errorf("%w: no data from %s for %s", ErrNetwork, hostOf(f.url), stall)}
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return retryable{networkError(f.url, err)}
-	}
-
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, f.url, nil)
+	g := newStallGuard(ctx, c.StallTimeout)
+	defer g.stop()
+	req, err := http.NewRequestWithContext(g.reqCtx, http.MethodGet, f.url, nil)
 	if err != nil {
 		return err
 	}
@@ -171,54 +144,17 @@ func (c *Client) transferOnce(ctx context.Context, repo string, f remoteFile, pa
 	}
 	resp, err := c.withRedirects().Do(req)
 	if err != nil {
-		return failed(err)
+		return g.failed(f.url, err)
 	}
 	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusPartialContent:
-		if start, ok := contentRangeStart(resp.Header.Get("Content-Range")); !ok || start != have {
-			out.Truncate(0)
-			return retryable{fmt.Errorf("%w: asked to resume at byte %d, the server answered %q", ErrNetwork, have, resp.Header.Get("Content-Range"))}
-		}
-	case http.StatusOK:
-		if have > 0 {
-			// The server ignored the Range header and sends the whole file: start over.
-			if err := out.Truncate(0); err != nil {
-				return writeError(part, err)
-			}
-			have = 0
-			p.setFileDone(0)
-		}
-	case http.StatusRequestedRangeNotSatisfiable:
-		out.Truncate(0)
-		return retryable{fmt.Errorf("%w: the server cannot resume at byte %d (416)", ErrNetwork, have)}
-	default:
-		se := c.statusError(resp, repo, f.commit, f.name)
-		if se.temporary() {
-			return retryable{se}
-		}
-		return se
+	if have, err = c.resumeAt(resp, repo, f, out, part, have, p); err != nil {
+		return err
 	}
 	if _, err := out.Seek(have, io.SeekStart); err != nil {
 		return writeError(part, err)
 	}
-	buf := make([]byte, 256<<10)
-	for have < f.size {
-		n, rerr := resp.Body.Read(buf[:min(int64(len(buf)), f.size-have)])
-		if n > 0 {
-			timer.Reset(stall)
-			if _, err := out.Write(buf[:n]); err != nil {
-				return writeError(part, err)
-			}
-			have += int64(n)
-			p.received(int64(n))
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return failed(rerr)
-		}
+	if have, err = g.receive(resp.Body, out, part, f, have, p); err != nil {
+		return err
 	}
 	if have < f.size {
 		return retryable{fmt.Errorf("%w: %s sent %d of %d bytes", ErrNetwork, hostOf(f.url), have, f.size)}
@@ -231,6 +167,121 @@ func (c *Client) transferOnce(ctx context.Context, repo string, f remoteFile, pa
 		return writeError(part, err)
 	}
 	return nil
+}
+
+// openPart opens the partial file part of a file of size bytes for appending and returns how
+// many bytes it holds; one longer than the file is emptied.
+func openPart(part string, size int64) (*os.File, int64, error) {
+	out, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, 0, writeError(part, err)
+	}
+	st, err := out.Stat()
+	if err != nil {
+		out.Close()
+		return nil, 0, writeError(part, err)
+	}
+	have := st.Size()
+	if have > size {
+		if err := out.Truncate(0); err != nil {
+			out.Close()
+			return nil, 0, writeError(part, err)
+		}
+		have = 0
+	}
+	return out, have, nil
+}
+
+// resumeAt checks the server's answer to a request for the bytes of f from have on, and returns
+// where the body starts: have, or 0 when the server sends the whole file (out is then emptied).
+func (c *Client) resumeAt(resp *http.Response, repo string, f remoteFile, out *os.File, part string, have int64, p *progress) (int64, error) {
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		if start, ok := contentRangeStart(resp.Header.Get("Content-Range")); !ok || start != have {
+			out.Truncate(0)
+			return 0, retryable{fmt.Errorf("%w: asked to resume at byte %d, the server answered %q", ErrNetwork, have, resp.Header.Get("Content-Range"))}
+		}
+	case http.StatusOK:
+		if have > 0 {
+			// The server ignored the Range header and sends the whole file: start over.
+			if err := out.Truncate(0); err != nil {
+				return 0, writeError(part, err)
+			}
+			have = 0
+			p.setFileDone(0)
+		}
+	case http.StatusRequestedRangeNotSatisfiable:
+		out.Truncate(0)
+		return 0, retryable{fmt.Errorf("%w: the server cannot resume at byte %d (416)", ErrNetwork, have)}
+	default:
+		se := c.statusError(resp, repo, f.commit, f.name)
+		if se.temporary() {
+			return 0, retryable{se}
+		}
+		return 0, se
+	}
+	return have, nil
+}
+
+// stallGuard cancels a request that receives nothing for its stall timeout (Client.StallTimeout,
+// a minute by default); every read that brings bytes restarts the clock.
+type stallGuard struct {
+	ctx    context.Context // the caller's: its cancellation is not a network failure
+	reqCtx context.Context // the request's
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+	stall  time.Duration
+}
+
+func newStallGuard(ctx context.Context, stall time.Duration) *stallGuard {
+	if stall <= 0 {
+		stall = time.Minute
+	}
+	g := &stallGuard{ctx: ctx, stall: stall}
+	g.reqCtx, g.cancel = context.WithCancelCause(ctx)
+	g.timer = time.AfterFunc(stall, func() { g.cancel(errStalled) })
+	return g
+}
+
+func (g *stallGuard) stop() {
+	g.timer.Stop()
+	g.cancel(nil)
+}
+
+// failed classifies a failed request or read of url: a stall or a network error may be retried,
+// the caller's cancellation may not.
+func (g *stallGuard) failed(url string, err error) error {
+	if errors.Is(context.Cause(g.reqCtx), errStalled) {
+		return retryable{fmt.Errorf("%w: no data from %s for %s", ErrNetwork, hostOf(url), g.stall)}
+	}
+	if g.ctx.Err() != nil {
+		return g.ctx.Err()
+	}
+	return retryable{networkError(url, err)}
+}
+
+// receive appends body to out, which holds the first have bytes of f, until f is complete or the
+// body ends, and returns how many bytes out then holds.
+func (g *stallGuard) receive(body io.Reader, out *os.File, part string, f remoteFile, have int64, p *progress) (int64, error) {
+	buf := make([]byte, 256<<10)
+	for have < f.size {
+		n, rerr := body.Read(buf[:min(int64(len(buf)), f.size-have)])
+		if n > 0 {
+			g.timer.Reset(g.stall)
+			if _, err := out.Write(buf[:n]); err != nil {
+				return have, writeError(part, err)
+			}
+			have += int64(n)
+			p.received(int64(n))
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return have, g.failed(f.url, rerr)
+		}
+	}
+	return have, nil
 }
 
 // contentRangeStart reads the first byte position of "bytes START-END/TOTAL".
