@@ -56,6 +56,21 @@ func WriteDataset(ctx context.Context, dir string, cfg Config, n int, format For
 	if format != FormatSidecar && format != FormatJSONL {
 		return fmt.Errorf("caption format %q: want %q or %q", format, FormatSidecar, FormatJSONL)
 	}
+	if err := makeEmptyDir(dir); err != nil {
+		return err
+	}
+	captions, err := writeSamples(ctx, dir, cfg, n, format, onProgress)
+	if err != nil {
+		return err
+	}
+	if format == FormatJSONL {
+		return writeMetadata(dir, captions)
+	}
+	return nil
+}
+
+// makeEmptyDir creates dir if missing and refuses it with ErrDirNotEmpty if it holds anything.
+func makeEmptyDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create output folder: %w", err)
 	}
@@ -66,16 +81,23 @@ func WriteDataset(ctx context.Context, dir string, cfg Config, n int, format For
 	if len(entries) > 0 {
 		return fmt.Errorf("%s holds %d entries: %w", dir, len(entries), ErrDirNotEmpty)
 	}
+	return nil
+}
 
+// sampleResult is what a worker of writeSamples reports for sample i.
+type sampleResult struct {
+	i       int
+	caption string
+	err     error
+}
+
+// writeSamples writes samples 0 to n-1 on all cores and returns their captions in order. The first
+// failure cancels the rest and is returned.
+func writeSamples(ctx context.Context, dir string, cfg Config, n int, format Format, onProgress func(done, total int)) ([]string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type result struct {
-		i       int
-		caption string
-		err     error
-	}
 	jobs := make(chan int)
-	results := make(chan result)
+	results := make(chan sampleResult)
 	workers := min(runtime.GOMAXPROCS(0), n)
 	var wg sync.WaitGroup
 	for range workers {
@@ -85,7 +107,7 @@ func WriteDataset(ctx context.Context, dir string, cfg Config, n int, format For
 			for i := range jobs {
 				c, err := writeSample(dir, cfg, i, n, format)
 				select {
-				case results <- result{i, c, err}:
+				case results <- sampleResult{i, c, err}:
 				case <-ctx.Done():
 					return
 				}
@@ -124,28 +146,29 @@ func WriteDataset(ctx context.Context, dir string, cfg Config, n int, format For
 		}
 	}
 	if firstErr != nil {
-		return firstErr
+		return nil, firstErr
 	}
 	if done < n {
-		return fmt.Errorf("write dataset: %d of %d images written: %w", done, n, context.Cause(ctx))
+		return nil, fmt.Errorf("write dataset: %d of %d images written: %w", done, n, context.Cause(ctx))
 	}
-	if format == FormatJSONL {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		for i, c := range captions {
-			if err := enc.Encode(struct {
-				FileName string `json:"file_name"`
-				Text     string `json:"text"`
-			}{FileName(i, n), c}); err != nil {
-				return fmt.Errorf("encode %s line %d: %w", MetadataFile, i+1, err)
-			}
-		}
-		if err := atomicfile.WriteFile(filepath.Join(dir, MetadataFile), buf.Bytes(), 0o644); err != nil {
-			return err
+	return captions, nil
+}
+
+// writeMetadata writes the metadata.jsonl of FormatJSONL: one line per sample, in order.
+func writeMetadata(dir string, captions []string) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	n := len(captions)
+	for i, c := range captions {
+		if err := enc.Encode(struct {
+			FileName string `json:"file_name"`
+			Text     string `json:"text"`
+		}{FileName(i, n), c}); err != nil {
+			return fmt.Errorf("encode %s line %d: %w", MetadataFile, i+1, err)
 		}
 	}
-	return nil
+	return atomicfile.WriteFile(filepath.Join(dir, MetadataFile), buf.Bytes(), 0o644)
 }
 
 // writeSample writes one image, and in the sidecar format its caption, and returns the caption.
