@@ -57,27 +57,11 @@ func (sc *scanResult) sidecarStems() []string {
 // Open does not take the lock file; a program that will edit and save calls Lock.
 func Open(root string, opts OpenOptions) (*Dataset, Report, error) {
 	var rep Report
-	abs, err := filepath.Abs(root)
+	d, err := newDataset(root, opts)
 	if err != nil {
 		return nil, rep, fmt.Errorf("open dataset %s: %w", root, err)
-	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return nil, rep, fmt.Errorf("open dataset %s: %w", root, err)
-	}
-	if !fi.IsDir() {
-		return nil, rep, fmt.Errorf("open dataset %s: not a folder", root)
-	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, rep, fmt.Errorf("open dataset %s: %w", root, err)
-	}
-	if opts.Source != "" && !opts.Source.valid() {
-		return nil, rep, fmt.Errorf("open dataset %s: unknown format %q", root, opts.Source)
 	}
 	opts.SidecarExt = normalizeExt(opts.SidecarExt)
-	d := &Dataset{root: abs, realRoot: real, stamps: map[string]stamp{}, index: map[string]int{}}
-
 	sc, err := d.scan(opts, &rep)
 	if err != nil {
 		return nil, rep, fmt.Errorf("open dataset %s: %w", root, err)
@@ -85,26 +69,79 @@ func Open(root string, opts OpenOptions) (*Dataset, Report, error) {
 	d.cleanProjectDir(&rep)
 	d.removedTemps = rep.RemovedTemps
 	proj := d.loadProject(&rep)
-	d.column = opts.TextColumn
-	ext := opts.SidecarExt
-	format := opts.Source
-	if proj != nil {
-		if d.column == "" {
-			d.column = proj.TextColumn
-		}
-		if ext == "" {
-			ext = normalizeExt(proj.SidecarExt)
-		}
-		if format == "" && proj.Format.valid() {
-			format = proj.Format
-		}
-	}
+	format, ext := d.recordedFormat(opts, proj)
 	d.buildItems(sc.images)
 
 	var cocoFiles []parsedCOCO
 	if format == "" || format == FormatCOCO {
 		cocoFiles = d.parseCOCOFiles(sc.json, &rep)
 	}
+	d.format, d.sidecarExt = d.detectFormat(sc, cocoFiles, format, ext)
+	switch d.format {
+	case FormatSidecar:
+		d.loadSidecars(sc, &rep)
+	case FormatJSONL:
+		d.loadJSONL(sc.jsonl, &rep)
+	case FormatCOCO:
+		d.loadCOCO(cocoFiles, &rep)
+	case FormatCSV:
+		d.loadCSV(sc.csv, &rep)
+	}
+	d.reportUnused(sc, cocoFiles, &rep)
+	d.applyProject(proj)
+	d.saved = append([]*Item(nil), d.items...)
+	d.summarize(&rep)
+	return d, rep, nil
+}
+
+// newDataset returns an empty dataset rooted at the folder root, after checking that root is a
+// folder and that opts names a known format.
+func newDataset(root string, opts OpenOptions) (*Dataset, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, errors.New("not a folder")
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Source != "" && !opts.Source.valid() {
+		return nil, fmt.Errorf("unknown format %q", opts.Source)
+	}
+	return &Dataset{root: abs, realRoot: real, stamps: map[string]stamp{}, index: map[string]int{}}, nil
+}
+
+// recordedFormat sets the caption column and returns the format and sidecar extension to read:
+// those opts asks for, else those project.json (proj, may be nil) records, else "" to detect.
+func (d *Dataset) recordedFormat(opts OpenOptions, proj *projectFile) (Format, string) {
+	d.column = opts.TextColumn
+	format, ext := opts.Source, opts.SidecarExt
+	if proj == nil {
+		return format, ext
+	}
+	if d.column == "" {
+		d.column = proj.TextColumn
+	}
+	if ext == "" {
+		ext = normalizeExt(proj.SidecarExt)
+	}
+	if format == "" && proj.Format.valid() {
+		format = proj.Format
+	}
+	return format, ext
+}
+
+// detectFormat fills in what the user and project.json left open: the first format found of
+// metadata.jsonl, COCO JSON, sidecar files and CSV (sidecars when there are no captions yet), and
+// for sidecars the extension most images have (.txt when none has one).
+func (d *Dataset) detectFormat(sc *scanResult, cocoFiles []parsedCOCO, format Format, ext string) (Format, string) {
 	if format == "" {
 		switch {
 		case len(sc.jsonl) > 0:
@@ -124,37 +161,32 @@ func Open(root string, opts OpenOptions) (*Dataset, Report, error) {
 			ext = ".txt"
 		}
 	}
-	d.format, d.sidecarExt = format, ext
+	return format, ext
+}
 
-	switch format {
-	case FormatSidecar:
-		d.loadSidecars(sc, &rep)
-	case FormatJSONL:
-		d.loadJSONL(sc.jsonl, &rep)
-	case FormatCOCO:
-		d.loadCOCO(cocoFiles, &rep)
-	case FormatCSV:
-		d.loadCSV(sc.csv, &rep)
+// applyProject applies the origins, review states and splits project.json (proj, may be nil)
+// records, and keeps its entries for images not found so that saving does not drop them.
+func (d *Dataset) applyProject(proj *projectFile) {
+	if proj == nil {
+		return
 	}
-	d.reportUnused(sc, cocoFiles, &rep)
-
-	if proj != nil {
-		d.splitsAssigned = proj.SplitsAssigned
-		for _, it := range d.items {
-			proj.apply(it)
-		}
-		d.projectExtra = map[string]projectItem{}
-		for p, pi := range proj.Items {
-			if _, ok := d.index[p]; !ok {
-				d.projectExtra[p] = pi
-			}
+	d.splitsAssigned = proj.SplitsAssigned
+	for _, it := range d.items {
+		proj.apply(it)
+	}
+	d.projectExtra = map[string]projectItem{}
+	for p, pi := range proj.Items {
+		if _, ok := d.index[p]; !ok {
+			d.projectExtra[p] = pi
 		}
 	}
-	d.saved = append([]*Item(nil), d.items...)
+}
 
-	rep.Source, rep.Images = format, len(d.items)
-	if format == FormatSidecar {
-		rep.SidecarExt = ext
+// summarize fills in the counts of rep for the dataset just read.
+func (d *Dataset) summarize(rep *Report) {
+	rep.Source, rep.Images = d.format, len(d.items)
+	if d.format == FormatSidecar {
+		rep.SidecarExt = d.sidecarExt
 	}
 	for _, s := range d.sources {
 		rep.SourceFiles = append(rep.SourceFiles, s.rel)
@@ -166,113 +198,143 @@ func Open(root string, opts OpenOptions) (*Dataset, Report, error) {
 		rep.Captions += len(it.Captions)
 	}
 	rep.Uncaptioned = rep.Images - rep.Captioned
-	return d, rep, nil
 }
 
 // scan walks the folder and sorts what it finds by name. Symlinks are followed only to files
 // inside the root; symlinked folders are never entered (that also rules out cycles).
 func (d *Dataset) scan(opts OpenOptions, rep *Report) (*scanResult, error) {
-	sc := &scanResult{captionFiles: map[string]string{}}
-	sideExts := map[string]bool{}
+	s := &scanner{d: d, opts: opts, rep: rep, sc: &scanResult{captionFiles: map[string]string{}}, sideExts: map[string]bool{}}
 	for _, e := range sidecarExts {
-		sideExts[e] = true
+		s.sideExts[e] = true
 	}
 	if opts.SidecarExt != "" {
-		sideExts[strings.ToLower(opts.SidecarExt)] = true
+		s.sideExts[strings.ToLower(opts.SidecarExt)] = true
+	}
+	if err := s.walk(d.root, ""); err != nil {
+		return nil, err
 	}
 	// Scan warnings are sorted by file at the end: directories are read unsorted, which saves a
 	// sort of 100,000 names on a large flat folder (the lists below are sorted once anyway).
-	var warns []Warning
-	warn := func(kind WarningKind, rel, format string, args ...any) {
-		warns = append(warns, Warning{Kind: kind, File: rel, Msg: fmt.Sprintf(format, args...)})
-	}
-	var walk func(dirAbs, dirRel string) error
-	walk = func(dirAbs, dirRel string) error {
-		f, err := os.Open(dirAbs)
-		if err != nil {
-			return err
-		}
-		entries, err := f.ReadDir(-1)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		for _, de := range entries {
-			name := de.Name()
-			rel, p := name, dirAbs+string(filepath.Separator)+name
-			if dirRel != "" {
-				rel = dirRel + "/" + name
-			}
-			if isTempName(name) {
-				d.leftoverTemp(p, rel, name, rep, warn)
-				continue
-			}
-			if de.IsDir() {
-				if strings.HasPrefix(name, ".") {
-					continue
-				}
-				if !opts.Recursive && !d.shallowFolder(rel) {
-					rep.InSubfolders += countImages(p)
-					continue
-				}
-				if err := walk(p, rel); err != nil {
-					warn(WarnUnreadable, rel, "%v", err)
-				}
-				continue
-			}
-			if strings.HasPrefix(name, ".") {
-				continue
-			}
-			ext := strings.ToLower(path.Ext(name))
-			isJSONL := name == "metadata.jsonl"
-			if !imageExts[ext] && !sideExts[ext] && !isJSONL && ext != ".json" && ext != ".csv" {
-				continue
-			}
-			if !opts.Recursive && dirRel == "annotations" && ext != ".json" {
-				continue // entered only for COCO annotation files
-			}
-			if !utf8.ValidString(rel) {
-				warn(WarnUnreadable, strings.ToValidUTF8(rel, "\uFFFD"), "file name is not valid UTF-8; ignored")
-				continue
-			}
-			if de.Type()&fs.ModeSymlink != 0 {
-				real, inside := resolveInside(d.realRoot, p)
-				if !inside {
-					warn(WarnUnsafePath, rel, "symbolic link leads outside the dataset folder; ignored")
-					continue
-				}
-				if fi, err := os.Stat(real); err != nil || !fi.Mode().IsRegular() {
-					warn(WarnIgnored, rel, "symbolic link to something other than a file; ignored")
-					continue
-				}
-			} else if !de.Type().IsRegular() {
-				continue
-			}
-			switch {
-			case imageExts[ext]:
-				sc.images = append(sc.images, rel)
-			case isJSONL:
-				sc.jsonl = append(sc.jsonl, rel)
-			case ext == ".json":
-				sc.json = append(sc.json, rel)
-			case ext == ".csv":
-				sc.csv = append(sc.csv, rel)
-			default:
-				sc.captionFiles[lowerExt(rel)] = rel
-			}
-		}
-		return nil
-	}
-	if err := walk(d.root, ""); err != nil {
-		return nil, err
-	}
-	sort.SliceStable(warns, func(a, b int) bool { return warns[a].File < warns[b].File })
-	rep.Warnings = append(rep.Warnings, warns...)
+	sort.SliceStable(s.warns, func(a, b int) bool { return s.warns[a].File < s.warns[b].File })
+	rep.Warnings = append(rep.Warnings, s.warns...)
 	sort.Strings(d.leftovers)
+	sc := s.sc
 	for _, l := range [][]string{sc.images, sc.jsonl, sc.json, sc.csv} {
 		sort.Strings(l)
 	}
 	return sc, nil
+}
+
+// scanner is one walk of scan: what it found so far and the warnings it collected.
+type scanner struct {
+	d        *Dataset
+	opts     OpenOptions
+	rep      *Report
+	sc       *scanResult
+	sideExts map[string]bool // lower-case extensions of sidecar candidates
+	warns    []Warning
+}
+
+func (s *scanner) warn(kind WarningKind, rel, format string, args ...any) {
+	s.warns = append(s.warns, Warning{Kind: kind, File: rel, Msg: fmt.Sprintf(format, args...)})
+}
+
+// walk reads the folder dirAbs (dirRel within the root, "" for the root itself).
+func (s *scanner) walk(dirAbs, dirRel string) error {
+	f, err := os.Open(dirAbs)
+	if err != nil {
+		return err
+	}
+	entries, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	for _, de := range entries {
+		name := de.Name()
+		rel, p := name, dirAbs+string(filepath.Separator)+name
+		if dirRel != "" {
+			rel = dirRel + "/" + name
+		}
+		switch {
+		case isTempName(name):
+			s.d.leftoverTemp(p, rel, name, s.rep, s.warn)
+		case de.IsDir():
+			s.dir(p, rel, name)
+		default:
+			s.file(de, p, rel, dirRel)
+		}
+	}
+	return nil
+}
+
+// dir enters a sub-folder, unless it is hidden or the open is not recursive and it is not one
+// of the folders a shallow open reads; the images of a folder left out are counted.
+func (s *scanner) dir(p, rel, name string) {
+	if strings.HasPrefix(name, ".") {
+		return
+	}
+	if !s.opts.Recursive && !s.d.shallowFolder(rel) {
+		s.rep.InSubfolders += countImages(p)
+		return
+	}
+	if err := s.walk(p, rel); err != nil {
+		s.warn(WarnUnreadable, rel, "%v", err)
+	}
+}
+
+// file adds a file of the folder dirRel to the list its name says, if any.
+func (s *scanner) file(de fs.DirEntry, p, rel, dirRel string) {
+	name := de.Name()
+	if strings.HasPrefix(name, ".") {
+		return
+	}
+	ext := strings.ToLower(path.Ext(name))
+	isJSONL := name == "metadata.jsonl"
+	if !imageExts[ext] && !s.sideExts[ext] && !isJSONL && ext != ".json" && ext != ".csv" {
+		return
+	}
+	if !s.opts.Recursive && dirRel == "annotations" && ext != ".json" {
+		return // entered only for COCO annotation files
+	}
+	if !utf8.ValidString(rel) {
+		s.warn(WarnUnreadable, strings.ToValidUTF8(rel, "\uFFFD"), "file name is not valid UTF-8; ignored")
+		return
+	}
+	if !s.regular(de, p, rel) {
+		return
+	}
+	sc := s.sc
+	switch {
+	case imageExts[ext]:
+		sc.images = append(sc.images, rel)
+	case isJSONL:
+		sc.jsonl = append(sc.jsonl, rel)
+	case ext == ".json":
+		sc.json = append(sc.json, rel)
+	case ext == ".csv":
+		sc.csv = append(sc.csv, rel)
+	default:
+		sc.captionFiles[lowerExt(rel)] = rel
+	}
+}
+
+// regular reports whether an entry is a regular file or a symbolic link to one inside the root,
+// warning about the links it ignores.
+func (s *scanner) regular(de fs.DirEntry, p, rel string) bool {
+	if de.Type()&fs.ModeSymlink == 0 {
+		return de.Type().IsRegular()
+	}
+	real, inside := resolveInside(s.d.realRoot, p)
+	if !inside {
+		s.warn(WarnUnsafePath, rel, "symbolic link leads outside the dataset folder; ignored")
+		return false
+	}
+	if fi, err := os.Stat(real); err != nil || !fi.Mode().IsRegular() {
+		s.warn(WarnIgnored, rel, "symbolic link to something other than a file; ignored")
+		return false
+	}
+	return true
 }
 
 // leftoverTemp handles a Captune temporary file found by the walk: the leftover of a killed
