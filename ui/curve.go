@@ -173,16 +173,13 @@ func smoothed(pts []curvePoint, weight float64) []curvePoint {
 	return out
 }
 
+// build lays the plot out again for the current size and points.
 func (r *curveRenderer) build() {
 	r.c.mu.Lock()
 	loss := downsample(r.c.loss, curveMaxPoints)
 	val := append([]curvePoint(nil), r.c.val...)
 	r.c.mu.Unlock()
 
-	fg := theme.Color(theme.ColorNameForeground)
-	faint := theme.Color(theme.ColorNameDisabled)
-	primary := theme.Color(theme.ColorNamePrimary)
-	valColor := theme.Color(theme.ColorNameWarning)
 	r.bg.FillColor = theme.Color(theme.ColorNameInputBackground)
 	r.bg.Resize(r.size)
 	r.objects = []fyne.CanvasObject{r.bg}
@@ -193,38 +190,70 @@ func (r *curveRenderer) build() {
 		r.objects = append(r.objects, r.empty)
 		return
 	}
-
-	const left, right, top, bottom = 52, 16, 28, 26
-	pw, ph := r.size.Width-left-right, r.size.Height-top-bottom
-	if pw < 10 || ph < 10 {
+	a, ok := newPlotArea(r.size, loss, val)
+	if !ok {
 		return
 	}
+	primary := theme.Color(theme.ColorNamePrimary)
+	valColor := theme.Color(theme.ColorNameWarning)
+	r.buildAxes(a)
+	r.buildSeries(a, loss, val, primary, valColor)
+	r.buildLabels(a)
+	r.objects = append(r.objects, r.legendObjects(a.left, primary, valColor, len(val) > 0)...)
+}
+
+// plotArea maps steps and losses to positions in the widget: the plot's rectangle and the value
+// range it shows (the data's, widened by 5% each way).
+type plotArea struct {
+	left, top, width, height float32
+	lo, hi                   float64
+	maxStep                  int
+}
+
+// newPlotArea fits the points into a widget of size s, leaving room for the labels; false when
+// the widget is too small to plot in.
+func newPlotArea(s fyne.Size, series ...[]curvePoint) (plotArea, bool) {
+	const left, right, top, bottom = 52, 16, 28, 26
+	a := plotArea{left: left, top: top, width: s.Width - left - right, height: s.Height - top - bottom}
+	if a.width < 10 || a.height < 10 {
+		return a, false
+	}
 	lo, hi := math.Inf(1), math.Inf(-1)
-	maxStep := 1
-	for _, ps := range [][]curvePoint{loss, val} {
+	a.maxStep = 1
+	for _, ps := range series {
 		for _, p := range ps {
 			lo, hi = math.Min(lo, p.v), math.Max(hi, p.v)
-			maxStep = max(maxStep, p.step)
+			a.maxStep = max(a.maxStep, p.step)
 		}
 	}
 	if hi-lo < 1e-9 {
 		lo, hi = lo-0.5, hi+0.5
 	}
 	margin := (hi - lo) * 0.05
-	lo, hi = lo-margin, hi+margin
-	pos := func(p curvePoint) fyne.Position {
-		x := left + pw*float32(p.step)/float32(maxStep)
-		y := top + ph*float32((hi-p.v)/(hi-lo))
-		return fyne.NewPos(x, y)
-	}
+	a.lo, a.hi = lo-margin, hi+margin
+	return a, true
+}
 
+func (a plotArea) pos(p curvePoint) fyne.Position {
+	x := a.left + a.width*float32(p.step)/float32(a.maxStep)
+	y := a.top + a.height*float32((a.hi-p.v)/(a.hi-a.lo))
+	return fyne.NewPos(x, y)
+}
+
+func (r *curveRenderer) buildAxes(a plotArea) {
+	fg := theme.Color(theme.ColorNameForeground)
+	bottom := a.top + a.height
 	r.axisX.StrokeColor, r.axisY.StrokeColor = fg, fg
-	r.axisY.Position1, r.axisY.Position2 = fyne.NewPos(left, top), fyne.NewPos(left, top+ph)
-	r.axisX.Position1, r.axisX.Position2 = fyne.NewPos(left, top+ph), fyne.NewPos(left+pw, top+ph)
+	r.axisY.Position1, r.axisY.Position2 = fyne.NewPos(a.left, a.top), fyne.NewPos(a.left, bottom)
+	r.axisX.Position1, r.axisX.Position2 = fyne.NewPos(a.left, bottom), fyne.NewPos(a.left+a.width, bottom)
 	r.objects = append(r.objects, r.axisX, r.axisY)
+}
 
-	r.raw = r.lines(r.raw, loss, pos, faint, 1)
-	r.smooth = r.lines(r.smooth, smoothed(loss, 0.8), pos, primary, 2)
+// buildSeries draws the training loss, raw (faint) and smoothed, and the validation losses as dots.
+func (r *curveRenderer) buildSeries(a plotArea, loss, val []curvePoint, primary, valColor color.Color) {
+	faint := theme.Color(theme.ColorNameDisabled)
+	r.raw = r.lines(r.raw, loss, a.pos, faint, 1)
+	r.smooth = r.lines(r.smooth, smoothed(loss, 0.8), a.pos, primary, 2)
 	for _, l := range r.raw[:max(len(loss)-1, 0)] {
 		r.objects = append(r.objects, l)
 	}
@@ -237,30 +266,35 @@ func (r *curveRenderer) build() {
 	for i, p := range val {
 		d := r.dots[i]
 		d.FillColor = valColor
-		c := pos(p)
+		c := a.pos(p)
 		d.Move(c.SubtractXY(4, 4))
 		d.Resize(fyne.NewSize(8, 8))
 		r.objects = append(r.objects, d)
 	}
+}
 
-	texts := []string{fmt.Sprintf("%.3g", hi), fmt.Sprintf("%.3g", (hi+lo)/2), fmt.Sprintf("%.3g", lo), "0", fmt.Sprintf("step %d", maxStep)}
+// buildLabels writes the loss at the top, middle and bottom of the y axis, and the first and last
+// step under the x axis.
+func (r *curveRenderer) buildLabels(a plotArea) {
+	fg := theme.Color(theme.ColorNameForeground)
+	lo, hi := a.lo, a.hi
+	texts := []string{fmt.Sprintf("%.3g", hi), fmt.Sprintf("%.3g", (hi+lo)/2), fmt.Sprintf("%.3g", lo), "0", fmt.Sprintf("step %d", a.maxStep)}
 	for i, t := range r.labels {
 		t.Text = texts[i]
 		t.Color = fg
 		ts := t.MinSize()
 		switch i {
 		case 0, 1, 2:
-			y := top + ph*float32(i)/2 - ts.Height/2
-			t.Move(fyne.NewPos(left-ts.Width-4, y))
+			y := a.top + a.height*float32(i)/2 - ts.Height/2
+			t.Move(fyne.NewPos(a.left-ts.Width-4, y))
 		case 3:
-			t.Move(fyne.NewPos(left-ts.Width/2, top+ph+4))
+			t.Move(fyne.NewPos(a.left-ts.Width/2, a.top+a.height+4))
 		case 4:
-			t.Move(fyne.NewPos(left+pw-ts.Width, top+ph+4))
+			t.Move(fyne.NewPos(a.left+a.width-ts.Width, a.top+a.height+4))
 		}
 		t.Refresh()
 		r.objects = append(r.objects, t)
 	}
-	r.objects = append(r.objects, r.legendObjects(left, primary, valColor, len(val) > 0)...)
 }
 
 // lines positions len(pts)-1 segments joining pts, reusing the line objects of the last draw.
