@@ -51,6 +51,9 @@ ROWS = {  # row: (captune flags, transformers job)
     "full": ([], "full"),
     "frozen": (["--freeze-vision", "--feature-cache", "off"], "frozen"),
     "cache": (["--freeze-vision", "--feature-cache", "auto"], "frozen"),
+    # (d): Captune's bf16 (autocast) against the notebook loop under torch.autocast(bfloat16); its
+    # speed-up over fp32 is printed against the full row when both run.
+    "bf16": (["--precision", "bf16"], "full-bf16"),
 }
 
 COLOURS = ["red", "blue", "green", "yellow", "white", "black", "orange", "purple"]
@@ -185,7 +188,7 @@ def worker(args):
     model = BlipForConditionalGeneration.from_pretrained(MODEL)
     processor = BlipProcessor.from_pretrained(MODEL)
     model.train()
-    if args.worker == "frozen":
+    if args.worker.startswith("frozen"):
         for p in model.vision_model.parameters():
             p.requires_grad = False
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR, weight_decay=WEIGHT_DECAY)
@@ -204,8 +207,9 @@ def worker(args):
             images = [Image.open(p).convert("RGB") for p, _ in batch]
             inputs = processor(images=images, text=[c for _, c in batch], padding="longest", truncation=True,
                                max_length=MAX_TEXT_LEN, return_tensors="pt")
-            out = model(pixel_values=inputs.pixel_values, input_ids=inputs.input_ids,
-                        attention_mask=inputs.attention_mask, labels=inputs.input_ids)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.worker.endswith("-bf16")):
+                out = model(pixel_values=inputs.pixel_values, input_ids=inputs.input_ids,
+                            attention_mask=inputs.attention_mask, labels=inputs.input_ids)
             out.loss.backward()
             opt.step()
             opt.zero_grad()
@@ -230,7 +234,7 @@ def main():
     ap.add_argument("--images", type=int, default=32, help="training images (one caption each)")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--rows", default="full,frozen,cache", help="comma-separated: full, frozen, cache")
+    ap.add_argument("--rows", default="full,frozen,cache,bf16", help="comma-separated: full, frozen, cache, bf16")
     ap.add_argument("--python", default=sys.executable, help="interpreter of the transformers reference (default: this one)")
     ap.add_argument("--latest", metavar="PYTHON", default=LATEST_PYTHON if os.path.exists(LATEST_PYTHON) else None,
                     help="interpreter of a second reference, printed as transformers_latest (default: .venv-latest when present)")
@@ -238,7 +242,7 @@ def main():
     ap.add_argument("--no-reference", action="store_true", help="measure Captune only")
     ap.add_argument("--captune", default=CAPTUNE, help="the captune binary (make build)")
     ap.add_argument("--threads", type=int, default=physical_cores())
-    ap.add_argument("--worker", choices=["full", "frozen"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["full", "frozen", "full-bf16"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -248,7 +252,7 @@ def main():
     rows = [r for r in args.rows.split(",") if r]
     for r in rows:
         if r not in ROWS:
-            sys.exit("bench job: unknown row %r (want full, frozen, cache)" % r)
+            sys.exit("bench job: unknown row %r (want full, frozen, cache, bf16)" % r)
     ensure_model(args.python)
     data = build_data(args.images, args.python)
     work = os.path.join(BENCH, "job-work")
@@ -278,6 +282,10 @@ def main():
         if "cache" in cap:
             print("bench job_%s note: %s" % (row, cap["cache"]))
         print("bench job_%s loadavg %.2f -> %.2f" % (row, before, os.getloadavg()[0]), flush=True)
+    if "bf16" in results["rows"] and "full" in results["rows"]:
+        b, f = results["rows"]["bf16"]["captune"], results["rows"]["full"]["captune"]
+        print("bench job_bf16_vs_fp32 captune_bf16=%.1f captune_fp32=%.1f ratio=%.2f final_loss_bf16=%.4f final_loss_fp32=%.4f" % (
+            b["wall_s"], f["wall_s"], b["wall_s"] / f["wall_s"], b["final_loss"], f["final_loss"]))
     with open(os.path.join(BENCH, "job-results.json"), "w") as f:
         json.dump(results, f, indent=1)
 
