@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/inference"
+	"github.com/sugarme/gotch"
 )
 
 func init() {
@@ -172,24 +174,9 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
-		return &ExitError{Code: 2, Err: errors.New("no images given (see captune caption --help)")}
-	}
-	if _, err := d.options(inference.GenerationConfig{}); err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	if err := sharding.check(); err != nil {
-		return err
-	}
-	paths, err := collectImages(fs.Args(), *recursive)
-	if err != nil {
-		return err
-	}
-	if len(paths) == 0 {
-		return fmt.Errorf("no images found in %s", strings.Join(fs.Args(), ", "))
-	}
-	if paths, err = sharding.apply(env, fs.Args(), paths); err != nil || len(paths) == 0 {
-		return err // nothing left of the shard to caption
+	paths, err := captionPaths(env, fs, d, sharding, *recursive)
+	if err != nil || len(paths) == 0 {
+		return err // an empty shard has nothing to caption
 	}
 	dir, err := ResolveModel(*model)
 	if err != nil {
@@ -205,84 +192,152 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 	}
 	eng := inference.NewEngine()
 	defer eng.Close()
+	capt, err := loadCaptionModel(ctx, eng, dir, dev, d, env.Stderr)
+	if err != nil {
+		return err
+	}
+	defer eng.Do(context.Background(), func() error { capt.Free(); return nil })
+	if err := checkCaptionMemory(env, capt, opts, dev, len(paths)); err != nil {
+		return err
+	}
+	r := &captionRun{env: env, eng: eng, capt: capt, opts: opts, args: fs.Args(), modelDir: dir, asJSON: *asJSON}
+	return r.run(ctx, paths)
+}
+
+// captionPaths checks the parsed flags and returns the images of this run's shard, in order.
+// Usage mistakes exit with code 2.
+func captionPaths(env *Env, fs *flag.FlagSet, d decodeFlags, sharding shardFlags, recursive bool) ([]string, error) {
+	if fs.NArg() == 0 {
+		return nil, &ExitError{Code: 2, Err: errors.New("no images given (see captune caption --help)")}
+	}
+	if _, err := d.options(inference.GenerationConfig{}); err != nil {
+		return nil, &ExitError{Code: 2, Err: err}
+	}
+	if err := sharding.check(); err != nil {
+		return nil, err
+	}
+	paths, err := collectImages(fs.Args(), recursive)
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no images found in %s", strings.Join(fs.Args(), ", "))
+	}
+	return sharding.apply(env, fs.Args(), paths)
+}
+
+// loadCaptionModel loads the captioner of dir on the engine's thread at the precision d asks for,
+// printing the load report's warnings to stderr. The caller frees it on the engine.
+func loadCaptionModel(ctx context.Context, eng *inference.Engine, dir string, dev gotch.Device, d decodeFlags, stderr io.Writer) (*inference.Captioner, error) {
 	var capt *inference.Captioner
-	err = eng.Do(ctx, func() error {
+	err := eng.Do(ctx, func() error {
 		c, report, err := inference.LoadCaptioner(dir, dev)
 		for _, w := range report.Warnings() {
-			fmt.Fprintf(env.Stderr, "warning: %s\n", w)
+			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}
 		capt = c
 		if err == nil {
-			err = d.usePrecision(c, env.Stderr)
+			err = d.usePrecision(c, stderr)
 		}
+		return err
+	})
+	return capt, err
+}
+
+// checkCaptionMemory refuses a run that would not fit in the CPU's free memory, and says what it
+// will use and where when there is more than one image.
+func checkCaptionMemory(env *Env, capt *inference.Captioner, opts inference.CaptionOptions, dev gotch.Device, images int) error {
+	est := inference.EstimateMemory(capt.Model.Config, opts.BatchSize, opts.Decode.NumBeams, opts.Decode.MaxLength, false)
+	if avail := inference.AvailableMemory(); !dev.IsCuda() && avail > 0 && est.Total() > avail {
+		return fmt.Errorf("captioning needs about %d MB but %d MB are available: lower --batch-size or --beams", est.Total()>>20, avail>>20)
+	}
+	if images > 1 {
+		fmt.Fprintf(env.Stderr, "memory estimate: %s\n", est)
+	}
+	if !dev.IsCuda() && images > 50 {
+		fmt.Fprintf(env.Stderr, "note: captioning %d images on the CPU\n", images)
+	}
+	return nil
+}
+
+// captionRun captions a list of images batch by batch and prints each caption as its batch ends.
+// An image that cannot be read is skipped and counted; the run then exits with code 1.
+type captionRun struct {
+	env      *Env
+	eng      *inference.Engine
+	capt     *inference.Captioner
+	opts     inference.CaptionOptions
+	args     []string // the paths the user gave, for the JSON "rel" field
+	modelDir string
+	asJSON   bool
+
+	enc    *json.Encoder
+	bar    *progressLine // nil for a single image
+	failed int
+}
+
+func (r *captionRun) run(ctx context.Context, paths []string) error {
+	r.enc = json.NewEncoder(r.env.Stdout)
+	if len(paths) > 1 {
+		r.bar = newProgressLine(r.env.Stderr, "caption", "img", len(paths))
+	}
+	for start := 0; start < len(paths); start += r.opts.BatchSize {
+		end := min(start+r.opts.BatchSize, len(paths))
+		if err := r.batch(ctx, paths[start:end]); err != nil {
+			if r.bar != nil {
+				r.bar.Finish()
+			}
+			return err
+		}
+		if r.bar != nil {
+			r.bar.Update(end, "")
+		}
+	}
+	if r.failed > 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d images could not be read", r.failed, len(paths))}
+	}
+	return nil
+}
+
+// batch captions the images of paths that can be read and prints their captions.
+func (r *captionRun) batch(ctx context.Context, paths []string) error {
+	imgs, names := r.load(paths)
+	if len(imgs) == 0 {
+		return nil
+	}
+	var caps []inference.Caption
+	err := r.eng.Do(ctx, func() error {
+		var err error
+		caps, err = r.capt.CaptionImages(ctx, imgs, r.opts, nil)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	defer eng.Do(context.Background(), func() error { capt.Free(); return nil })
-	est := inference.EstimateMemory(capt.Model.Config, opts.BatchSize, opts.Decode.NumBeams, opts.Decode.MaxLength, false)
-	if avail := inference.AvailableMemory(); !dev.IsCuda() && avail > 0 && est.Total() > avail {
-		return fmt.Errorf("captioning needs about %d MB but %d MB are available: lower --batch-size or --beams", est.Total()>>20, avail>>20)
-	}
-	if len(paths) > 1 {
-		fmt.Fprintf(env.Stderr, "memory estimate: %s\n", est)
-	}
-	if !dev.IsCuda() && len(paths) > 50 {
-		fmt.Fprintf(env.Stderr, "note: captioning %d images on the CPU\n", len(paths))
-	}
-
-	var bar *progressLine
-	if len(paths) > 1 {
-		bar = newProgressLine(env.Stderr, "caption", "img", len(paths))
-	}
-	failed, done := 0, 0
-	enc := json.NewEncoder(env.Stdout)
-	for start := 0; start < len(paths); start += opts.BatchSize {
-		end := min(start+opts.BatchSize, len(paths))
-		var imgs []*inference.RGBImage
-		var names []string
-		for _, p := range paths[start:end] {
-			img, err := inference.LoadImage(p)
-			if err != nil {
-				failed++
-				if bar != nil {
-					fmt.Fprintln(env.Stderr)
-				}
-				fmt.Fprintf(env.Stderr, "skip %v\n", err)
-				continue
-			}
-			imgs = append(imgs, img)
-			names = append(names, p)
+	for i, c := range caps {
+		if r.asJSON {
+			r.enc.Encode(captionJSON(r.args, names[i], r.modelDir, c))
+		} else {
+			fmt.Fprintf(r.env.Stdout, "%s\t%s\n", names[i], c.Text)
 		}
-		var caps []inference.Caption
-		if len(imgs) > 0 {
-			err := eng.Do(ctx, func() error {
-				var err error
-				caps, err = capt.CaptionImages(ctx, imgs, opts, nil)
-				return err
-			})
-			if err != nil {
-				if bar != nil {
-					bar.Finish()
-				}
-				return err
-			}
-		}
-		for i, c := range caps {
-			if *asJSON {
-				enc.Encode(captionJSON(fs.Args(), names[i], dir, c))
-			} else {
-				fmt.Fprintf(env.Stdout, "%s\t%s\n", names[i], c.Text)
-			}
-		}
-		done = end
-		if bar != nil {
-			bar.Update(done, "")
-		}
-	}
-	if failed > 0 {
-		return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d images could not be read", failed, len(paths))}
 	}
 	return nil
+}
+
+// load reads the images of paths, skipping with a note on stderr those it cannot read.
+func (r *captionRun) load(paths []string) (imgs []*inference.RGBImage, names []string) {
+	for _, p := range paths {
+		img, err := inference.LoadImage(p)
+		if err != nil {
+			r.failed++
+			if r.bar != nil {
+				fmt.Fprintln(r.env.Stderr)
+			}
+			fmt.Fprintf(r.env.Stderr, "skip %v\n", err)
+			continue
+		}
+		imgs = append(imgs, img)
+		names = append(names, p)
+	}
+	return imgs, names
 }
