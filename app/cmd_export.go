@@ -31,7 +31,39 @@ func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	includeRejected := fs.Bool("include-rejected", false, "export rejected captions too (marked rejected where the format can say so: CSV, COCO, .captune/project.json)")
 	includeUnreadable := fs.Bool("include-unreadable", false, "export files that do not read as images too")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: captune export --data DIR --format FORMAT --out PATH [flags]
+		fmt.Fprint(fs.Output(), exportHelp)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &ExitError{Code: 2, Err: fmt.Errorf("unexpected argument %q (see captune export --help)", fs.Arg(0))}
+	}
+	f, sp, mode, err := parseExportFlags(*format, *out, *split, *images, *copyImages)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	ds, rep, err := df.open("export")
+	if err != nil {
+		return err
+	}
+	if rep.RemovedTemps > 0 {
+		fmt.Fprintf(env.Stdout, "%s: %s\n", ds.Root(), annotate.RemovedTempsNote(rep.RemovedTemps))
+	}
+	start := time.Now()
+	opts := annotate.ExportOptions{Format: f, Out: *out, ApprovedOnly: *approvedOnly, Split: sp, Images: mode,
+		IncludeRejected: *includeRejected, IncludeUnreadable: *includeUnreadable, OnProgress: exportProgress(env)}
+	sum, err := annotate.Export(ds, opts)
+	if err != nil {
+		return err
+	}
+	printExportSummary(env, sum, f, *out, *approvedOnly, sp, time.Since(start))
+	return nil
+}
+
+// exportHelp is the usage of captune export, before its flags.
+const exportHelp = `Usage: captune export --data DIR --format FORMAT --out PATH [flags]
 
 Writes the captions of the dataset in DIR in another format, with the images placed beside them
 so that the result opens on its own (in Captune, kohya_ss, Hugging Face datasets, COCO tools):
@@ -54,63 +86,47 @@ and in the destination are removed (and counted). A failed export (a full disk, 
 it wrote and restores the files it replaced, leaving the destination as it was.
 
 Flags:
-`)
-		fs.PrintDefaults()
+`
+
+// parseExportFlags checks the format, destination, split and image flags of captune export and
+// returns what they ask for; an error is a usage mistake.
+func parseExportFlags(format, out, split, images string, copyImages bool) (annotate.ExportFormat, annotate.Split, annotate.ImageMode, error) {
+	if format == "" || out == "" {
+		return "", "", "", errors.New("--format and --out are required (see captune export --help)")
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	usageErr := func(err error) error { return &ExitError{Code: 2, Err: err} }
-	if fs.NArg() > 0 {
-		return usageErr(fmt.Errorf("unexpected argument %q (see captune export --help)", fs.Arg(0)))
-	}
-	if *format == "" || *out == "" {
-		return usageErr(errors.New("--format and --out are required (see captune export --help)"))
-	}
-	f, err := annotate.ParseExportFormat(*format)
+	f, err := annotate.ParseExportFormat(format)
 	if err != nil {
-		return usageErr(fmt.Errorf("--format: %w", err))
+		return "", "", "", fmt.Errorf("--format: %w", err)
 	}
-	sp, ok := annotate.ParseSplit(*split)
+	sp, ok := annotate.ParseSplit(split)
 	if !ok {
-		return usageErr(fmt.Errorf("--split %q: want train, val or test", *split))
+		return "", "", "", fmt.Errorf("--split %q: want train, val or test", split)
 	}
-	mode := annotate.ImageMode(strings.ToLower(*images))
+	mode := annotate.ImageMode(strings.ToLower(images))
 	if mode != "" && mode != annotate.ImagesLink && mode != annotate.ImagesCopy && mode != annotate.ImagesNone {
-		return usageErr(fmt.Errorf("--images %q: want link, copy or none", *images))
+		return "", "", "", fmt.Errorf("--images %q: want link, copy or none", images)
 	}
-	if *copyImages {
+	if copyImages {
 		if mode != "" && mode != annotate.ImagesCopy {
-			return usageErr(fmt.Errorf("--copy-images and --images %s contradict each other", mode))
+			return "", "", "", fmt.Errorf("--copy-images and --images %s contradict each other", mode)
 		}
 		mode = annotate.ImagesCopy
 	}
-	ds, rep, err := df.open("export")
-	if err != nil {
-		return err
-	}
-	if rep.RemovedTemps > 0 {
-		fmt.Fprintf(env.Stdout, "%s: %s\n", ds.Root(), annotate.RemovedTempsNote(rep.RemovedTemps))
-	}
-	start := time.Now()
+	return f, sp, mode, nil
+}
+
+// exportProgress prints "export DONE/TOTAL images" on stderr, at most every 100 ms and at the end.
+func exportProgress(env *Env) func(done, total int) {
 	var last time.Time
-	opts := annotate.ExportOptions{Format: f, Out: *out, ApprovedOnly: *approvedOnly, Split: sp, Images: mode,
-		IncludeRejected: *includeRejected, IncludeUnreadable: *includeUnreadable,
-		OnProgress: func(done, total int) {
-			if now := time.Now(); done == total || now.Sub(last) >= 100*time.Millisecond {
-				last = now
-				fmt.Fprintf(env.Stderr, "\rexport %d/%d images", done, total)
-				if done == total {
-					fmt.Fprintln(env.Stderr)
-				}
+	return func(done, total int) {
+		if now := time.Now(); done == total || now.Sub(last) >= 100*time.Millisecond {
+			last = now
+			fmt.Fprintf(env.Stderr, "\rexport %d/%d images", done, total)
+			if done == total {
+				fmt.Fprintln(env.Stderr)
 			}
-		}}
-	sum, err := annotate.Export(ds, opts)
-	if err != nil {
-		return err
+		}
 	}
-	printExportSummary(env, sum, f, *out, *approvedOnly, sp, time.Since(start))
-	return nil
 }
 
 // printExportSummary tells what an export wrote, where, and what it left out.
