@@ -225,11 +225,36 @@ func (t *Tokenizer) fromTokenizerJSON(b []byte) error {
 	if f.Version != "" && f.Version != "1.0" {
 		return fmt.Errorf("%s: unknown version %q", TokenizerJSON, f.Version)
 	}
-	if isNull(f.Model) {
+	if err := t.modelFromJSON(f.Model); err != nil {
+		return err
+	}
+	if err := t.normalizerFromJSON(f.Normalizer); err != nil {
+		return err
+	}
+	if err := checkPreTokenizerJSON(f.PreTokenizer); err != nil {
+		return err
+	}
+	if err := t.decoderFromJSON(f.Decoder); err != nil {
+		return err
+	}
+	// Added tokens go in in file order, each getting the id HF's add_tokens gives it.
+	for i, a := range f.AddedTokens {
+		if a.Content == "" {
+			return fmt.Errorf("%s: added token %d has no content", TokenizerJSON, i)
+		}
+		t.addToken(a.token())
+	}
+	return t.postProcessorFromJSON(f.PostProcessor)
+}
+
+// modelFromJSON sets the WordPiece model from tokenizer.json's "model", with the tokenizers
+// library's defaults for what it leaves out.
+func (t *Tokenizer) modelFromJSON(raw []byte) error {
+	if isNull(raw) {
 		return fmt.Errorf("%s: no model", TokenizerJSON)
 	}
 	var m modelJSON
-	if err := decodeJSON(TokenizerJSON+" model", f.Model, &m); err != nil {
+	if err := decodeJSON(TokenizerJSON+" model", raw, &m); err != nil {
 		return err
 	}
 	if m.Type != "WordPiece" {
@@ -248,13 +273,17 @@ func (t *Tokenizer) fromTokenizerJSON(b []byte) error {
 	if err := t.setModel(m.Vocab, unk, prefix, maxChars); err != nil {
 		return fmt.Errorf("%s: %w", TokenizerJSON, err)
 	}
+	return nil
+}
 
-	if isNull(f.Normalizer) {
+// normalizerFromJSON sets the BERT normaliser from tokenizer.json's "normalizer".
+func (t *Tokenizer) normalizerFromJSON(raw []byte) error {
+	if isNull(raw) {
 		// BertTokenizerFast reads the normaliser's state and fails without one.
 		return fmt.Errorf("%s: no normalizer, want BertNormalizer", TokenizerJSON)
 	}
 	var n normalizerJSON
-	if err := decodeJSON(TokenizerJSON+" normalizer", f.Normalizer, &n); err != nil {
+	if err := decodeJSON(TokenizerJSON+" normalizer", raw, &n); err != nil {
 		return err
 	}
 	if n.Type != "BertNormalizer" {
@@ -262,41 +291,42 @@ func (t *Tokenizer) fromTokenizerJSON(b []byte) error {
 	}
 	t.normalizer = bertNormalizer{cleanText: orTrue(n.CleanText), chineseChars: orTrue(n.HandleChineseChars),
 		stripAccents: n.StripAccents, lowercase: orTrue(n.Lowercase)}
+	return nil
+}
 
-	var pre typed
-	if isNull(f.PreTokenizer) {
+// checkPreTokenizerJSON accepts only BERT's pre-tokenizer, the one Tokenizer implements.
+func checkPreTokenizerJSON(raw []byte) error {
+	if isNull(raw) {
 		return fmt.Errorf("%s: no pre_tokenizer, want BertPreTokenizer", TokenizerJSON)
 	}
-	if err := decodeJSON(TokenizerJSON+" pre_tokenizer", f.PreTokenizer, &pre); err != nil {
+	var pre typed
+	if err := decodeJSON(TokenizerJSON+" pre_tokenizer", raw, &pre); err != nil {
 		return err
 	}
 	if pre.Type != "BertPreTokenizer" {
 		return fmt.Errorf("%s: pre_tokenizer type %q, want BertPreTokenizer", TokenizerJSON, pre.Type)
 	}
+	return nil
+}
 
-	if !isNull(f.Decoder) {
-		var d decoderJSON
-		if err := decodeJSON(TokenizerJSON+" decoder", f.Decoder, &d); err != nil {
-			return err
-		}
-		if d.Type != "WordPiece" {
-			return fmt.Errorf("%s: decoder type %q, want WordPiece", TokenizerJSON, d.Type)
-		}
-		prefix := "##"
-		if d.Prefix != nil {
-			prefix = *d.Prefix
-		}
-		t.setDecoder(prefix, orTrue(d.Cleanup))
+// decoderFromJSON sets the WordPiece decoder from tokenizer.json's "decoder", if there is one.
+func (t *Tokenizer) decoderFromJSON(raw []byte) error {
+	if isNull(raw) {
+		return nil
 	}
-
-	// Added tokens go in in file order, each getting the id HF's add_tokens gives it.
-	for i, a := range f.AddedTokens {
-		if a.Content == "" {
-			return fmt.Errorf("%s: added token %d has no content", TokenizerJSON, i)
-		}
-		t.addToken(a.token())
+	var d decoderJSON
+	if err := decodeJSON(TokenizerJSON+" decoder", raw, &d); err != nil {
+		return err
 	}
-	return t.postProcessorFromJSON(f.PostProcessor)
+	if d.Type != "WordPiece" {
+		return fmt.Errorf("%s: decoder type %q, want WordPiece", TokenizerJSON, d.Type)
+	}
+	prefix := "##"
+	if d.Prefix != nil {
+		prefix = *d.Prefix
+	}
+	t.setDecoder(prefix, orTrue(d.Cleanup))
+	return nil
 }
 
 // postProcessorFromJSON reads which special tokens surround a single sequence.
