@@ -16,6 +16,7 @@ import (
 	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/finetune"
 	"github.com/captune/captune/finetune/metrics"
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
 )
 
@@ -127,31 +128,28 @@ func (f *evalFlags) parse(fs *flag.FlagSet, args []string) error {
 }
 
 // evalCaptioner captions the evaluation images with one model after another, each on its own
-// engine, and remembers how each decoded.
+// engine.
 type evalCaptioner struct {
-	env       *Env
-	decode    decodeFlags
-	dev       gotch.Device
-	ex        []finetune.Example
-	decodings map[string]string // model folder → its decoding
+	env    *Env
+	decode decodeFlags
+	dev    gotch.Device
+	ex     []finetune.Example
 }
 
 // caption captions the images with the model spec names; each model decodes with the flags the
-// user passed, else its generation_config.json's values. It returns the captions by image and
-// the model's folder.
-func (e *evalCaptioner) caption(ctx context.Context, spec string) (map[string]string, string, error) {
+// user passed, else its generation_config.json's values. The captions name the model's folder.
+func (e *evalCaptioner) caption(ctx context.Context, spec string) (modelCaptions, error) {
 	dir, err := ResolveModel(spec)
 	if err != nil {
-		return nil, "", err
+		return modelCaptions{}, err
 	}
 	opts, err := e.decode.modelOptions(dir)
 	if err != nil {
-		return nil, "", err
+		return modelCaptions{}, err
 	}
-	e.decodings[dir] = finetune.DecodingSummary(opts)
+	out := modelCaptions{Model: dir, Decoding: finetune.DecodingSummary(opts)}
 	eng := inference.NewEngine()
 	defer eng.Close()
-	var caps map[string]string
 	bar := newProgressLine(e.env.Stderr, "caption", "img", len(e.ex))
 	err = eng.Do(ctx, func() error {
 		c, _, err := inference.LoadCaptioner(dir, e.dev)
@@ -162,10 +160,15 @@ func (e *evalCaptioner) caption(ctx context.Context, spec string) (map[string]st
 		if err := e.decode.usePrecision(c, e.env.Stderr); err != nil {
 			return err
 		}
-		caps, err = finetune.CaptionExamples(ctx, c, e.ex, opts, func(done, total int) { bar.Update(done, "") })
+		out.Captions, err = finetune.CaptionExamples(ctx, c, e.ex, opts, func(done, total int) { bar.Update(done, "") })
 		return err
 	})
-	return caps, dir, err
+	return out, err
+}
+
+// model is the captions of the model spec names, made when the evaluation asks for them.
+func (e *evalCaptioner) model(spec string) captionSource {
+	return func(ctx context.Context) (modelCaptions, error) { return e.caption(ctx, spec) }
 }
 
 func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -189,48 +192,37 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
-	ec := &evalCaptioner{env: env, decode: f.decode, dev: dev, ex: ex, decodings: map[string]string{}}
-	var cands map[string]string
-	tunedName, decoding := f.preds, "predictions file"
+	ec := &evalCaptioner{env: env, decode: f.decode, dev: dev, ex: ex}
+	tuned := ec.model(f.model)
 	if f.preds != "" {
-		if cands, err = readPredictions(f.preds, ds.Root()); err != nil {
-			return err
+		tuned = func(context.Context) (modelCaptions, error) {
+			caps, err := readPredictions(f.preds, ds.Root())
+			return modelCaptions{Model: f.preds, Captions: caps, Decoding: "predictions file"}, err
 		}
-	} else if cands, tunedName, err = ec.caption(ctx, f.model); err != nil {
-		return err
-	} else {
-		decoding = ec.decodings[tunedName]
 	}
 	if f.base == "" {
-		scores, err := finetune.Score(ex, cands)
+		t, err := tuned(ctx)
 		if err != nil {
 			return err
 		}
-		return printScores(env, f.asJSON, spName, how, decoding, len(ex), scores)
+		scores, err := finetune.Score(ex, t.Captions)
+		if err != nil {
+			return err
+		}
+		return printScores(env, f.asJSON, spName, how, t.Decoding, len(ex), scores)
 	}
-	baseCaps, baseName, err := ec.caption(ctx, f.base)
+	cmp, err := evaluateBeforeAfter(ctx, ex, how, ec.model(f.base), tuned)
 	if err != nil {
 		return err
 	}
-	cmp, err := finetune.Compare(ex, baseCaps, cands)
-	if err != nil {
-		return err
-	}
-	if b := ec.decodings[baseName]; b != decoding {
-		decoding += "; base model: " + b
-	}
-	cmp.Split, cmp.Decoding, cmp.BaseModel, cmp.Tuned = how, decoding, baseName, tunedName
 	return printComparison(env, cmp, f.report, f.asJSON)
 }
 
 // printComparison writes the before/after report (HTML, with its JSON beside) when asked, and
 // prints the scores.
-func printComparison(env *Env, cmp finetune.Comparison, report string, asJSON bool) error {
+func printComparison(env *Env, cmp runinfo.Comparison, report string, asJSON bool) error {
 	if report != "" {
-		if err := cmp.WriteHTML(report); err != nil {
-			return err
-		}
-		if err := cmp.WriteJSON(strings.TrimSuffix(report, filepath.Ext(report)) + ".json"); err != nil {
+		if err := writeComparisonReport(&cmp, report); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stderr, "report: %s\n", report)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/finetune"
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
 )
 
@@ -154,28 +155,28 @@ func finetunePrinter(env *Env) (onProgress func(finetune.Progress), finish func(
 	drew := false
 	onProgress = func(p finetune.Progress) {
 		switch p.Phase {
-		case "load", "resume":
+		case runinfo.PhaseLoad, runinfo.PhaseResume:
 			if drew { // a revert after a NaN loss comes between step lines
 				fmt.Fprintln(env.Stderr)
 				drew = false
 			}
 			fmt.Fprintf(env.Stderr, "%s\n", p.Message)
-		case "cache":
+		case runinfo.PhaseCache:
 			if now := time.Now(); p.Step == p.Total || now.Sub(last) >= 100*time.Millisecond {
 				last, drew = now, true
 				fmt.Fprintf(env.Stderr, "\r%s\x1b[K", p.Message)
 			}
-		case "train":
+		case runinfo.PhaseTrain:
 			if now := time.Now(); p.Step == p.Total || now.Sub(last) >= 100*time.Millisecond {
 				last, drew = now, true
 				fmt.Fprintf(env.Stderr, "\rstep %d/%d %s epoch %d loss %.4f lr %.2g %.1f samples/s ETA %s\x1b[K",
 					p.Step, p.Total, drawBar(p.Step, p.Total), p.Epoch, p.Loss, p.LR, p.SamplesPerSec, formatDuration(p.ETA))
 			}
-		case "eval":
+		case runinfo.PhaseEval:
 			if !math.IsNaN(p.ValLoss) {
 				fmt.Fprintf(env.Stderr, "\nepoch %d: validation loss %.4f\n", p.Epoch, p.ValLoss)
 			}
-		case "captions":
+		case runinfo.PhaseCaptions:
 			if p.Captions == nil {
 				break // captioning started
 			}

@@ -49,7 +49,7 @@ func TestCompareTabAndEvalCommandScoreTheSameImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	var guiImages []string
-	for _, r := range gui.Rows {
+	for _, r := range gui.Images {
 		guiImages = append(guiImages, r.Image)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/captune/captune/finetune"
+	"github.com/captune/captune/finetune/runinfo"
 )
 
 // showEstimate measures what the run of cfg on d costs and prints it to w as an "estimate:" line
@@ -14,7 +15,7 @@ import (
 func showEstimate(ctx context.Context, env *Env, w io.Writer, cfg finetune.Config, d finetune.Data) error {
 	drew := false
 	est, err := finetune.Estimate(ctx, cfg, d, finetune.DefaultCalibration, func(p finetune.Progress) {
-		if p.Phase != "estimate" {
+		if p.Phase != runinfo.PhaseEstimate {
 			return
 		}
 		drew = true

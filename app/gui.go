@@ -18,6 +18,7 @@ import (
 
 	"github.com/captune/captune/assets"
 	"github.com/captune/captune/finetune"
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
 	"github.com/captune/captune/internal/hub"
 	"github.com/captune/captune/ui"
@@ -290,14 +291,12 @@ func trainConfig(s ui.TrainSettings) finetune.Config {
 }
 
 // Estimate measures the run the settings describe (finetune.Estimate) before the window starts it.
-func (finetuneTrainer) Estimate(ctx context.Context, s ui.TrainSettings, onProgress func(ui.TrainProgress)) (ui.TrainEstimate, error) {
+func (finetuneTrainer) Estimate(ctx context.Context, s ui.TrainSettings, onProgress func(runinfo.Progress)) (ui.TrainEstimate, error) {
 	if s.Dataset == nil {
 		return ui.TrainEstimate{}, errors.New("no dataset")
 	}
 	data, _ := trainingData(s.Dataset, s.Captions, s.Holdout)
-	e, err := finetune.Estimate(ctx, trainConfig(s), data, finetune.DefaultCalibration, func(p finetune.Progress) {
-		onProgress(ui.TrainProgress{Phase: p.Phase, Step: p.Step, Total: p.Total, Message: p.Message, ValLoss: math.NaN()})
-	})
+	e, err := finetune.Estimate(ctx, trainConfig(s), data, finetune.DefaultCalibration, onProgress)
 	return ui.TrainEstimate{Steps: e.Steps, StepTime: e.StepTime, Total: e.Total, Memory: e.Memory, Available: e.Available,
 		Calibrated: e.Calibrated, Advice: e.Advice}, err
 }
@@ -305,92 +304,54 @@ func (finetuneTrainer) Estimate(ctx context.Context, s ui.TrainSettings, onProgr
 // finetuneTrainer runs finetune.Run on the dataset's train and val splits.
 type finetuneTrainer struct{}
 
-func (finetuneTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress func(ui.TrainProgress)) (ui.TrainResult, error) {
+func (finetuneTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Result, error) {
 	if s.Dataset == nil {
-		return ui.TrainResult{}, errors.New("no dataset")
+		return runinfo.Result{}, errors.New("no dataset")
 	}
 	cfg := trainConfig(s)
 	data, set := trainingData(s.Dataset, s.Captions, s.Holdout)
-	onProgress(ui.TrainProgress{Phase: "load", ValLoss: math.NaN(),
+	onProgress(runinfo.Progress{Phase: runinfo.PhaseLoad, ValLoss: math.NaN(),
 		Message: fmt.Sprintf("data: %s; %s (%d training images, %d validation)", s.Captions.Describe(), set.How, len(data.Train), len(data.Val))})
-	res, err := finetune.Run(ctx, cfg, data, func(p finetune.Progress) {
-		onProgress(ui.TrainProgress{Phase: p.Phase, Step: p.Step, Total: p.Total, Epoch: p.Epoch, Loss: p.Loss, LR: p.LR,
-			SamplesPerSec: p.SamplesPerSec, ETA: p.ETA, ValLoss: p.ValLoss, Message: p.Message,
-			History: p.History, ValSteps: p.ValSteps, ValHistory: p.ValHistory, Alarm: p.Alarm, Captions: epochCaptions(p.Captions)})
-	})
-	return ui.TrainResult{OutDir: res.OutDir, Steps: res.Steps, Losses: res.Losses, LastCheckpoint: res.LastCheckpoint,
-		Resumed: res.Resumed, Stopped: res.Stopped}, err
+	res, err := finetune.Run(ctx, cfg, data, onProgress)
+	return res.Result, err
 }
 
-// epochCaptions hands the Fine-tune tab the numbers it plots of an epoch's validation captions.
-func epochCaptions(c *finetune.CaptionStats) *ui.EpochCaptions {
-	if c == nil {
-		return nil
-	}
-	return &ui.EpochCaptions{CIDErD: c.CIDErD, Identical: c.Identical, Examples: c.Examples}
-}
-
-// engineEvaluator captions the validation images with both models on the engine, scores them,
-// and writes compare.html and compare.json into the run folder.
+// engineEvaluator captions the evaluation images with both models on the engine, scores them
+// (evaluateBeforeAfter), and writes compare.html and compare.json into the run folder.
 type engineEvaluator struct{ eng *inference.Engine }
 
-func (e engineEvaluator) Compare(ctx context.Context, req ui.CompareRequest, onProgress func(done, total int)) (ui.Comparison, error) {
-	ex, split := evalData(req.Dataset, req.Captions, req.Holdout)
+func (e engineEvaluator) Compare(ctx context.Context, req ui.CompareRequest, onProgress func(done, total int)) (runinfo.Comparison, error) {
+	ex, how := evalData(req.Dataset, req.Captions, req.Holdout)
 	if len(ex) == 0 {
-		return ui.Comparison{}, errors.New("no captioned images to evaluate")
+		return runinfo.Comparison{}, errors.New("no captioned images to evaluate")
 	}
 	dev, err := inference.ParseDevice(req.Device)
 	if err != nil {
-		return ui.Comparison{}, err
+		return runinfo.Comparison{}, err
 	}
 	opts := captionOptions(req.Generation)
 	total := 2 * len(ex)
-	caption := func(dir string, offset int) (map[string]string, error) {
-		var out map[string]string
-		err := e.eng.Do(ctx, func() error {
-			c, _, err := inference.LoadCaptioner(dir, dev)
-			if err != nil {
-				return fmt.Errorf("load %s: %w", dir, err)
-			}
-			defer c.Free()
-			out, err = finetune.CaptionExamples(ctx, c, ex, opts, func(done, _ int) { onProgress(offset+done, total) })
-			return err
-		})
-		return out, err
-	}
-	base, err := caption(req.BaseModel, 0)
-	if err != nil {
-		return ui.Comparison{}, err
-	}
-	tuned, err := caption(req.TunedModel, len(ex))
-	if err != nil {
-		return ui.Comparison{}, err
-	}
-	cmp, err := finetune.Compare(ex, base, tuned)
-	if err != nil {
-		return ui.Comparison{}, err
-	}
-	cmp.Split, cmp.Decoding, cmp.BaseModel, cmp.Tuned = split, finetune.DecodingSummary(opts), req.BaseModel, req.TunedModel
-	out := ui.Comparison{Split: cmp.Split, Decoding: cmp.Decoding, BaseModel: req.BaseModel, TunedModel: req.TunedModel,
-		Before: cmp.Before, After: cmp.After}
-	if b, ok := finetune.ReadBestInfo(req.TunedModel); ok {
-		out.TunedEpoch = b.String()
-	}
-	for _, r := range cmp.Images {
-		out.Rows = append(out.Rows, ui.CompareRow{Image: r.Image, References: r.References, Base: r.Base, Tuned: r.Tuned,
-			BaseCIDEr: r.BaseCIDEr, TunedCIDEr: r.TunedCIDEr})
-	}
-	if req.RunDir != "" {
-		html := filepath.Join(req.RunDir, "compare.html")
-		if err := cmp.WriteHTML(html); err != nil {
-			return out, fmt.Errorf("write the report: %w", err)
+	// caption captions ex with the model in dir, counting its captions after offset others.
+	caption := func(dir string, offset int) captionSource {
+		return func(ctx context.Context) (modelCaptions, error) {
+			out := modelCaptions{Model: dir, Decoding: finetune.DecodingSummary(opts)}
+			err := e.eng.Do(ctx, func() error {
+				c, _, err := inference.LoadCaptioner(dir, dev)
+				if err != nil {
+					return fmt.Errorf("load %s: %w", dir, err)
+				}
+				defer c.Free()
+				out.Captions, err = finetune.CaptionExamples(ctx, c, ex, opts, func(done, _ int) { onProgress(offset+done, total) })
+				return err
+			})
+			return out, err
 		}
-		if err := cmp.WriteJSON(filepath.Join(req.RunDir, "compare.json")); err != nil {
-			return out, fmt.Errorf("write the report: %w", err)
-		}
-		out.ReportPath = html
 	}
-	return out, nil
+	cmp, err := evaluateBeforeAfter(ctx, ex, how, caption(req.BaseModel, 0), caption(req.TunedModel, len(ex)))
+	if err != nil || req.RunDir == "" {
+		return cmp, err
+	}
+	return cmp, writeComparisonReport(&cmp, filepath.Join(req.RunDir, "compare.html"))
 }
 
 // Check at compile time that the adapters satisfy the window's interfaces.

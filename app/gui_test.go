@@ -21,6 +21,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/captune/captune/annotate"
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/finetune/synth"
 	"github.com/captune/captune/inference"
 	"github.com/captune/captune/ui"
@@ -281,10 +282,10 @@ type pausingTrainer struct {
 	p *pause
 }
 
-func (tr pausingTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress func(ui.TrainProgress)) (ui.TrainResult, error) {
-	return tr.Trainer.Train(ctx, s, func(p ui.TrainProgress) {
+func (tr pausingTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Result, error) {
+	return tr.Trainer.Train(ctx, s, func(p runinfo.Progress) {
 		onProgress(p)
-		if tr.p != nil && p.Phase == "train" && p.Step == p.Total*2/3 {
+		if tr.p != nil && p.Phase == runinfo.PhaseTrain && p.Step == p.Total*2/3 {
 			time.Sleep(300 * time.Millisecond) // let the throttled curve catch up
 			tr.p.hold()
 		}
@@ -292,7 +293,7 @@ func (tr pausingTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgre
 }
 
 // Estimate measures the run with the real trainer, as the window does before it starts.
-func (tr pausingTrainer) Estimate(ctx context.Context, s ui.TrainSettings, onProgress func(ui.TrainProgress)) (ui.TrainEstimate, error) {
+func (tr pausingTrainer) Estimate(ctx context.Context, s ui.TrainSettings, onProgress func(runinfo.Progress)) (ui.TrainEstimate, error) {
 	return tr.Trainer.(ui.Estimator).Estimate(ctx, s, onProgress)
 }
 

@@ -8,13 +8,13 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/captune/captune/finetune/metrics"
+	"github.com/captune/captune/finetune/runinfo"
 )
 
 // The criteria Config.SelectBy names.
 const (
-	SelectCIDEr = "cider"
-	SelectLoss  = "loss"
+	SelectCIDEr = runinfo.SelectCIDEr
+	SelectLoss  = runinfo.SelectLoss
 )
 
 // BestFile is the file in a run's output folder that says which checkpoint the folder's model is.
@@ -22,22 +22,7 @@ const BestFile = "captune_best.json"
 
 // BestInfo is the content of BestFile: the checkpoint the output folder's model was copied from
 // and why it was chosen.
-type BestInfo struct {
-	SelectBy   string  `json:"select_by"` // cider or loss
-	Value      float64 `json:"value"`     // its validation CIDEr-D (pycocoevalcap's scale) or loss
-	Step       int     `json:"step"`
-	Epoch      int     `json:"epoch"`  // 1-based
-	Epochs     int     `json:"epochs"` // planned
-	Checkpoint string  `json:"checkpoint"`
-}
-
-// String says which epoch the model is and its score, e.g. "epoch 2 of 5, best validation CIDEr-D 41.2".
-func (b BestInfo) String() string {
-	if b.SelectBy == SelectCIDEr {
-		return fmt.Sprintf("epoch %d of %d, best validation CIDEr-D %s", b.Epoch, b.Epochs, metrics.Percent(b.Value))
-	}
-	return fmt.Sprintf("epoch %d of %d, best validation loss %.4f", b.Epoch, b.Epochs, b.Value)
-}
+type BestInfo = runinfo.BestInfo
 
 // ReadBestInfo reads dir's BestFile; ok is false when the folder has none (a model not written by
 // a run with validation).

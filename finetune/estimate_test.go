@@ -40,7 +40,7 @@ func TestEstimateMatchesRun(t *testing.T) {
 			tc.change(&cfg)
 			data := Data{Train: train, Val: tc.val}
 			var phases []string
-			est, err := Estimate(context.Background(), cfg, data, 3, func(p Progress) { phases = append(phases, p.Phase) })
+			est, err := Estimate(context.Background(), cfg, data, 3, func(p Progress) { phases = append(phases, string(p.Phase)) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +103,7 @@ func TestEstimateCancel(t *testing.T) {
 				cancel()
 			}
 			_, err := Estimate(ctx, cfg, data, 3, func(p Progress) {
-				if p.Phase == tc.phase {
+				if string(p.Phase) == tc.phase {
 					cancel()
 				}
 			})

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/captune/captune/finetune/metrics"
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
 )
 
@@ -67,25 +68,10 @@ func Score(ex []Example, cands map[string]string) (metrics.Scores, error) {
 }
 
 // ImageComparison is one row of the before/after report.
-type ImageComparison struct {
-	Image      string   `json:"image"`
-	References []string `json:"references"`
-	Base       string   `json:"base_caption"`
-	Tuned      string   `json:"finetuned_caption"`
-	BaseCIDEr  float64  `json:"base_cider_d"`
-	TunedCIDEr float64  `json:"finetuned_cider_d"`
-}
+type ImageComparison = runinfo.ImageComparison
 
 // Comparison is the before/after evaluation of a fine-tuning run.
-type Comparison struct {
-	Split     string            `json:"split"`
-	Decoding  string            `json:"decoding"`
-	BaseModel string            `json:"base_model"`
-	Tuned     string            `json:"finetuned_model"`
-	Before    metrics.Scores    `json:"before"`
-	After     metrics.Scores    `json:"after"`
-	Images    []ImageComparison `json:"images"`
-}
+type Comparison = runinfo.Comparison
 
 // Compare scores base and tuned captions (by image path) against the examples' references.
 func Compare(ex []Example, base, tuned map[string]string) (Comparison, error) {

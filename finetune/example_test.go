@@ -9,6 +9,7 @@ import (
 
 	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/finetune"
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/finetune/synth"
 )
 
@@ -43,7 +44,7 @@ func ExampleRun() {
 	cfg.BaseModel = "../inference/testdata/models/tiny-a"
 	cfg.OutDir = filepath.Join(work, "run")
 	cfg.Device, cfg.MaxSteps, cfg.BatchSize = "cpu", 4, 4
-	phases := map[string]bool{}
+	phases := map[runinfo.Phase]bool{}
 	res, err := finetune.Run(ctx, cfg, finetune.Data{Train: examples(set.Train), Val: examples(set.Val)}, func(p finetune.Progress) {
 		phases[p.Phase] = true // a window would redraw here, through fyne.Do
 	})
@@ -51,7 +52,7 @@ func ExampleRun() {
 		log.Fatal(err)
 	}
 	_, statErr := os.Stat(filepath.Join(res.OutDir, "model.safetensors"))
-	fmt.Println("steps:", res.Steps, "trained:", phases["train"], "model written:", statErr == nil)
+	fmt.Println("steps:", res.Steps, "trained:", phases[runinfo.PhaseTrain], "model written:", statErr == nil)
 	// Output:
 	// steps: 4 trained: true model written: true
 }

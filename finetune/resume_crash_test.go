@@ -60,7 +60,7 @@ func resumeCrashChild(specFile string) int {
 		}
 	}
 	_, err = Run(context.Background(), spec.Config, spec.Data, func(p Progress) {
-		if p.Phase == spec.Kill.Phase && p.Step == spec.Kill.Step {
+		if string(p.Phase) == spec.Kill.Phase && p.Step == spec.Kill.Step {
 			die()
 		}
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
 	"github.com/captune/captune/inference/safetensors"
 	"github.com/captune/captune/internal/atomicfile"
@@ -35,48 +36,15 @@ type Data struct {
 	Val   []Example
 }
 
-// Progress reports training as it goes; Phase says what is happening.
-type Progress struct {
-	Phase         string // "load", "cache", "train", "checkpoint", "eval", "captions", "done"; Estimate: "load", "estimate"
-	Step, Total   int    // optimizer steps done / planned
-	Epoch         int    // 1-based
-	Loss          float64
-	LR            float64
-	SamplesPerSec float64
-	ETA           time.Duration
-	ValLoss       float64 // set after an evaluation (NaN otherwise)
-	Message       string
-	// Phase "resume" (a resumed run, before its first step) carries the run so far, to draw its
-	// curve once: History[i] is the loss of step i+1, ValHistory[i] the validation loss after
-	// step ValSteps[i].
-	History    []float64
-	ValSteps   []int
-	ValHistory []float64
-	// Phase "captions" (at each epoch end with validation references) carries the validation
-	// captions' stats and, when one was raised, the alarm text naming cause and remedy; its first
-	// report of an epoch, without Captions, says the captioning started.
-	Captions *CaptionStats
-	Alarm    string
-}
+// Progress reports training as it goes; Phase says what is happening (runinfo's Phase constants).
+type Progress = runinfo.Progress
 
-// Result summarises a finished (or stopped) run.
+// Result summarises a finished (or stopped) run: runinfo.Result, which the window shows, and what
+// only the command line reports.
 type Result struct {
-	OutDir         string
-	Steps          int
-	Losses         []float64 // loss of every optimizer step, in order
-	ValLosses      []float64 // after each epoch
-	LastCheckpoint string
-	Resumed        bool
-	Stopped        bool              // cancelled before the end
-	RemovedTemps   int               // temporary files of a killed run removed from OutDir and its checkpoints
-	Captions       []CaptionStats    // validation captions after each epoch (see CaptionStats)
-	Alarms         []Alarm           // every alarm raised, in order
-	StoppedByAlarm bool              // Config.StopOnAlarm ended the run early
-	StoppedEarly   bool              // Config.Patience epochs passed without a better checkpoint
-	Best           BestInfo          // the checkpoint OutDir's model is (Epoch 0: the last weights)
-	NaNReverts     int               // times Config.OnNaN "revert" went back to a checkpoint
-	Lengths        CaptionLengths    // the training captions' token lengths and the decoding lengths they set
-	FeatureCache   FeatureCacheStats // cached image features (Images 0: not used)
+	runinfo.Result
+	Lengths      CaptionLengths    // the training captions' token lengths and the decoding lengths they set
+	FeatureCache FeatureCacheStats // cached image features (Images 0: not used)
 }
 
 // ErrOutOfMemory is returned when training does not fit, before it starts or when it runs out.

@@ -10,31 +10,12 @@ import (
 	"strings"
 
 	"github.com/captune/captune/finetune/metrics"
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
 )
 
-// CaptionStats describe the validation captions a run's current weights write: how good they are
-// against the references and whether they collapsed (every image the same caption), repeat words
-// or drifted in length. The loss shows none of these.
-type CaptionStats struct {
-	Images    int      `json:"images"`
-	CIDErD    float64  `json:"cider_d"`   // pycocoevalcap's scale (×100 to print)
-	BLEU4     float64  `json:"bleu_4"`    // idem
-	Identical float64  `json:"identical"` // share of images whose caption another image also got
-	Distinct1 float64  `json:"distinct_1"`
-	Distinct2 float64  `json:"distinct_2"`
-	Repeated  float64  `json:"repeated"`    // share of captions with a run of words said twice (see repeats)
-	MeanLen   float64  `json:"mean_length"` // words per caption (pycocoevalcap tokens)
-	RefLen    float64  `json:"ref_mean_length"`
-	Examples  []string `json:"examples"` // "image: caption" for the first few images
-}
-
-// String is the stats on one line, as the CLI prints them.
-func (s CaptionStats) String() string {
-	return fmt.Sprintf("CIDEr-D %s BLEU-4 %s · identical %.0f%% · distinct-1/2 %.2f/%.2f · repeats %.0f%% · length %.1f (references %.1f)",
-		metrics.Percent(s.CIDErD), metrics.Percent(s.BLEU4), 100*s.Identical, s.Distinct1, s.Distinct2,
-		100*s.Repeated, s.MeanLen, s.RefLen)
-}
+// CaptionStats describe the validation captions a run's current weights write (see runinfo).
+type CaptionStats = runinfo.CaptionStats
 
 // Alarm thresholds, chosen roughly on the bundled sample (assets/model trained on assets/sample
 // with its 10 validation images, 3 epochs): at the recommended learning rate (3e-4) every caption
@@ -63,10 +44,7 @@ const (
 )
 
 // Alarm is one warning about the captions of an epoch, naming the likely cause and the remedy.
-type Alarm struct {
-	Kind    string `json:"kind"` // "identical", "repetition", "length", "cider"
-	Message string `json:"message"`
-}
+type Alarm = runinfo.Alarm
 
 // captionStats measures cands (by image path) against the examples' references; examples without a
 // reference are left out.
@@ -179,13 +157,13 @@ func checkAlarms(history []CaptionStats, refIdentical, refRepeated float64) []Al
 	s := history[len(history)-1]
 	var out []Alarm
 	if s.Identical >= math.Max(IdenticalAlarm, refIdentical+referenceMargin) {
-		out = append(out, Alarm{"identical", fmt.Sprintf("%.0f%% of the validation images get the same caption as another image: the model is collapsing, usually from a learning rate too high or too many epochs; lower the learning rate, train fewer epochs, freeze the vision encoder (--freeze-vision), or add more (or approved) captions", 100*s.Identical)})
+		out = append(out, Alarm{Kind: "identical", Message: fmt.Sprintf("%.0f%% of the validation images get the same caption as another image: the model is collapsing, usually from a learning rate too high or too many epochs; lower the learning rate, train fewer epochs, freeze the vision encoder (--freeze-vision), or add more (or approved) captions", 100*s.Identical)})
 	}
 	if s.Repeated >= math.Max(RepeatAlarm, refRepeated+referenceMargin) {
-		out = append(out, Alarm{"repetition", fmt.Sprintf("%.0f%% of the validation captions repeat words: lower the learning rate or train fewer epochs, and check the training captions for repeats", 100*s.Repeated)})
+		out = append(out, Alarm{Kind: "repetition", Message: fmt.Sprintf("%.0f%% of the validation captions repeat words: lower the learning rate or train fewer epochs, and check the training captions for repeats", 100*s.Repeated)})
 	}
 	if s.RefLen > 0 && math.Abs(s.MeanLen-s.RefLen)/s.RefLen >= LengthGapAlarm {
-		out = append(out, Alarm{"length", fmt.Sprintf("captions average %.1f words against the references' %.1f: lower the learning rate or train fewer epochs, and check that the captions fit the training length", s.MeanLen, s.RefLen)})
+		out = append(out, Alarm{Kind: "length", Message: fmt.Sprintf("captions average %.1f words against the references' %.1f: lower the learning rate or train fewer epochs, and check that the captions fit the training length", s.MeanLen, s.RefLen)})
 	}
 	if len(history) > CIDErFallEpochs {
 		before := history[len(history)-1-CIDErFallEpochs].CIDErD
@@ -194,7 +172,7 @@ func checkAlarms(history []CaptionStats, refIdentical, refRepeated float64) []Al
 			falling = falling && history[i].CIDErD < history[i-1].CIDErD
 		}
 		if falling {
-			out = append(out, Alarm{"cider", fmt.Sprintf("validation CIDEr-D fell %d epochs in a row (%s → %s): the model is overfitting; train fewer epochs, lower the learning rate, or add more data", CIDErFallEpochs, metrics.Percent(history[len(history)-1-CIDErFallEpochs].CIDErD), metrics.Percent(s.CIDErD))})
+			out = append(out, Alarm{Kind: "cider", Message: fmt.Sprintf("validation CIDEr-D fell %d epochs in a row (%s → %s): the model is overfitting; train fewer epochs, lower the learning rate, or add more data", CIDErFallEpochs, metrics.Percent(history[len(history)-1-CIDErFallEpochs].CIDErD), metrics.Percent(s.CIDErD))})
 		}
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/internal/hub"
 	"net/url"
 	"os"
@@ -35,8 +36,8 @@ const (
 
 // sortRows orders rows by key, largest first when desc; equal keys keep file-name order, so the
 // table does not shuffle between sorts.
-func sortRows(rows []CompareRow, key compareSort, desc bool) {
-	val := func(r CompareRow) float64 {
+func sortRows(rows []runinfo.ImageComparison, key compareSort, desc bool) {
+	val := func(r runinfo.ImageComparison) float64 {
 		switch key {
 		case sortBefore:
 			return r.BaseCIDEr
@@ -84,10 +85,10 @@ type compareTab struct {
 	info    *widget.Label
 	scores  *fyne.Container
 	table   *widget.Table
-	rows    []CompareRow
+	rows    []runinfo.ImageComparison
 	key     compareSort
 	desc    bool
-	cmp     *Comparison
+	cmp     *runinfo.Comparison
 	openBtn *widget.Button
 	useBtn  *widget.Button
 	runBtn  *widget.Button
@@ -118,7 +119,7 @@ func newCompareTab(m *MainWindow) *compareTab {
 	t.useBtn.Importance = widget.HighImportance
 	t.runBtn = widget.NewButtonWithIcon("Evaluate again", theme.ViewRefreshIcon(), func() {
 		if t.cmp != nil {
-			t.run(t.cmp.BaseModel, t.cmp.TunedModel)
+			t.run(t.cmp.BaseModel, t.cmp.Tuned)
 		} else if m.ft.lastRun != "" {
 			t.run(m.ft.baseDir(), m.ft.lastRun)
 		}
@@ -147,19 +148,19 @@ func (t *compareTab) sync() {
 		}
 	}
 	enable(t.openBtn, has && t.cmp.ReportPath != "")
-	enable(t.useBtn, has && t.cmp.TunedModel != "")
+	enable(t.useBtn, has && t.cmp.Tuned != "")
 	enable(t.runBtn, !t.running && t.m.deps.Evaluator != nil && (has || t.m.ft.lastRun != ""))
 }
 
 // SetComparison shows c. UI goroutine.
-func (t *compareTab) SetComparison(c Comparison) {
+func (t *compareTab) SetComparison(c runinfo.Comparison) {
 	t.cmp = &c
-	t.rows = append([]CompareRow(nil), c.Rows...)
+	t.rows = append([]runinfo.ImageComparison(nil), c.Images...)
 	sortRows(t.rows, t.key, t.desc)
 	for i := range t.rows {
 		t.table.SetRowHeight(i, 84)
 	}
-	tuned := hub.ModelName(c.TunedModel)
+	tuned := hub.ModelName(c.Tuned)
 	if c.TunedEpoch != "" {
 		tuned += " (" + c.TunedEpoch + ")"
 	}
@@ -370,11 +371,11 @@ func (t *compareTab) openReport() {
 }
 
 func (t *compareTab) useTuned() {
-	if t.cmp == nil || t.cmp.TunedModel == "" {
+	if t.cmp == nil || t.cmp.Tuned == "" {
 		return
 	}
-	t.m.models.choose(t.cmp.TunedModel)
-	t.m.setStatus("Auto-captioning now uses the fine-tuned model " + t.cmp.TunedModel)
+	t.m.models.choose(t.cmp.Tuned)
+	t.m.setStatus("Auto-captioning now uses the fine-tuned model " + t.cmp.Tuned)
 }
 
 // run evaluates base against tuned in the background and shows the result.

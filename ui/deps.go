@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"image"
 	"strings"
-	"time"
 
 	"github.com/captune/captune/annotate"
-	"github.com/captune/captune/finetune/metrics"
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/internal/hub"
 )
 
@@ -136,51 +135,11 @@ type TrainSettings struct {
 	Prompt       string
 }
 
-// TrainProgress mirrors finetune.Progress: what a run is doing now.
-type TrainProgress struct {
-	Phase         string // "load", "resume", "train", "checkpoint", "eval", "captions", "done"
-	Step, Total   int    // optimizer steps done / planned
-	Epoch         int
-	Loss          float64
-	LR            float64
-	SamplesPerSec float64
-	ETA           time.Duration
-	ValLoss       float64 // NaN unless an evaluation just finished
-	Message       string
-	// Phase "resume": the run so far (History[i] is step i+1's loss; ValHistory[i] the
-	// validation loss after step ValSteps[i]), so the curve draws it once.
-	History    []float64
-	ValSteps   []int
-	ValHistory []float64
-	// Phase "captions" (the validation captions of an epoch end): Message is their stats; Alarm,
-	// when set, warns that they collapsed, repeat or drifted, naming the cause and the remedy;
-	// Captions, when set, holds the numbers the Fine-tune tab plots per epoch.
-	Alarm    string
-	Captions *EpochCaptions
-}
-
-// EpochCaptions mirrors the part of finetune.CaptionStats the Fine-tune tab shows: how good and
-// how varied one epoch's validation captions are, and a few of them.
-type EpochCaptions struct {
-	CIDErD    float64  // pycocoevalcap's scale (×100 to print)
-	Identical float64  // share of images whose caption another image also got, 0–1
-	Examples  []string // "image: caption" for the first few validation images
-}
-
-// TrainResult summarises a finished or stopped run.
-type TrainResult struct {
-	OutDir         string
-	Steps          int
-	Losses         []float64
-	LastCheckpoint string
-	Resumed        bool
-	Stopped        bool // cancelled before the end
-}
-
 // Trainer fine-tunes a model. Train is synchronous (the UI runs it in a goroutine), reports
-// through onProgress from its own goroutine, and stops within a step when ctx is cancelled.
+// through onProgress from its own goroutine, and stops within a step when ctx is cancelled. The
+// progress and the result are runinfo's plain types, the ones package finetune fills in.
 type Trainer interface {
-	Train(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainResult, error)
+	Train(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Result, error)
 }
 
 // CompareRequest asks for the before/after evaluation of a run.
@@ -195,36 +154,11 @@ type CompareRequest struct {
 	Holdout    annotate.Holdout
 }
 
-// CompareRow is one image of the before/after table.
-type CompareRow struct {
-	Image      string // absolute path
-	References []string
-	Base       string
-	Tuned      string
-	BaseCIDEr  float64 // CIDEr-D, pycocoevalcap scale (0..10)
-	TunedCIDEr float64
-}
-
-// Improvement is the change of the image's CIDEr-D from the base to the fine-tuned model.
-func (r CompareRow) Improvement() float64 { return r.TunedCIDEr - r.BaseCIDEr }
-
-// Comparison is the before/after evaluation shown by the Compare tab.
-type Comparison struct {
-	Split      string // which images were evaluated, e.g. "val (5 images)"
-	Decoding   string // the decoding settings, printed beside the scores
-	BaseModel  string
-	TunedModel string
-	TunedEpoch string // which checkpoint of its run the tuned model is, e.g. "epoch 2 of 5, best validation CIDEr-D 41.2"; "" when unknown
-	Before     metrics.Scores
-	After      metrics.Scores
-	Rows       []CompareRow
-	ReportPath string // the HTML report, "" when none was written
-}
-
 // Evaluator captions the evaluation images with the base and the fine-tuned model and scores
-// both, writing the HTML report into the run folder. It reports progress as done/total captions.
+// both, writing the HTML report into the run folder (its path in the Comparison's ReportPath). It
+// reports progress as done/total captions.
 type Evaluator interface {
-	Compare(ctx context.Context, req CompareRequest, onProgress func(done, total int)) (Comparison, error)
+	Compare(ctx context.Context, req CompareRequest, onProgress func(done, total int)) (runinfo.Comparison, error)
 }
 
 // ModelStore is the Hugging Face model cache behind the Models dialog; internal/hub's Store is the

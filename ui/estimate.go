@@ -9,6 +9,7 @@ import (
 
 	"fyne.io/fyne/v2/dialog"
 
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/internal/hub"
 )
 
@@ -26,7 +27,7 @@ type TrainEstimate struct {
 // Estimator is a Trainer that can measure a run before it starts. Estimate writes nothing into the
 // run folder and stops when ctx is cancelled.
 type Estimator interface {
-	Estimate(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainEstimate, error)
+	Estimate(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (TrainEstimate, error)
 }
 
 // longRun is the run time above which Start asks first.
@@ -82,7 +83,7 @@ func (t *finetuneTab) estimateThen(s TrainSettings, then func()) {
 	go func() {
 		defer close(done)
 		defer cancel()
-		e, err := est.Estimate(ctx, s, func(TrainProgress) {})
+		e, err := est.Estimate(ctx, s, func(runinfo.Progress) {})
 		cancelled := ctx.Err() != nil
 		onUI(func() { t.estimated(e, err, cancelled, then) })
 	}()

@@ -21,6 +21,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/captune/captune/annotate"
+	"github.com/captune/captune/finetune/runinfo"
 )
 
 // finetuneTab holds the training settings, the loss curve and the run's progress line.
@@ -60,7 +61,7 @@ type finetuneTab struct {
 	watch    *jobWatch      // the job folder being watched; nil when none
 
 	mu       sync.Mutex
-	latest   TrainProgress
+	latest   runinfo.Progress
 	alarmed  string // text of the latest alarm of the running run
 	exampled string // text of the latest epoch's example captions
 	cached   string // the run's feature cache report (it stays in view while the steps run)
@@ -70,7 +71,7 @@ type finetuneTab struct {
 	done     chan struct{}
 	lastRun  string // output folder of the last finished run
 	lastErr  error
-	lastRes  TrainResult
+	lastRes  runinfo.Result
 }
 
 func newFinetuneTab(m *MainWindow) *finetuneTab {
@@ -461,7 +462,7 @@ func (t *finetuneTab) launch(s TrainSettings) {
 	}
 	t.capPlot.Reset() // a resumed run's earlier epochs are not reported again: its plot starts afresh
 	t.mu.Lock()
-	t.latest = TrainProgress{Phase: "load", Message: "starting", ValLoss: math.NaN()}
+	t.latest = runinfo.Progress{Phase: runinfo.PhaseLoad, Message: "starting", ValLoss: math.NaN()}
 	t.alarmed, t.exampled, t.cached = "", "", ""
 	t.mu.Unlock()
 	t.draw()
@@ -480,13 +481,13 @@ func (t *finetuneTab) launch(s TrainSettings) {
 }
 
 // onProgress records a report from the trainer's goroutine; the widgets follow through a throttle.
-func (t *finetuneTab) onProgress(p TrainProgress) {
+func (t *finetuneTab) onProgress(p runinfo.Progress) {
 	t.mu.Lock()
 	t.latest = p
 	if p.Alarm != "" {
 		t.alarmed = fmt.Sprintf("Epoch %d: %s", p.Epoch, p.Alarm)
 	}
-	if w, ok := strings.CutPrefix(p.Message, "warning: "); ok && p.Phase == "load" {
+	if w, ok := strings.CutPrefix(p.Message, "warning: "); ok && p.Phase == runinfo.PhaseLoad {
 		t.alarmed = w // e.g. captions the training length cuts: it stays in view until an alarm replaces it
 	}
 	if p.Captions != nil {
@@ -497,13 +498,13 @@ func (t *finetuneTab) onProgress(p TrainProgress) {
 	}
 	t.mu.Unlock()
 	switch p.Phase {
-	case "resume":
+	case runinfo.PhaseResume:
 		t.curve.Restart(p.History, p.ValSteps, p.ValHistory)
-	case "train":
+	case runinfo.PhaseTrain:
 		t.curve.Add(p.Step, p.Loss)
-	case "eval":
+	case runinfo.PhaseEval:
 		t.curve.AddValidation(p.Step, p.ValLoss)
-	case "captions":
+	case runinfo.PhaseCaptions:
 		if p.Captions != nil {
 			t.capPlot.Add(p.Epoch, p.Captions.CIDErD, p.Captions.Identical)
 		}
@@ -525,7 +526,7 @@ func (t *finetuneTab) draw() {
 	}
 	t.phase.SetText(phaseLabel(p.Phase))
 	switch p.Phase {
-	case "train", "checkpoint":
+	case runinfo.PhaseTrain, runinfo.PhaseCheckpoint:
 		s := fmt.Sprintf("step %d/%d · epoch %d · loss %.4f · lr %.2g", p.Step, p.Total, p.Epoch, p.Loss, p.LR)
 		if p.SamplesPerSec > 0 {
 			s += fmt.Sprintf(" · %.1f img/s", p.SamplesPerSec)
@@ -534,7 +535,7 @@ func (t *finetuneTab) draw() {
 			s += " · ETA " + formatDuration(p.ETA)
 		}
 		t.line.SetText(s)
-	case "eval":
+	case runinfo.PhaseEval:
 		if !math.IsNaN(p.ValLoss) {
 			t.line.SetText(fmt.Sprintf("epoch %d: validation loss %.4f", p.Epoch, p.ValLoss))
 		} else {
@@ -558,21 +559,21 @@ func showText(l *widget.Label, text string) {
 	}
 }
 
-func phaseLabel(p string) string {
+func phaseLabel(p runinfo.Phase) string {
 	switch p {
-	case "load":
+	case runinfo.PhaseLoad:
 		return "Loading"
-	case "cache":
+	case runinfo.PhaseCache:
 		return "Caching"
-	case "resume":
+	case runinfo.PhaseResume:
 		return "Resuming"
-	case "train":
+	case runinfo.PhaseTrain:
 		return "Training"
-	case "checkpoint":
+	case runinfo.PhaseCheckpoint:
 		return "Checkpoint"
-	case "eval", "captions":
+	case runinfo.PhaseEval, runinfo.PhaseCaptions:
 		return "Validating"
-	case "done":
+	case runinfo.PhaseDone:
 		return "Saving"
 	}
 	return ""
@@ -586,7 +587,7 @@ func (t *finetuneTab) stop() {
 	}
 }
 
-func (t *finetuneTab) finish(s TrainSettings, res TrainResult, err error, cancelled bool) {
+func (t *finetuneTab) finish(s TrainSettings, res runinfo.Result, err error, cancelled bool) {
 	m := t.m
 	// running stays true until the end, so that Busy never reports idle between the run and the
 	// comparison it starts.

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/captune/captune/finetune/runinfo"
 )
 
 // alarmingTrainer runs two epochs whose validation captions collapse at the second, as
@@ -13,22 +15,22 @@ type alarmingTrainer struct{}
 
 const collapseAlarm = "100% of the validation images get the same caption as another image: lower the learning rate, train fewer epochs"
 
-func (alarmingTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainResult, error) {
-	res := TrainResult{OutDir: s.OutDir}
+func (alarmingTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Result, error) {
+	res := runinfo.Result{OutDir: s.OutDir}
 	for step := 1; step <= 4; step++ {
 		res.Losses = append(res.Losses, 1/float64(step))
 		res.Steps = step
-		onProgress(TrainProgress{Phase: "train", Step: step, Total: 4, Epoch: (step + 1) / 2, Loss: 1 / float64(step), ValLoss: math.NaN()})
+		onProgress(runinfo.Progress{Phase: "train", Step: step, Total: 4, Epoch: (step + 1) / 2, Loss: 1 / float64(step), ValLoss: math.NaN()})
 		if step%2 == 0 {
-			p := TrainProgress{Phase: "captions", Step: step, Total: 4, Epoch: step / 2, ValLoss: math.NaN(), Message: "epoch captions: CIDEr-D 12.0"}
+			p := runinfo.Progress{Phase: "captions", Step: step, Total: 4, Epoch: step / 2, ValLoss: math.NaN(), Message: "epoch captions: CIDEr-D 12.0"}
 			if step == 4 {
 				p.Alarm = collapseAlarm
 			}
 			onProgress(p)
-			onProgress(TrainProgress{Phase: "checkpoint", Step: step, Total: 4, Epoch: step / 2, ValLoss: math.NaN()})
+			onProgress(runinfo.Progress{Phase: "checkpoint", Step: step, Total: 4, Epoch: step / 2, ValLoss: math.NaN()})
 		}
 	}
-	onProgress(TrainProgress{Phase: "done", Step: 4, Total: 4, Message: "saved " + s.OutDir, ValLoss: math.NaN()})
+	onProgress(runinfo.Progress{Phase: "done", Step: 4, Total: 4, Message: "saved " + s.OutDir, ValLoss: math.NaN()})
 	return res, nil
 }
 
@@ -68,8 +70,8 @@ type cuttingTrainer struct{ fakeTrainer }
 
 const cutWarning = "3 of 24 captions are longer than 40 tokens and will be cut: raise --max-text-len to 52"
 
-func (c *cuttingTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainResult, error) {
-	onProgress(TrainProgress{Phase: "load", Message: "warning: " + cutWarning, ValLoss: math.NaN()})
+func (c *cuttingTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Result, error) {
+	onProgress(runinfo.Progress{Phase: "load", Message: "warning: " + cutWarning, ValLoss: math.NaN()})
 	return c.fakeTrainer.Train(ctx, s, onProgress)
 }
 

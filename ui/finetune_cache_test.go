@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"testing"
+
+	"github.com/captune/captune/finetune/runinfo"
 )
 
 // cachingTrainer reports, as finetune.Run does with a frozen vision encoder, the image features it
@@ -12,11 +14,11 @@ type cachingTrainer struct{ fakeTrainer }
 
 const cacheReport = "image features cached: the frozen vision encoder runs once per image (24 images: 24 in memory); saves ~2.5 min of encoding"
 
-func (c *cachingTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainResult, error) {
+func (c *cachingTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Result, error) {
 	for done := 8; done <= 24; done += 8 {
-		onProgress(TrainProgress{Phase: "cache", Step: done, Total: 24, Message: "caching image features", ValLoss: math.NaN()})
+		onProgress(runinfo.Progress{Phase: "cache", Step: done, Total: 24, Message: "caching image features", ValLoss: math.NaN()})
 	}
-	onProgress(TrainProgress{Phase: "load", Message: cacheReport, ValLoss: math.NaN()})
+	onProgress(runinfo.Progress{Phase: "load", Message: cacheReport, ValLoss: math.NaN()})
 	return c.fakeTrainer.Train(ctx, s, onProgress)
 }
 

@@ -6,32 +6,34 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/captune/captune/finetune/runinfo"
 )
 
 // captionsTrainer runs three epochs and, at each epoch end, reports the validation captions as
 // finetune.Run does: first that the captioning started (no stats), then their stats.
 type captionsTrainer struct{}
 
-func (captionsTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainResult, error) {
-	res := TrainResult{OutDir: s.OutDir}
+func (captionsTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Result, error) {
+	res := runinfo.Result{OutDir: s.OutDir}
 	const epochs, per = 3, 2
 	for step := 1; step <= epochs*per; step++ {
 		epoch := (step-1)/per + 1
 		res.Losses = append(res.Losses, 1/float64(step))
 		res.Steps = step
-		onProgress(TrainProgress{Phase: "train", Step: step, Total: epochs * per, Epoch: epoch, Loss: 1 / float64(step), ValLoss: math.NaN()})
+		onProgress(runinfo.Progress{Phase: "train", Step: step, Total: epochs * per, Epoch: epoch, Loss: 1 / float64(step), ValLoss: math.NaN()})
 		if step%per != 0 {
 			continue
 		}
-		onProgress(TrainProgress{Phase: "captions", Step: step, Total: epochs * per, Epoch: epoch, ValLoss: math.NaN(), Message: "captioning the validation images"})
-		c := &EpochCaptions{CIDErD: 0.2 * float64(epoch), Identical: 0.1 * float64(epoch)}
+		onProgress(runinfo.Progress{Phase: "captions", Step: step, Total: epochs * per, Epoch: epoch, ValLoss: math.NaN(), Message: "captioning the validation images"})
+		c := &runinfo.CaptionStats{CIDErD: 0.2 * float64(epoch), Identical: 0.1 * float64(epoch)}
 		for i := range 3 {
 			c.Examples = append(c.Examples, fmt.Sprintf("img%d.png: a red circle above square %d at epoch %d", i, i, epoch))
 		}
-		onProgress(TrainProgress{Phase: "captions", Step: step, Total: epochs * per, Epoch: epoch, ValLoss: math.NaN(),
+		onProgress(runinfo.Progress{Phase: "captions", Step: step, Total: epochs * per, Epoch: epoch, ValLoss: math.NaN(),
 			Message: "epoch captions", Captions: c})
 	}
-	onProgress(TrainProgress{Phase: "done", Step: epochs * per, Total: epochs * per, Message: "saved " + s.OutDir, ValLoss: math.NaN()})
+	onProgress(runinfo.Progress{Phase: "done", Step: epochs * per, Total: epochs * per, Message: "saved " + s.OutDir, ValLoss: math.NaN()})
 	return res, nil
 }
 

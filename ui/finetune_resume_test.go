@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/captune/captune/finetune/runinfo"
 )
 
 // resumingTrainer continues a run of 12 steps (3 epochs, validation at each end) from the
@@ -16,13 +18,13 @@ type resumingTrainer struct{}
 
 func resumeLoss(step int) float64 { return 2/float64(step) + 1 }
 
-func (resumingTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainResult, error) {
+func (resumingTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Result, error) {
 	if !s.Resume {
-		return TrainResult{}, errors.New("this fake only resumes")
+		return runinfo.Result{}, errors.New("this fake only resumes")
 	}
 	const from, total, per = 6, 12, 4
-	res := TrainResult{OutDir: s.OutDir, Resumed: true, Steps: total}
-	p := TrainProgress{Phase: "resume", Step: from, Total: total, Epoch: 2, ValLoss: math.NaN(),
+	res := runinfo.Result{OutDir: s.OutDir, Resumed: true, Steps: total}
+	p := runinfo.Progress{Phase: "resume", Step: from, Total: total, Epoch: 2, ValLoss: math.NaN(),
 		Message: "continuing from step-000006 (step 6 of 12)", ValSteps: []int{4}, ValHistory: []float64{0.9}}
 	for step := 1; step <= from; step++ {
 		p.History = append(p.History, resumeLoss(step))
@@ -31,12 +33,12 @@ func (resumingTrainer) Train(ctx context.Context, s TrainSettings, onProgress fu
 	res.Losses = append(res.Losses, p.History...)
 	for step := from + 1; step <= total; step++ {
 		res.Losses = append(res.Losses, resumeLoss(step))
-		onProgress(TrainProgress{Phase: "train", Step: step, Total: total, Epoch: (step-1)/per + 1, Loss: resumeLoss(step), ValLoss: math.NaN()})
+		onProgress(runinfo.Progress{Phase: "train", Step: step, Total: total, Epoch: (step-1)/per + 1, Loss: resumeLoss(step), ValLoss: math.NaN()})
 		if step%per == 0 {
-			onProgress(TrainProgress{Phase: "eval", Step: step, Total: total, Epoch: step / per, ValLoss: 0.9 - float64(step)/100})
+			onProgress(runinfo.Progress{Phase: "eval", Step: step, Total: total, Epoch: step / per, ValLoss: 0.9 - float64(step)/100})
 		}
 	}
-	onProgress(TrainProgress{Phase: "done", Step: total, Total: total, Message: "saved " + s.OutDir, ValLoss: math.NaN()})
+	onProgress(runinfo.Progress{Phase: "done", Step: total, Total: total, Message: "saved " + s.OutDir, ValLoss: math.NaN()})
 	return res, nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/captune/captune/finetune/runinfo"
 )
 
 // The Fine-tune panel shows the numbers a run will use: the base model's advice where the user has
@@ -68,7 +70,7 @@ type estimatingTrainer struct {
 	estimated int
 }
 
-func (e *estimatingTrainer) Estimate(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainEstimate, error) {
+func (e *estimatingTrainer) Estimate(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (TrainEstimate, error) {
 	e.estimated++
 	return e.est, ctx.Err()
 }

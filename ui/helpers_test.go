@@ -22,6 +22,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/captune/captune/annotate"
+	"github.com/captune/captune/finetune/runinfo"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden markup files in testdata/")
@@ -165,9 +166,9 @@ type fakeTrainer struct {
 	steps, epochs int
 }
 
-func (f *fakeTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(TrainProgress)) (TrainResult, error) {
-	res := TrainResult{OutDir: s.OutDir}
-	onProgress(TrainProgress{Phase: "load", Message: "loading " + s.BaseModel, ValLoss: math.NaN()})
+func (f *fakeTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Result, error) {
+	res := runinfo.Result{OutDir: s.OutDir}
+	onProgress(runinfo.Progress{Phase: "load", Message: "loading " + s.BaseModel, ValLoss: math.NaN()})
 	per := f.steps / f.epochs
 	for step := 1; step <= f.steps; step++ {
 		if ctx.Err() != nil {
@@ -177,22 +178,22 @@ func (f *fakeTrainer) Train(ctx context.Context, s TrainSettings, onProgress fun
 		loss := 3/float64(step) + 0.5 + 0.1*math.Sin(float64(step))
 		res.Losses = append(res.Losses, loss)
 		res.Steps = step
-		onProgress(TrainProgress{Phase: "train", Step: step, Total: f.steps, Epoch: (step-1)/per + 1, Loss: loss, LR: 2e-5, ValLoss: math.NaN()})
+		onProgress(runinfo.Progress{Phase: "train", Step: step, Total: f.steps, Epoch: (step-1)/per + 1, Loss: loss, LR: 2e-5, ValLoss: math.NaN()})
 		if step%per == 0 {
-			onProgress(TrainProgress{Phase: "eval", Step: step, Total: f.steps, Epoch: step / per, ValLoss: 0.9 + 1/float64(step)})
+			onProgress(runinfo.Progress{Phase: "eval", Step: step, Total: f.steps, Epoch: step / per, ValLoss: 0.9 + 1/float64(step)})
 		}
 	}
-	onProgress(TrainProgress{Phase: "done", Step: f.steps, Total: f.steps, Message: "saved " + s.OutDir, ValLoss: math.NaN()})
+	onProgress(runinfo.Progress{Phase: "done", Step: f.steps, Total: f.steps, Message: "saved " + s.OutDir, ValLoss: math.NaN()})
 	return res, nil
 }
 
 // fakeEvaluator returns a fixed comparison.
-type fakeEvaluator struct{ cmp Comparison }
+type fakeEvaluator struct{ cmp runinfo.Comparison }
 
-func (f *fakeEvaluator) Compare(ctx context.Context, req CompareRequest, onProgress func(done, total int)) (Comparison, error) {
+func (f *fakeEvaluator) Compare(ctx context.Context, req CompareRequest, onProgress func(done, total int)) (runinfo.Comparison, error) {
 	onProgress(2, 2)
 	c := f.cmp
-	c.BaseModel, c.TunedModel = req.BaseModel, req.TunedModel
+	c.BaseModel, c.Tuned = req.BaseModel, req.TunedModel
 	return c, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/finetune/trainlog"
 )
 
@@ -117,9 +118,9 @@ func TestWatchJob(t *testing.T) {
 	}
 	tap(m.ft.compareBtn)
 	waitFor(t, "the comparison", func() bool { return uiRead(func() bool { return m.cmp.cmp != nil }) })
-	c := uiRead(func() Comparison { return *m.cmp.cmp })
-	if c.BaseModel != filepath.Join(job, "base_model") || c.TunedModel != out {
-		t.Errorf("compared %s with %s; want the job's base model with its output", c.BaseModel, c.TunedModel)
+	c := uiRead(func() runinfo.Comparison { return *m.cmp.cmp })
+	if c.BaseModel != filepath.Join(job, "base_model") || c.Tuned != out {
+		t.Errorf("compared %s with %s; want the job's base model with its output", c.BaseModel, c.Tuned)
 	}
 }
 

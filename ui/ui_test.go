@@ -14,6 +14,7 @@ import (
 
 	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/finetune/metrics"
+	"github.com/captune/captune/finetune/runinfo"
 )
 
 func TestParseFilter(t *testing.T) {
@@ -405,11 +406,11 @@ func TestDownsampleAveragesBuckets(t *testing.T) {
 	}
 }
 
-func sampleComparison() Comparison {
-	return Comparison{Split: "val (3 images)", Decoding: "beam search, 3 beams, 5–20 tokens",
+func sampleComparison() runinfo.Comparison {
+	return runinfo.Comparison{Split: "val (3 images)", Decoding: "beam search, 3 beams, 5–20 tokens",
 		Before: metrics.Scores{Bleu: [4]float64{0.5, 0.3, 0.2, 0.1}, RougeL: 0.3, CIDErD: 0.4},
 		After:  metrics.Scores{Bleu: [4]float64{0.7, 0.5, 0.4, 0.3}, RougeL: 0.5, CIDErD: 1.1},
-		Rows: []CompareRow{
+		Images: []runinfo.ImageComparison{
 			{Image: "/d/a.png", References: []string{"a red cube"}, Base: "a box", Tuned: "a red cube", BaseCIDEr: 0.2, TunedCIDEr: 1.5},
 			{Image: "/d/b.png", References: []string{"two blue circles"}, Base: "circles", Tuned: "a circle", BaseCIDEr: 0.9, TunedCIDEr: 0.4},
 			{Image: "/d/c.png", References: []string{"a green star"}, Base: "a star", Tuned: "a green star", BaseCIDEr: 0.3, TunedCIDEr: 0.9},
@@ -418,7 +419,7 @@ func sampleComparison() Comparison {
 }
 
 func TestSortRows(t *testing.T) {
-	names := func(rows []CompareRow) []string {
+	names := func(rows []runinfo.ImageComparison) []string {
 		var out []string
 		for _, r := range rows {
 			out = append(out, filepath.Base(r.Image))
@@ -438,7 +439,7 @@ func TestSortRows(t *testing.T) {
 		{sortImage, true, []string{"c.png", "b.png", "a.png"}},
 	}
 	for _, tt := range tests {
-		rows := sampleComparison().Rows
+		rows := sampleComparison().Images
 		sortRows(rows, tt.key, tt.desc)
 		if got := names(rows); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("sortRows(key %d, desc %v) = %v, want %v", tt.key, tt.desc, got, tt.want)
@@ -453,7 +454,7 @@ func TestCompareViewSortsByImprovement(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := sampleComparison()
-	c.TunedModel, c.TunedEpoch = tuned, "epoch 2 of 5, best validation CIDEr-D 41.2"
+	c.Tuned, c.TunedEpoch = tuned, "epoch 2 of 5, best validation CIDEr-D 41.2"
 	m.cmp.SetComparison(c)
 	if got := m.cmp.info.Text; !strings.Contains(got, filepath.Base(tuned)+" (epoch 2 of 5, best validation CIDEr-D 41.2) · val (3 images)") {
 		t.Errorf("the Compare header %q does not say which epoch the tuned model is", got)
@@ -614,9 +615,9 @@ func TestLayoutsGolden(t *testing.T) {
 
 	m.Tabs.SelectIndex(2)
 	c := sampleComparison()
-	c.BaseModel, c.TunedModel = "/models/bundled", "/runs/sample-run1"
-	for i := range c.Rows {
-		c.Rows[i].Image = filepath.Join(dir, []string{"img00.png", "img01.png", "img02.png"}[i])
+	c.BaseModel, c.Tuned = "/models/bundled", "/runs/sample-run1"
+	for i := range c.Images {
+		c.Images[i].Image = filepath.Join(dir, []string{"img00.png", "img01.png", "img02.png"}[i])
 	}
 	m.cmp.SetComparison(c)
 	m.images.wait()

@@ -1,0 +1,55 @@
+package runinfo
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBestInfoString(t *testing.T) {
+	tests := []struct {
+		b    BestInfo
+		want string
+	}{
+		{BestInfo{SelectBy: SelectCIDEr, Value: 0.412, Epoch: 2, Epochs: 5}, "epoch 2 of 5, best validation CIDEr-D 41.2"},
+		{BestInfo{SelectBy: SelectLoss, Value: 1.23456, Epoch: 3, Epochs: 3}, "epoch 3 of 3, best validation loss 1.2346"},
+	}
+	for _, tt := range tests {
+		if got := tt.b.String(); got != tt.want {
+			t.Errorf("%+v.String() = %q, want %q", tt.b, got, tt.want)
+		}
+	}
+}
+
+// TestComparisonReportKeepsItsFormat checks that compare.json keeps the fields it had before the
+// window's fields (TunedEpoch, ReportPath) joined the type.
+func TestComparisonReportKeepsItsFormat(t *testing.T) {
+	c := Comparison{Split: "val (1 images)", Decoding: "beam 3, length 5–20", BaseModel: "/b", Tuned: "/t",
+		Images:     []ImageComparison{{Image: "/a.png", References: []string{"a cat"}, Base: "a dog", Tuned: "a cat", BaseCIDEr: 0.5, TunedCIDEr: 2}},
+		TunedEpoch: "epoch 2 of 5", ReportPath: "/r.html"}
+	path := filepath.Join(t.TempDir(), "compare.json")
+	if err := c.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(data, &fields); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"split", "decoding", "base_model", "finetuned_model", "before", "after", "images"} {
+		if _, ok := fields[k]; !ok {
+			t.Errorf("compare.json lacks %q", k)
+		}
+	}
+	if len(fields) != 7 || strings.Contains(string(data), "epoch 2 of 5") {
+		t.Errorf("compare.json has the window's fields too:\n%s", data)
+	}
+	if got := c.Images[0].Improvement(); got != 1.5 {
+		t.Errorf("Improvement() = %v, want 1.5", got)
+	}
+}
