@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
 )
 
@@ -81,7 +82,7 @@ func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgr
 			err = fmt.Errorf("estimate: calibration step failed: %v", r)
 		}
 	}()
-	onProgress(Progress{Phase: "load", Message: "loading " + cfg.BaseModel, ValLoss: math.NaN()})
+	onProgress(Progress{Phase: runinfo.PhaseLoad, Message: "loading " + cfg.BaseModel, ValLoss: math.NaN()})
 	started := time.Now()
 	capt, _, err := inference.LoadCaptioner(cfg.BaseModel, device)
 	if err != nil {
@@ -154,7 +155,7 @@ func (c *calibration) measure(cfg Config, n int) (time.Duration, error) {
 		if err := c.ctx.Err(); err != nil {
 			return 0, err
 		}
-		c.onProgress(Progress{Phase: "estimate", Step: i, Total: n, ValLoss: math.NaN(), Message: "timing a training step"})
+		c.onProgress(Progress{Phase: runinfo.PhaseEstimate, Step: i, Total: n, ValLoss: math.NaN(), Message: "timing a training step"})
 		if c.pos >= len(c.order) {
 			c.order = epochOrder(len(c.samples), cfg.Seed, c.epoch, cfg.Shuffle)
 			c.pos = 0
@@ -188,7 +189,7 @@ func (c *calibration) timeValidation(val []Example) (time.Duration, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	c.onProgress(Progress{Phase: "estimate", ValLoss: math.NaN(), Message: "timing a validation batch"})
+	c.onProgress(Progress{Phase: runinfo.PhaseEstimate, ValLoss: math.NaN(), Message: "timing a validation batch"})
 	loader := newImageLoader(images, c.capt.Pre, false)
 	started := time.Now()
 	if _, err := validationLoss(c.capt, c.cfg, loader, samples[:min(c.cfg.BatchSize, len(samples))]); err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
 )
 
@@ -103,7 +104,7 @@ func (l CaptionLengths) String() string {
 func checkCaptionLengths(c *inference.Captioner, cfg Config, samples []sample, onProgress func(Progress)) CaptionLengths {
 	l := measureCaptionLengths(c, cfg, samples)
 	if w := l.Warning(); w != "" {
-		onProgress(Progress{Phase: "load", Message: w, ValLoss: math.NaN()})
+		onProgress(Progress{Phase: runinfo.PhaseLoad, Message: w, ValLoss: math.NaN()})
 	}
 	return l
 }

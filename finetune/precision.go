@@ -3,6 +3,7 @@ package finetune
 import (
 	"math"
 
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
 )
 
@@ -16,11 +17,11 @@ func validPrecision(s string) bool {
 func usePrecision(m *inference.Model, cfg Config, onProgress func(Progress)) {
 	p, _ := inference.ParsePrecision(cfg.Precision)
 	if err := inference.CheckPrecision(p, m.Device); err != nil {
-		onProgress(Progress{Phase: "load", Message: err.Error(), ValLoss: math.NaN()})
+		onProgress(Progress{Phase: runinfo.PhaseLoad, Message: err.Error(), ValLoss: math.NaN()})
 		p = inference.FP32
 	}
 	m.Precision = p
 	if p == inference.BF16 {
-		onProgress(Progress{Phase: "load", Message: "computing in bf16: bfloat16 matrix products (autocast), float32 weights, gradients and optimizer state", ValLoss: math.NaN()})
+		onProgress(Progress{Phase: runinfo.PhaseLoad, Message: "computing in bf16: bfloat16 matrix products (autocast), float32 weights, gradients and optimizer state", ValLoss: math.NaN()})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/internal/atomicfile"
 )
 
@@ -30,7 +31,7 @@ func resumeFrom(cfg Config, state *trainerState, onProgress func(Progress)) (Con
 		}
 		var differ []string
 		if cfg, differ = resumedConfig(cfg, state.Config); len(differ) > 0 {
-			onProgress(Progress{Phase: "load", ValLoss: math.NaN(), Message: fmt.Sprintf(
+			onProgress(Progress{Phase: runinfo.PhaseLoad, ValLoss: math.NaN(), Message: fmt.Sprintf(
 				"continuing %s with the settings it was trained with: %s", filepath.Base(dir), strings.Join(differ, ", "))})
 		}
 		if err := cfg.Validate(); err != nil {
@@ -113,7 +114,7 @@ func cutLog(path string, step int) error {
 // from and the losses so far. Validation runs at epoch ends only, so the n-th validation loss
 // belongs to step n × perEpoch.
 func resumeProgress(st trainerState, perEpoch int, dir string) Progress {
-	p := Progress{Phase: "resume", Step: st.Step, Total: st.TotalSteps, Epoch: st.Epoch + 1, ValLoss: math.NaN(),
+	p := Progress{Phase: runinfo.PhaseResume, Step: st.Step, Total: st.TotalSteps, Epoch: st.Epoch + 1, ValLoss: math.NaN(),
 		Message: fmt.Sprintf("continuing from %s (step %d of %d)", filepath.Base(dir), st.Step, st.TotalSteps),
 		History: append([]float64(nil), st.Losses...), ValHistory: append([]float64(nil), st.ValLosses...)}
 	if n := len(st.Losses); n > 0 {

@@ -128,7 +128,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 		return res, err
 	}
 	est := inference.EstimateMemory(mcfg, cfg.BatchSize, 1, cfg.MaxTextLen, true)
-	onProgress(Progress{Phase: "load", Message: "memory estimate: " + est.String(), ValLoss: math.NaN()})
+	onProgress(Progress{Phase: runinfo.PhaseLoad, Message: "memory estimate: " + est.String(), ValLoss: math.NaN()})
 	if err := checkMemory(mcfg, cfg, device); err != nil {
 		return res, err
 	}
@@ -143,7 +143,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 			}
 		}
 	}()
-	onProgress(Progress{Phase: "load", Message: "loading " + from, ValLoss: math.NaN()})
+	onProgress(Progress{Phase: runinfo.PhaseLoad, Message: "loading " + from, ValLoss: math.NaN()})
 	capt, _, err := inference.LoadCaptioner(from, device)
 	if err != nil {
 		return res, err
@@ -226,7 +226,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 			elapsed := time.Since(started)
 			rate := float64((state.Step-doneAtStart)*micro*cfg.GradAccum) / elapsed.Seconds()
 			eta := time.Duration(float64(elapsed) / float64(state.Step-doneAtStart) * float64(total-state.Step))
-			p := Progress{Phase: "train", Step: state.Step, Total: total, Epoch: state.Epoch + 1, Loss: stepLoss,
+			p := Progress{Phase: runinfo.PhaseTrain, Step: state.Step, Total: total, Epoch: state.Epoch + 1, Loss: stepLoss,
 				LR: lr, SamplesPerSec: rate, ETA: eta, ValLoss: math.NaN()}
 			onProgress(p)
 			logLine(map[string]any{"step": state.Step, "epoch": state.Epoch + 1, "loss": stepLoss, "lr": lr,
@@ -238,7 +238,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 			}
 			if (cfg.CheckpointEvery > 0 && state.Step%cfg.CheckpointEvery == 0) || epochEnd || state.Step == total {
 				if epochEnd && len(valSamples) > 0 {
-					onProgress(Progress{Phase: "eval", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN(), Message: "validation loss"})
+					onProgress(Progress{Phase: runinfo.PhaseEval, Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN(), Message: "validation loss"})
 					vl, err := validationLoss(capt, cfg, valLoader, valSamples)
 					if err != nil {
 						return res, fmt.Errorf("validation after step %d: %w", state.Step, err)
@@ -246,13 +246,13 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 					state.ValLosses = append(state.ValLosses, vl)
 					res.ValLosses = append(res.ValLosses, vl)
 					logLine(map[string]any{"step": state.Step, "epoch": state.Epoch, "val_loss": vl})
-					onProgress(Progress{Phase: "eval", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: vl, Loss: stepLoss, LR: lr})
+					onProgress(Progress{Phase: runinfo.PhaseEval, Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: vl, Loss: stepLoss, LR: lr})
 					if err := watchEpoch(ctx, watch, capt, cfg, &res, Progress{Step: state.Step, Total: total, Epoch: state.Epoch}, logLine, onProgress); err != nil {
 						return res, fmt.Errorf("validation captions after step %d: %w", state.Step, err)
 					}
 					noteEpoch(&state, cfg, watch, &res, logLine)
 				}
-				onProgress(Progress{Phase: "checkpoint", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN()})
+				onProgress(Progress{Phase: runinfo.PhaseCheckpoint, Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN()})
 				dir, err := saveCheckpoint(capt, opt, &state, cfg)
 				if err != nil {
 					return res, fmt.Errorf("checkpoint at step %d (the previous checkpoint %s is intact): %w", state.Step, orNone(res.LastCheckpoint), err)
@@ -284,7 +284,7 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 		return res, err
 	}
 	res.FeatureCache = feats.finish()
-	onProgress(Progress{Phase: "done", Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN(), Message: "saved " + cfg.OutDir})
+	onProgress(Progress{Phase: runinfo.PhaseDone, Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN(), Message: "saved " + cfg.OutDir})
 	return res, nil
 }
 

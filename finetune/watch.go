@@ -241,7 +241,7 @@ func (w *captionWatch) epochEnd(ctx context.Context, c *inference.Captioner, p P
 	if w == nil {
 		return nil, nil
 	}
-	onProgress(Progress{Phase: "captions", Step: p.Step, Total: p.Total, Epoch: p.Epoch, ValLoss: math.NaN(),
+	onProgress(Progress{Phase: runinfo.PhaseCaptions, Step: p.Step, Total: p.Total, Epoch: p.Epoch, ValLoss: math.NaN(),
 		Message: fmt.Sprintf("epoch %d: captioning the validation images…", p.Epoch)})
 	cands, err := CaptionExamples(ctx, c, w.val, w.opts, nil)
 	if err != nil {
@@ -261,7 +261,7 @@ func (w *captionWatch) epochEnd(ctx context.Context, c *inference.Captioner, p P
 		line["alarms"] = alarms
 	}
 	logLine(line)
-	onProgress(Progress{Phase: "captions", Step: p.Step, Total: p.Total, Epoch: p.Epoch, ValLoss: math.NaN(),
+	onProgress(Progress{Phase: runinfo.PhaseCaptions, Step: p.Step, Total: p.Total, Epoch: p.Epoch, ValLoss: math.NaN(),
 		Captions: &st, Alarm: alarmText(alarms), Message: fmt.Sprintf("epoch %d captions: %s", p.Epoch, st)})
 	return alarms, nil
 }
