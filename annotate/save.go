@@ -308,92 +308,122 @@ func (d *Dataset) backupBadProject() error {
 // renderSource renders source si with the current items. It returns a new source (with the
 // entries Captune added) that replaces the old one once the file is written. d.mu held.
 func (d *Dataset) renderSource(si int) (*source, []byte) {
-	s := d.sources[si]
-	ns := &source{rel: s.rel, dir: s.dir, format: s.format, meta: s.meta}
-	col := d.column
-	if col == "" {
-		col = "text"
+	switch d.sources[si].format {
+	case FormatJSONL:
+		return d.renderJSONL(si)
+	case FormatCSV:
+		return d.renderCSV(si)
+	default: // FormatCOCO
+		return d.renderCOCO(si)
 	}
-	owned := func(yield func(int) bool) {
+}
+
+// newSourceFrom returns an empty source for rendering s again.
+func newSourceFrom(s *source) *source {
+	return &source{rel: s.rel, dir: s.dir, format: s.format, meta: s.meta}
+}
+
+// captionColumn is the metadata.jsonl key or CSV header the captions are written under.
+func (d *Dataset) captionColumn() string {
+	if d.column == "" {
+		return "text"
+	}
+	return d.column
+}
+
+// owned yields, in order, the items whose captions source si holds.
+func (d *Dataset) owned(si int) func(yield func(int) bool) {
+	return func(yield func(int) bool) {
 		for i, o := range d.owner {
 			if o == si && !yield(i) {
 				return
 			}
 		}
 	}
-	switch s.format {
-	case FormatJSONL:
-		nf := &jsonlFile{}
-		seen := map[int]bool{}
-		for li, l := range s.jsonl.lines {
-			i := s.recItem[li]
-			if i < 0 {
-				nf.lines, ns.recItem = append(nf.lines, l), append(ns.recItem, -1)
-				continue
-			}
-			if seen[i] {
-				continue // a duplicate entry, merged into the first
-			}
-			seen[i] = true
-			nf.lines, ns.recItem = append(nf.lines, l.withTexts(texts(d.items[i]), col)), append(ns.recItem, i)
+}
+
+// renderJSONL renders a metadata.jsonl source: each listed image's first line gets its current
+// captions (later duplicates are merged into it), other lines are kept, and captioned images the
+// file did not list are appended.
+func (d *Dataset) renderJSONL(si int) (*source, []byte) {
+	s := d.sources[si]
+	ns := newSourceFrom(s)
+	col := d.captionColumn()
+	nf := &jsonlFile{}
+	seen := map[int]bool{}
+	for li, l := range s.jsonl.lines {
+		i := s.recItem[li]
+		if i < 0 {
+			nf.lines, ns.recItem = append(nf.lines, l), append(ns.recItem, -1)
+			continue
 		}
-		for i := range owned {
-			if !seen[i] && d.items[i].HasCaption() {
-				l := newJSONLLine(nameIn(s.dir, d.items[i].Path), col, texts(d.items[i]), false)
-				nf.lines, ns.recItem = append(nf.lines, l), append(ns.recItem, i)
-			}
+		if seen[i] {
+			continue // a duplicate entry, merged into the first
 		}
-		ns.jsonl = nf
-		return ns, nf.render()
-	case FormatCSV:
-		f := s.csv
-		nf := *f
-		nf.rows = nil
-		rowsOf := map[int][]int{}
-		for ri, i := range s.recItem {
-			if i >= 0 {
-				rowsOf[i] = append(rowsOf[i], ri)
-			}
-		}
-		emit := func(i int, name string, like func(k int) []string) {
-			caps := d.items[i].Captions
-			if len(caps) == 0 {
-				nf.rows, ns.recItem = append(nf.rows, nf.entryRow(like(0), name, "")), append(ns.recItem, i)
-				return
-			}
-			for k, c := range caps {
-				r := nf.entryRow(like(k), name, c.Text)
-				if ns.meta {
-					setField(r.fields, f.originCol, string(c.Origin))
-					setField(r.fields, f.stateCol, string(c.State))
-				}
-				nf.rows, ns.recItem = append(nf.rows, r), append(ns.recItem, i)
-			}
-		}
-		seen := map[int]bool{}
-		for ri, r := range f.rows {
-			i := s.recItem[ri]
-			if i < 0 {
-				nf.rows, ns.recItem = append(nf.rows, r), append(ns.recItem, -1)
-				continue
-			}
-			if seen[i] {
-				continue
-			}
-			seen[i] = true
-			orig := rowsOf[i]
-			emit(i, r.name, func(k int) []string { return f.rows[orig[min(k, len(orig)-1)]].fields })
-		}
-		for i := range owned {
-			if !seen[i] && d.items[i].HasCaption() {
-				emit(i, nameIn(s.dir, d.items[i].Path), func(int) []string { return nil })
-			}
-		}
-		ns.csv = &nf
-		return ns, nf.render()
-	default: // FormatCOCO
-		return d.renderCOCO(si)
+		seen[i] = true
+		nf.lines, ns.recItem = append(nf.lines, l.withTexts(texts(d.items[i]), col)), append(ns.recItem, i)
 	}
+	for i := range d.owned(si) {
+		if !seen[i] && d.items[i].HasCaption() {
+			l := newJSONLLine(nameIn(s.dir, d.items[i].Path), col, texts(d.items[i]), false)
+			nf.lines, ns.recItem = append(nf.lines, l), append(ns.recItem, i)
+		}
+	}
+	ns.jsonl = nf
+	return ns, nf.render()
+}
+
+// renderCSV renders a CSV source: a listed image's rows are replaced, where its first row was,
+// by one row per current caption (each copying the other fields of the old row in its place, or
+// of the last), other rows are kept, and captioned images the file did not list are appended.
+func (d *Dataset) renderCSV(si int) (*source, []byte) {
+	s := d.sources[si]
+	ns := newSourceFrom(s)
+	f := s.csv
+	nf := *f
+	nf.rows = nil
+	rowsOf := map[int][]int{}
+	for ri, i := range s.recItem {
+		if i >= 0 {
+			rowsOf[i] = append(rowsOf[i], ri)
+		}
+	}
+	emit := func(i int, name string, like func(k int) []string) {
+		caps := d.items[i].Captions
+		if len(caps) == 0 {
+			nf.rows, ns.recItem = append(nf.rows, nf.entryRow(like(0), name, "")), append(ns.recItem, i)
+			return
+		}
+		for k, c := range caps {
+			r := nf.entryRow(like(k), name, c.Text)
+			if ns.meta {
+				setField(r.fields, f.originCol, string(c.Origin))
+				setField(r.fields, f.stateCol, string(c.State))
+			}
+			nf.rows, ns.recItem = append(nf.rows, r), append(ns.recItem, i)
+		}
+	}
+	seen := map[int]bool{}
+	for ri, r := range f.rows {
+		i := s.recItem[ri]
+		if i < 0 {
+			nf.rows, ns.recItem = append(nf.rows, r), append(ns.recItem, -1)
+			continue
+		}
+		if seen[i] {
+			continue
+		}
+		seen[i] = true
+		orig := rowsOf[i]
+		emit(i, r.name, func(k int) []string { return f.rows[orig[min(k, len(orig)-1)]].fields })
+	}
+	for i := range d.owned(si) {
+		if !seen[i] && d.items[i].HasCaption() {
+			emit(i, nameIn(s.dir, d.items[i].Path), func(int) []string { return nil })
+		}
+	}
+	ns.csv = &nf
+	return ns, nf.render()
 }
 
 func setField(fields []string, col int, v string) {
@@ -402,13 +432,19 @@ func setField(fields []string, col int, v string) {
 	}
 }
 
-// renderCOCO renders a COCO source: annotations of listed images are replaced by their current
-// captions (reusing the old annotation entries and ids in order), everything else is kept.
-func (d *Dataset) renderCOCO(si int) (*source, []byte) {
-	s := d.sources[si]
+// cocoIndex links the entries of a COCO file to the dataset's items.
+type cocoIndex struct {
+	itemEntry map[int]int   // item -> its first entry in images
+	annItem   []int         // annotation -> its item, or -1
+	annsOf    map[int][]int // item -> its annotations, in file order
+	// nextAnn and nextImg are the first free numeric annotation and image ids.
+	nextAnn, nextImg int64
+}
+
+// indexCOCO indexes the COCO file of source s.
+func indexCOCO(s *source) cocoIndex {
 	f := s.coco
-	ns := &source{rel: s.rel, dir: s.dir, format: s.format, meta: s.meta, recItem: append([]int(nil), s.recItem...)}
-	nf := &cocoFile{top: f.top, images: append([]cocoImage(nil), f.images...)}
+	x := cocoIndex{itemEntry: map[int]int{}, annItem: make([]int, len(f.anns)), annsOf: map[int][]int{}}
 	idEntry := map[string]int{}
 	var imgIDs, annIDs []string
 	for ei, im := range f.images {
@@ -419,37 +455,45 @@ func (d *Dataset) renderCOCO(si int) (*source, []byte) {
 			imgIDs = append(imgIDs, im.id)
 		}
 	}
-	itemEntry := map[int]int{}
 	for ei, i := range s.recItem {
-		if _, ok := itemEntry[i]; i >= 0 && !ok {
-			itemEntry[i] = ei
+		if _, ok := x.itemEntry[i]; i >= 0 && !ok {
+			x.itemEntry[i] = ei
 		}
 	}
-	annItem := make([]int, len(f.anns))
-	annsOf := map[int][]int{}
 	for ai, a := range f.anns {
-		annItem[ai] = -1
+		x.annItem[ai] = -1
 		if a.obj == nil {
 			continue
 		}
 		annIDs = append(annIDs, a.id)
 		if ei, ok := idEntry[a.imageID]; ok && s.recItem[ei] >= 0 {
-			annItem[ai] = s.recItem[ei]
-			annsOf[annItem[ai]] = append(annsOf[annItem[ai]], ai)
+			x.annItem[ai] = s.recItem[ei]
+			x.annsOf[x.annItem[ai]] = append(x.annsOf[x.annItem[ai]], ai)
 		}
 	}
-	nextAnn, nextImg := nextCOCOID(annIDs), nextCOCOID(imgIDs)
+	x.nextAnn, x.nextImg = nextCOCOID(annIDs), nextCOCOID(imgIDs)
+	return x
+}
+
+// renderCOCO renders a COCO source: annotations of listed images are replaced by their current
+// captions (reusing the old annotation entries and ids in order), everything else is kept.
+func (d *Dataset) renderCOCO(si int) (*source, []byte) {
+	s := d.sources[si]
+	f := s.coco
+	ns := &source{rel: s.rel, dir: s.dir, format: s.format, meta: s.meta, recItem: append([]int(nil), s.recItem...)}
+	nf := &cocoFile{top: f.top, images: append([]cocoImage(nil), f.images...)}
+	x := indexCOCO(s)
 	emitted := map[int]bool{}
 	emit := func(i int) {
 		emitted[i] = true
-		imageID := nf.images[itemEntry[i]].id
+		imageID := nf.images[x.itemEntry[i]].id
 		for k, c := range d.items[i].Captions {
 			var a cocoAnn
-			if k < len(annsOf[i]) {
-				a = f.anns[annsOf[i][k]]
+			if k < len(x.annsOf[i]) {
+				a = f.anns[x.annsOf[i][k]]
 			} else {
-				id := jsonValue(nextAnn)
-				nextAnn++
+				id := jsonValue(x.nextAnn)
+				x.nextAnn++
 				a = cocoAnn{obj: rawObject{{"id", id}, {"image_id", json.RawMessage(imageID)}}, id: string(id), imageID: imageID}
 			}
 			a.caption = c.Text
@@ -460,7 +504,7 @@ func (d *Dataset) renderCOCO(si int) (*source, []byte) {
 		}
 	}
 	for ai, a := range f.anns {
-		i := annItem[ai]
+		i := x.annItem[ai]
 		if i < 0 {
 			nf.anns = append(nf.anns, a)
 			continue
@@ -469,18 +513,18 @@ func (d *Dataset) renderCOCO(si int) (*source, []byte) {
 			emit(i)
 		}
 	}
-	for i, o := range d.owner {
-		if o != si || emitted[i] || !d.items[i].HasCaption() {
+	for i := range d.owned(si) {
+		if emitted[i] || !d.items[i].HasCaption() {
 			continue
 		}
-		if _, ok := itemEntry[i]; !ok {
-			id := jsonValue(nextImg)
-			nextImg++
+		if _, ok := x.itemEntry[i]; !ok {
+			id := jsonValue(x.nextImg)
+			x.nextImg++
 			name := nameIn(s.dir, d.items[i].Path)
 			im := cocoImage{obj: rawObject{{"id", id}, {"file_name", jsonString(name)}}, id: string(id), name: name}
 			nf.images = append(nf.images, im)
 			ns.recItem = append(ns.recItem, i)
-			itemEntry[i] = len(nf.images) - 1
+			x.itemEntry[i] = len(nf.images) - 1
 		}
 		emit(i)
 	}
