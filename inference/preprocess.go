@@ -70,44 +70,43 @@ func LoadPreprocessor(dir string, imageSize int) (Preprocessor, error) {
 	if err != nil {
 		return p, fmt.Errorf("load %s: %w", path, err)
 	}
-	var raw struct {
-		Size          json.RawMessage `json:"size"`
-		Resample      *int            `json:"resample"`
-		DoResize      *bool           `json:"do_resize"`
-		DoRescale     *bool           `json:"do_rescale"`
-		DoNormalize   *bool           `json:"do_normalize"`
-		RescaleFactor *float64        `json:"rescale_factor"`
-		Mean          []float64       `json:"image_mean"`
-		Std           []float64       `json:"image_std"`
-	}
+	var raw preprocessorConfig
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return p, fmt.Errorf("load %s: %w", path, err)
 	}
+	if err := raw.apply(&p); err != nil {
+		return p, fmt.Errorf("load %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// preprocessorConfig is what Captune reads of preprocessor_config.json; a missing key keeps the
+// default.
+type preprocessorConfig struct {
+	Size          json.RawMessage `json:"size"`
+	Resample      *int            `json:"resample"`
+	DoResize      *bool           `json:"do_resize"`
+	DoRescale     *bool           `json:"do_rescale"`
+	DoNormalize   *bool           `json:"do_normalize"`
+	RescaleFactor *float64        `json:"rescale_factor"`
+	Mean          []float64       `json:"image_mean"`
+	Std           []float64       `json:"image_std"`
+}
+
+// apply sets in p the values raw gives, checking them.
+func (raw preprocessorConfig) apply(p *Preprocessor) error {
 	if len(raw.Size) > 0 {
-		var n int
-		var hw struct {
-			ShortestEdge int `json:"shortest_edge"`
+		w, h, ok := parseImageSize(raw.Size)
+		if !ok {
+			return fmt.Errorf("size %s: want a number or {\"height\", \"width\"}", raw.Size)
 		}
-		var hw2 struct {
-			Height int `json:"height"`
-			Width  int `json:"width"`
-		}
-		switch {
-		case json.Unmarshal(raw.Size, &n) == nil && n > 0:
-			p.Width, p.Height = n, n
-		case json.Unmarshal(raw.Size, &hw2) == nil && hw2.Height > 0 && hw2.Width > 0:
-			p.Width, p.Height = hw2.Width, hw2.Height
-		case json.Unmarshal(raw.Size, &hw) == nil && hw.ShortestEdge > 0:
-			p.Width, p.Height = hw.ShortestEdge, hw.ShortestEdge
-		default:
-			return p, fmt.Errorf("load %s: size %s: want a number or {\"height\", \"width\"}", path, raw.Size)
-		}
+		p.Width, p.Height = w, h
 	}
 	if raw.Resample != nil {
 		p.Resample = *raw.Resample
 	}
 	if _, ok := resampleFilters[p.Resample]; !ok {
-		return p, fmt.Errorf("load %s: resample %d not supported", path, p.Resample)
+		return fmt.Errorf("resample %d not supported", p.Resample)
 	}
 	setBool := func(dst *bool, v *bool) {
 		if v != nil {
@@ -120,12 +119,17 @@ func LoadPreprocessor(dir string, imageSize int) (Preprocessor, error) {
 	if raw.RescaleFactor != nil {
 		p.RescaleFactor = *raw.RescaleFactor
 	}
+	return raw.applyNormalization(p)
+}
+
+// applyNormalization sets the per-channel mean and standard deviation, three values each.
+func (raw preprocessorConfig) applyNormalization(p *Preprocessor) error {
 	for name, v := range map[string][]float64{"image_mean": raw.Mean, "image_std": raw.Std} {
 		if v == nil {
 			continue
 		}
 		if len(v) != 3 {
-			return p, fmt.Errorf("load %s: %s has %d values, want 3", path, name, len(v))
+			return fmt.Errorf("%s has %d values, want 3", name, len(v))
 		}
 	}
 	if raw.Mean != nil {
@@ -135,11 +139,33 @@ func LoadPreprocessor(dir string, imageSize int) (Preprocessor, error) {
 		copy(p.Std[:], raw.Std)
 		for _, s := range p.Std {
 			if s == 0 {
-				return p, fmt.Errorf("load %s: image_std has a zero", path)
+				return errors.New("image_std has a zero")
 			}
 		}
 	}
-	return p, nil
+	return nil
+}
+
+// parseImageSize reads the "size" of preprocessor_config.json: a number, {"height", "width"}
+// or {"shortest_edge"}. ok is false for anything else or a size that is not positive.
+func parseImageSize(size json.RawMessage) (width, height int, ok bool) {
+	var n int
+	var hw struct {
+		ShortestEdge int `json:"shortest_edge"`
+	}
+	var hw2 struct {
+		Height int `json:"height"`
+		Width  int `json:"width"`
+	}
+	switch {
+	case json.Unmarshal(size, &n) == nil && n > 0:
+		return n, n, true
+	case json.Unmarshal(size, &hw2) == nil && hw2.Height > 0 && hw2.Width > 0:
+		return hw2.Width, hw2.Height, true
+	case json.Unmarshal(size, &hw) == nil && hw.ShortestEdge > 0:
+		return hw.ShortestEdge, hw.ShortestEdge, true
+	}
+	return 0, 0, false
 }
 
 // Save writes dir/preprocessor_config.json in transformers' layout.
