@@ -151,7 +151,7 @@ runpath=$(sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p' <<<"$dyn")
 resolved=$(env -u LD_LIBRARY_PATH ldd "$STAGE/bin/captune")
 ! grep -q 'not found' <<<"$resolved" || die "unresolved libraries: $(grep 'not found' <<<"$resolved")"
 ! grep -qF "$TORCHLIB" <<<"$resolved" || die "a library resolves into $TORCHLIB"
-grep -q "libjpeg\.so\.62 => $STAGE/lib/libjpeg\.so\.62" <<<"$resolved" || die "libjpeg.so.62 does not resolve to the bundled copy"
+grep -qF "libjpeg.so.62 => $STAGE/bin/../lib/libjpeg.so.62 " <<<"$resolved" || die "libjpeg.so.62 does not resolve to the bundled copy: $(grep libjpeg <<<"$resolved")"
 
 # 6. The archive: fixed owner and order, so two builds of the same tree give the same listing.
 tarball=$OUT/$NAME.tar.xz
