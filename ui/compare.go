@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/internal/hub"
 	"net/url"
@@ -79,8 +80,17 @@ var compareColumns = []struct {
 }
 
 // compareTab shows a run's before/after evaluation: corpus metrics and one row per image.
+// finishedRun is what the Compare tab needs of the Fine-tune tab: the run it last finished (tuned
+// "" when none) with the base model to compare it with, and the choices it trained with, so that
+// the same images are evaluated as were held out.
+type finishedRun interface {
+	lastRun() (base, tuned string)
+	evalChoices() (device string, c annotate.TrainingCaptions, h annotate.Holdout)
+}
+
 type compareTab struct {
 	m       *MainWindow
+	runs    finishedRun
 	content fyne.CanvasObject
 	info    *widget.Label
 	scores  *fyne.Container
@@ -97,8 +107,8 @@ type compareTab struct {
 	done    chan struct{}
 }
 
-func newCompareTab(m *MainWindow) *compareTab {
-	t := &compareTab{m: m, key: sortImprovement, desc: true}
+func newCompareTab(m *MainWindow, runs finishedRun) *compareTab {
+	t := &compareTab{m: m, runs: runs, key: sortImprovement, desc: true}
 	t.info = widget.NewLabel("")
 	t.info.Truncation = fyne.TextTruncateEllipsis
 	t.scores = container.NewGridWithColumns(4)
@@ -120,8 +130,8 @@ func newCompareTab(m *MainWindow) *compareTab {
 	t.runBtn = widget.NewButtonWithIcon("Evaluate again", theme.ViewRefreshIcon(), func() {
 		if t.cmp != nil {
 			t.run(t.cmp.BaseModel, t.cmp.Tuned)
-		} else if m.ft.lastRun != "" {
-			t.run(m.ft.baseDir(), m.ft.lastRun)
+		} else if base, tuned := t.runs.lastRun(); tuned != "" {
+			t.run(base, tuned)
 		}
 	})
 	t.empty = widget.NewLabel("No comparison yet.\nFine-tune a model (Fine-tune tab): when the run ends, its captions and the base model's\nare compared here on the validation images.")
@@ -149,7 +159,8 @@ func (t *compareTab) sync() {
 	}
 	enable(t.openBtn, has && t.cmp.ReportPath != "")
 	enable(t.useBtn, has && t.cmp.Tuned != "")
-	enable(t.runBtn, !t.running && t.m.deps.Evaluator != nil && (has || t.m.ft.lastRun != ""))
+	_, lastRun := t.runs.lastRun()
+	enable(t.runBtn, !t.running && t.m.deps.Evaluator != nil && (has || lastRun != ""))
 }
 
 // SetComparison shows c. UI goroutine.
@@ -402,8 +413,9 @@ func (t *compareTab) run(base, tuned string) {
 	t.done = make(chan struct{})
 	t.sync()
 	m.job.begin("Evaluating base and fine-tuned captions", "captions", 1, cancel)
+	device, captions, holdout := t.runs.evalChoices()
 	req := CompareRequest{Dataset: m.ds, BaseModel: base, TunedModel: tuned, RunDir: tuned, Generation: gen,
-		Device: m.ft.device.Selected, Captions: m.ft.captions(), Holdout: m.ft.holdoutChoice()}
+		Device: device, Captions: captions, Holdout: holdout}
 	start := time.Now()
 	done := t.done
 	go func() {

@@ -60,18 +60,18 @@ type finetuneTab struct {
 	watchBtn *widget.Button // "Watch a job…" (jobwatch.go)
 	watch    *jobWatch      // the job folder being watched; nil when none
 
-	mu       sync.Mutex
-	latest   runinfo.Progress
-	alarmed  string // text of the latest alarm of the running run
-	exampled string // text of the latest epoch's example captions
-	cached   string // the run's feature cache report (it stays in view while the steps run)
-	redraw   *throttle
-	running  bool
-	cancel   context.CancelFunc
-	done     chan struct{}
-	lastRun  string // output folder of the last finished run
-	lastErr  error
-	lastRes  runinfo.Result
+	mu         sync.Mutex
+	latest     runinfo.Progress
+	alarmed    string // text of the latest alarm of the running run
+	exampled   string // text of the latest epoch's example captions
+	cached     string // the run's feature cache report (it stays in view while the steps run)
+	redraw     *throttle
+	running    bool
+	cancel     context.CancelFunc
+	done       chan struct{}
+	lastRunDir string // output folder of the last finished run
+	lastErr    error
+	lastRes    runinfo.Result
 }
 
 func newFinetuneTab(m *MainWindow) *finetuneTab {
@@ -175,8 +175,8 @@ func (t *finetuneTab) runPanel() fyne.CanvasObject {
 	t.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.MediaStopIcon(), t.stop)
 	t.resumeBtn = widget.NewButtonWithIcon("Resume", theme.MediaReplayIcon(), func() { t.start(true) })
 	t.compareBtn = widget.NewButtonWithIcon("Compare before/after", theme.ViewRefreshIcon(), func() {
-		if t.lastRun != "" {
-			m.cmp.run(t.compareBase(), t.lastRun)
+		if t.lastRunDir != "" {
+			m.cmp.run(t.compareBase(), t.lastRunDir)
 		}
 	})
 
@@ -274,6 +274,20 @@ func (t *finetuneTab) holdoutChoice() annotate.Holdout {
 	return annotate.HoldoutChoices[max(t.holdout.SelectedIndex(), 0)]
 }
 
+// lastRun is the run the tab last finished (tuned "" when none) and the base model it was trained
+// from, for the Compare tab.
+func (t *finetuneTab) lastRun() (base, tuned string) {
+	if t.lastRunDir == "" {
+		return "", ""
+	}
+	return t.compareBase(), t.lastRunDir
+}
+
+// evalChoices are the device and the caption and holdout choices the Compare tab evaluates with.
+func (t *finetuneTab) evalChoices() (string, annotate.TrainingCaptions, annotate.Holdout) {
+	return t.device.Selected, t.captions(), t.holdoutChoice()
+}
+
 // updateDataInfo says how many images train and validate with the menus' choices, and what the
 // user should know before starting. UI goroutine.
 func (t *finetuneTab) updateDataInfo() {
@@ -339,7 +353,7 @@ func (t *finetuneTab) syncButtons() {
 	} else {
 		t.resumeBtn.Disable()
 	}
-	if t.lastRun != "" && t.m.deps.Evaluator != nil {
+	if t.lastRunDir != "" && t.m.deps.Evaluator != nil {
 		t.compareBtn.Enable()
 	} else {
 		t.compareBtn.Disable()
@@ -619,7 +633,7 @@ func (t *finetuneTab) finish(s TrainSettings, res runinfo.Result, err error, can
 		}
 		m.showError("fine-tune "+filepath.Base(s.BaseModel), err, hint)
 	default:
-		t.lastRun = s.OutDir
+		t.lastRunDir = s.OutDir
 		t.phase.SetText("Finished")
 		msg := fmt.Sprintf("%d steps", res.Steps)
 		if n := len(res.Losses); n > 0 {

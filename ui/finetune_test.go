@@ -112,13 +112,13 @@ func TestFineTuneEstimateBeforeStart(t *testing.T) {
 			}
 			m.ft.wait()
 			var started bool
-			onUIWait(func() { started = m.ft.lastRun != "" || m.ft.running })
+			onUIWait(func() { started = m.ft.lastRunDir != "" || m.ft.running })
 			waitFor(t, "the run to end", func() bool {
 				var running bool
 				onUIWait(func() { running = m.ft.running })
 				return !running
 			})
-			onUIWait(func() { started = started || m.ft.lastRun != "" })
+			onUIWait(func() { started = started || m.ft.lastRunDir != "" })
 			if started != tc.started {
 				t.Errorf("run started %v, want %v (line %q)", started, tc.started, m.ft.line.Text)
 			}

@@ -66,7 +66,7 @@ func (t *finetuneTab) watchJob(dir string) {
 	t.stopWatch()
 	ctx, cancel := context.WithCancel(m.ctx)
 	w := &jobWatch{run: r, cancel: cancel, done: make(chan struct{})}
-	t.watch, t.lastRun = w, ""
+	t.watch, t.lastRunDir = w, ""
 	t.curve.Reset()
 	t.alarm.Hide()
 	t.progress.Hide()
@@ -149,7 +149,7 @@ func (t *finetuneTab) showJob(w *jobWatch, s jobState) {
 		m.showError("watch job "+name, s.err, "Check that the job folder is readable.")
 	case s.ready:
 		t.phase.SetText("Finished")
-		t.lastRun = w.run.Out
+		t.lastRunDir = w.run.Out
 		msg := fmt.Sprintf("job %s finished: %d steps", name, len(losses))
 		if len(losses) > 0 {
 			msg += fmt.Sprintf(" · loss %.4f → %.4f", losses[0], losses[len(losses)-1])
@@ -166,7 +166,7 @@ func (t *finetuneTab) showJob(w *jobWatch, s jobState) {
 // compareBase is the base model Compare before/after compares the last run with: the watched
 // job's own base model when the last run is the job's, else the tab's base model menu.
 func (t *finetuneTab) compareBase() string {
-	if w := t.watch; w != nil && t.lastRun == w.run.Out && w.run.Base != "" {
+	if w := t.watch; w != nil && t.lastRunDir == w.run.Out && w.run.Base != "" {
 		if !w.run.BaseIsHub {
 			return w.run.Base
 		}

@@ -155,7 +155,7 @@ func TestWatchJobBadInput(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.msg) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
 				t.Errorf("error %v; want one saying %q", err, tc.msg)
 			}
-			if uiRead(func() bool { return !m.ft.compareBtn.Disabled() || m.ft.lastRun != "" }) {
+			if uiRead(func() bool { return !m.ft.compareBtn.Disabled() || m.ft.lastRunDir != "" }) {
 				t.Error("the job's model is offered for comparison")
 			}
 		})

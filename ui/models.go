@@ -34,11 +34,17 @@ type modelPicker struct {
 	Select *widget.Select
 	dirs   map[string]string // option label → folder
 
-	mu     sync.Mutex
-	dir    string // the chosen folder ("" none)
+	mu        sync.Mutex
+	dir       string // the chosen folder ("" none)
 	device    string
 	precision string // "fp32" or "bf16", the Fine-tune tab's Precision menu
 	cur       *loadedModel
+
+	// followModel tells the Generation panel the chosen folder, so it fills in the model's
+	// decoding settings; onOptions tells the Fine-tune tab's base model menu that the menu changed.
+	// UI goroutine; nil: nobody listens.
+	followModel func(dir string)
+	onOptions   func()
 
 	downloads map[string]*download // hub repo → its running download; UI goroutine
 	dialog    *modelsDialog        // the open Models dialog, or nil; UI goroutine
@@ -52,8 +58,10 @@ type loadedModel struct {
 	stale bool
 }
 
-func newModelPicker(m *MainWindow) *modelPicker {
-	p := &modelPicker{m: m, dirs: map[string]string{}, downloads: map[string]*download{}}
+// newModelPicker builds the menu and chooses the last model used (else the default), telling
+// followModel. UI goroutine.
+func newModelPicker(m *MainWindow, followModel func(dir string)) *modelPicker {
+	p := &modelPicker{m: m, followModel: followModel, dirs: map[string]string{}, downloads: map[string]*download{}}
 	p.Select = widget.NewSelect(nil, p.onSelect)
 	p.Select.PlaceHolder = labelNoModel
 	p.banner = newDemoBanner(m)
@@ -156,7 +164,9 @@ func (p *modelPicker) refreshOptions() {
 		p.Select.PlaceHolder = labelNoModel
 	}
 	p.Select.Refresh()
-	p.m.ft.refreshModels()
+	if p.onOptions != nil {
+		p.onOptions()
+	}
 }
 
 // labelOf returns the menu label of a folder, or "".
@@ -178,7 +188,9 @@ func (p *modelPicker) choose(dir string) {
 	p.mu.Lock()
 	p.dir = dir
 	p.mu.Unlock()
-	p.m.gen.followModel(dir)
+	if p.followModel != nil {
+		p.followModel(dir)
+	}
 	if dir == "" {
 		p.Select.ClearSelected()
 		return
@@ -218,7 +230,9 @@ func (p *modelPicker) onSelect(label string) {
 		p.mu.Lock()
 		p.dir = dir
 		p.mu.Unlock()
-		p.m.gen.followModel(dir)
+		if p.followModel != nil {
+			p.followModel(dir)
+		}
 		p.m.prefs.SetString(prefModel, dir)
 		p.updateBanner()
 		p.refreshDialog()

@@ -367,8 +367,8 @@ func TestFineTuneDrawsCurve(t *testing.T) {
 	if m.ft.progress.Value != 40 || m.ft.progress.Max != 40 || !m.ft.progress.Visible() {
 		t.Errorf("progress %v/%v, want 40/40", m.ft.progress.Value, m.ft.progress.Max)
 	}
-	if want := filepath.Join(deps.RunsDir, filepath.Base(dir)+"-run1"); m.ft.lastRun != want {
-		t.Errorf("run folder %q, want %q", m.ft.lastRun, want)
+	if want := filepath.Join(deps.RunsDir, filepath.Base(dir)+"-run1"); m.ft.lastRunDir != want {
+		t.Errorf("run folder %q, want %q", m.ft.lastRunDir, want)
 	}
 }
 
