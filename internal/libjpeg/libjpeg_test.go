@@ -184,7 +184,8 @@ func errString(err error) string {
 func FuzzDecode(f *testing.F) {
 	skipWithout(f)
 	for _, name := range []string{"baseline_420.jpg", "progressive_420.jpg", "cjpeg_440.jpg", "cjpeg_restart.jpg",
-		"cjpeg_arithmetic.jpg", "gray.jpg", "cmyk.jpg", "size_1x1.jpg", "orientation_6.jpg", "truncated.jpg"} {
+		"cjpeg_arithmetic.jpg", "cjpeg_440_progressive.jpg", "gray.jpg", "cmyk.jpg", "ycck.jpg", "size_1x1.jpg",
+		"orientation_6.jpg", "truncated.jpg", "precision_12.jpg"} {
 		f.Add(fixture(f, name), 0)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, fit int) {
