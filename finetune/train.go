@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -89,203 +87,26 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 	if onProgress == nil {
 		onProgress = func(Progress) {}
 	}
-	if err := cfg.Validate(); err != nil {
+	t := &trainer{ctx: ctx, cfg: cfg, data: data, onProgress: onProgress, res: &res}
+	if err := t.prepare(); err != nil {
 		return res, err
 	}
-	if cfg.SelectBy, err = resolveSelectBy(cfg, data.Val); err != nil {
-		return res, err
-	}
-	samples, images, err := trainingSamples(data.Train)
-	if err != nil {
-		return res, err
-	}
-	res.OutDir = cfg.OutDir
-	if err := prepareOutDir(cfg); err != nil {
-		return res, err
-	}
-	res.RemovedTemps = removeStaleTemps(cfg.OutDir)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	ts.MustGradSetEnabled(true)
-
-	device, err := inference.ParseDevice(cfg.Device)
-	if err != nil {
+	if err := t.start(); err != nil {
 		return res, err
 	}
-	state := trainerState{Seed: cfg.Seed, BestVal: math.MaxFloat64, Config: cfg, Version: 1}
-	from := cfg.BaseModel
-	var resumeDir string
-	if cfg.Resume {
-		if cfg, resumeDir, err = resumeFrom(cfg, &state, onProgress); err != nil {
-			return res, err
-		}
-		if resumeDir != "" {
-			from, res.Resumed, res.LastCheckpoint = resumeDir, true, resumeDir
-		}
-	}
-	mcfg, err := inference.LoadConfig(from)
-	if err != nil {
+	defer t.recoverFailure(&err)
+	defer t.free()
+	if err := t.load(); err != nil {
 		return res, err
 	}
-	est := inference.EstimateMemory(mcfg, cfg.BatchSize, 1, cfg.MaxTextLen, true)
-	onProgress(Progress{Phase: runinfo.PhaseLoad, Message: "memory estimate: " + est.String(), ValLoss: math.NaN()})
-	if err := checkMemory(mcfg, cfg, device); err != nil {
+	if err := t.train(); err != nil {
 		return res, err
 	}
-	defer func() {
-		// Model code panics on libtorch errors (see inference.T); out of memory is the one users can fix.
-		if r := recover(); r != nil {
-			msg := fmt.Sprint(r)
-			if strings.Contains(msg, "memory") {
-				err = fmt.Errorf("%w at step %d (%s): try batch size %d; the last checkpoint %s is kept", ErrOutOfMemory, res.Steps+1, msg, max(1, cfg.BatchSize/2), orNone(res.LastCheckpoint))
-			} else {
-				err = fmt.Errorf("training failed at step %d: %s (last checkpoint %s)", res.Steps+1, msg, orNone(res.LastCheckpoint))
-			}
-		}
-	}()
-	onProgress(Progress{Phase: runinfo.PhaseLoad, Message: "loading " + from, ValLoss: math.NaN()})
-	capt, _, err := inference.LoadCaptioner(from, device)
-	if err != nil {
-		return res, err
-	}
-	defer capt.Free()
-	usePrecision(capt.Model, cfg, onProgress)
-	res.Lengths = checkCaptionLengths(capt, cfg, samples, onProgress)
-	params := trainable(capt.Model, cfg)
-	if len(params) == 0 {
-		return res, fmt.Errorf("%w: everything is frozen", ErrBadConfig)
-	}
-	opt := NewAdamW(params, cfg.LR, cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay)
-	defer opt.Free()
-	if resumeDir != "" {
-		if err := loadOptimizer(opt, resumeDir, state.Step, device); err != nil {
-			return res, fmt.Errorf("resume from %s: %w", resumeDir, err)
-		}
-	}
-
-	micro := cfg.BatchSize
-	perEpoch, total := plannedSteps(cfg, len(samples))
-	state.TotalSteps = total
-	res.Steps = state.Step
-	res.Losses = append(res.Losses, state.Losses...)
-	res.ValLosses = append(res.ValLosses, state.ValLosses...)
-	if res.Resumed {
-		onProgress(resumeProgress(state, perEpoch, resumeDir))
-	}
-
-	logf, err := os.OpenFile(filepath.Join(cfg.OutDir, "train_log.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return res, fmt.Errorf("open training log: %w", err)
-	}
-	defer logf.Close()
-	logLine := func(v any) {
-		b, _ := json.Marshal(v)
-		logf.Write(append(b, '\n'))
-	}
-	valSamples, valImages, _ := buildSamples(data.Val)
-	loader, valLoader, feats, err := prepareFeatures(ctx, capt, cfg, featureRun{images, valImages, len(valSamples), total - state.Step, perEpoch}, onProgress)
-	if err != nil {
-		return res, err
-	}
-	defer feats.free()
-	watch := newCaptionWatch(cfg, data.Val)
-
-	started := time.Now()
-	doneAtStart := state.Step
-	for state.Step < total && !res.StoppedByAlarm && !res.StoppedEarly {
-		order := epochOrder(len(samples), cfg.Seed, state.Epoch, cfg.Shuffle)
-		for state.Position < len(order) && state.Step < total {
-			if err := ctx.Err(); err != nil {
-				res.Stopped = true
-				return res, err
-			}
-			lr := cfg.LRAt(state.Step, total) * state.lrScale()
-			opt.LR = lr
-			stepLoss, nSamples, next, err := accumulateGrads(capt, cfg, opt, loader, samples, order, state.Position, state.Step)
-			if err != nil {
-				return res, fmt.Errorf("step %d: %w", state.Step+1, err)
-			}
-			if nanHook != nil {
-				stepLoss = nanHook(state.Step+1, stepLoss)
-			}
-			if math.IsNaN(stepLoss) || math.IsInf(stepLoss, 0) {
-				if err := revertOnNaN(cfg, capt, opt, &state, &res, device, perEpoch, logLine, onProgress); err != nil {
-					return res, err
-				}
-				break // the checkpoint's epoch order
-			}
-			state.Position = next
-			if cfg.ClipNorm > 0 {
-				opt.ClipGradNorm(cfg.ClipNorm)
-			}
-			opt.StepOnce()
-			state.Step++
-			state.Losses = append(state.Losses, stepLoss)
-			res.Losses = append(res.Losses, stepLoss)
-			res.Steps = state.Step
-			elapsed := time.Since(started)
-			rate := float64((state.Step-doneAtStart)*micro*cfg.GradAccum) / elapsed.Seconds()
-			eta := time.Duration(float64(elapsed) / float64(state.Step-doneAtStart) * float64(total-state.Step))
-			p := Progress{Phase: runinfo.PhaseTrain, Step: state.Step, Total: total, Epoch: state.Epoch + 1, Loss: stepLoss,
-				LR: lr, SamplesPerSec: rate, ETA: eta, ValLoss: math.NaN()}
-			onProgress(p)
-			logLine(map[string]any{"step": state.Step, "epoch": state.Epoch + 1, "loss": stepLoss, "lr": lr,
-				"samples_per_sec": rate, "samples": nSamples, "elapsed_s": elapsed.Seconds()})
-			epochEnd := state.Position >= len(order)
-			if epochEnd {
-				state.Epoch++
-				state.Position = 0
-			}
-			if (cfg.CheckpointEvery > 0 && state.Step%cfg.CheckpointEvery == 0) || epochEnd || state.Step == total {
-				if epochEnd && len(valSamples) > 0 {
-					onProgress(Progress{Phase: runinfo.PhaseEval, Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN(), Message: "validation loss"})
-					vl, err := validationLoss(capt, cfg, valLoader, valSamples)
-					if err != nil {
-						return res, fmt.Errorf("validation after step %d: %w", state.Step, err)
-					}
-					state.ValLosses = append(state.ValLosses, vl)
-					res.ValLosses = append(res.ValLosses, vl)
-					logLine(map[string]any{"step": state.Step, "epoch": state.Epoch, "val_loss": vl})
-					onProgress(Progress{Phase: runinfo.PhaseEval, Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: vl, Loss: stepLoss, LR: lr})
-					if err := watchEpoch(ctx, watch, capt, cfg, &res, Progress{Step: state.Step, Total: total, Epoch: state.Epoch}, logLine, onProgress); err != nil {
-						return res, fmt.Errorf("validation captions after step %d: %w", state.Step, err)
-					}
-					noteEpoch(&state, cfg, watch, &res, logLine)
-				}
-				onProgress(Progress{Phase: runinfo.PhaseCheckpoint, Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN()})
-				dir, err := saveCheckpoint(capt, opt, &state, cfg)
-				if err != nil {
-					return res, fmt.Errorf("checkpoint at step %d (the previous checkpoint %s is intact): %w", state.Step, orNone(res.LastCheckpoint), err)
-				}
-				res.LastCheckpoint = dir
-			}
-			if epochEnd {
-				break
-			}
-		}
-	}
-	// The final model: the best checkpoint by cfg.SelectBy when there is a validation split,
-	// otherwise the last weights.
-	final := capt
-	if state.BestDir != "" && len(valSamples) > 0 {
-		best, _, err := inference.LoadCaptioner(state.BestDir, device)
-		if err != nil {
-			return res, fmt.Errorf("load the best checkpoint: %w", err)
-		}
-		defer best.Free()
-		final = best
-		res.Best = bestInfo(state, cfg, perEpoch, total)
-	}
-	if err := writeBestInfo(cfg.OutDir, res.Best, logLine); err != nil {
-		return res, err
-	}
-	setGenerationLengths(final, res.Lengths)
-	if err := final.Save(cfg.OutDir); err != nil {
-		return res, err
-	}
-	res.FeatureCache = feats.finish()
-	onProgress(Progress{Phase: runinfo.PhaseDone, Step: state.Step, Total: total, Epoch: state.Epoch, ValLoss: math.NaN(), Message: "saved " + cfg.OutDir})
-	return res, nil
+	err = t.finish() // before the return reads res, which finish fills in
+	return res, err
 }
 
 // checkMemory refuses, before anything is loaded, training that does not fit in the RAM available.
