@@ -291,14 +291,12 @@ func trainConfig(s ui.TrainSettings) finetune.Config {
 }
 
 // Estimate measures the run the settings describe (finetune.Estimate) before the window starts it.
-func (finetuneTrainer) Estimate(ctx context.Context, s ui.TrainSettings, onProgress func(runinfo.Progress)) (ui.TrainEstimate, error) {
+func (finetuneTrainer) Estimate(ctx context.Context, s ui.TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Estimate, error) {
 	if s.Dataset == nil {
-		return ui.TrainEstimate{}, errors.New("no dataset")
+		return runinfo.Estimate{}, errors.New("no dataset")
 	}
 	data, _ := trainingData(s.Dataset, s.Captions, s.Holdout)
-	e, err := finetune.Estimate(ctx, trainConfig(s), data, finetune.DefaultCalibration, onProgress)
-	return ui.TrainEstimate{Steps: e.Steps, StepTime: e.StepTime, Total: e.Total, Memory: e.Memory, Available: e.Available,
-		Calibrated: e.Calibrated, Advice: e.Advice}, err
+	return finetune.Estimate(ctx, trainConfig(s), data, finetune.DefaultCalibration, onProgress)
 }
 
 // finetuneTrainer runs finetune.Run on the dataset's train and val splits.

@@ -293,7 +293,7 @@ func (tr pausingTrainer) Train(ctx context.Context, s ui.TrainSettings, onProgre
 }
 
 // Estimate measures the run with the real trainer, as the window does before it starts.
-func (tr pausingTrainer) Estimate(ctx context.Context, s ui.TrainSettings, onProgress func(runinfo.Progress)) (ui.TrainEstimate, error) {
+func (tr pausingTrainer) Estimate(ctx context.Context, s ui.TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Estimate, error) {
 	return tr.Trainer.(ui.Estimator).Estimate(ctx, s, onProgress)
 }
 

@@ -5,32 +5,15 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
 )
 
-// RunEstimate is what a run will cost, measured on a few real steps before it starts.
-type RunEstimate struct {
-	Steps      int           // optimizer steps the run will take (epochs × steps per epoch, or MaxSteps)
-	StepTime   time.Duration // measured mean time of one optimizer step (the first, warm-up step excluded)
-	Evals      int           // validation passes the run makes (one at each epoch end)
-	EvalTime   time.Duration // all validation passes (loss and caption watch), each from one measured batch
-	LoadTime   time.Duration // measured: loading the base model
-	Total      time.Duration // whole run: Steps×StepTime + EvalTime + LoadTime (checkpoint writes not counted)
-	Memory     int64         // bytes training needs (inference.EstimateMemory less what freezing saves)
-	Available  int64         // bytes of RAM available, 0 if unknown (always on a GPU)
-	Calibrated int           // real steps run to measure StepTime (the first of them not timed)
-
-	// FrozenStepTime and FrozenMemory are one measured step and the memory with the vision encoder
-	// frozen, when the run trains it (0 otherwise).
-	FrozenStepTime time.Duration
-	FrozenMemory   int64
-
-	Advice []string // one sentence each: cheaper settings, and a warning when the run takes hours
-}
+// RunEstimate is what a run will cost, measured on a few real steps before it starts (see
+// runinfo.Estimate).
+type RunEstimate = runinfo.Estimate
 
 // DefaultCalibration is how many real optimizer steps an estimate takes unless told otherwise: the
 // first warms up, the others are timed.
@@ -122,7 +105,7 @@ func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgr
 		}
 	}
 	est.Total = time.Duration(est.Steps)*est.StepTime + est.EvalTime + est.LoadTime
-	est.Advice = est.advise(cfg, mcfg, capt.Model, perEpoch)
+	est.Advice = advise(est, cfg, mcfg, capt.Model, perEpoch)
 	return est, nil
 }
 
@@ -232,7 +215,7 @@ func trainingMemory(mcfg inference.Config, m *inference.Model, cfg Config, batch
 
 // advise says, one sentence each, what the run costs when it is long or does not fit, and what
 // cheaper settings cost.
-func (e RunEstimate) advise(cfg Config, mcfg inference.Config, m *inference.Model, perEpoch int) []string {
+func advise(e RunEstimate, cfg Config, mcfg inference.Config, m *inference.Model, perEpoch int) []string {
 	var advice []string
 	if e.Available > 0 && e.Memory > e.Available {
 		fit := 0
@@ -243,27 +226,27 @@ func (e RunEstimate) advise(cfg Config, mcfg inference.Config, m *inference.Mode
 		}
 		if fit > 0 {
 			advice = append(advice, fmt.Sprintf("Training needs about %s but %s are available: use --batch-size %d (with --grad-accum %d to keep the effective batch).",
-				gib(e.Memory), gib(e.Available), fit, (cfg.BatchSize*cfg.GradAccum+fit-1)/fit))
+				runinfo.GiB(e.Memory), runinfo.GiB(e.Available), fit, (cfg.BatchSize*cfg.GradAccum+fit-1)/fit))
 		} else {
-			advice = append(advice, fmt.Sprintf("Training needs about %s but %s are available, even at batch size 1.", gib(e.Memory), gib(e.Available)))
+			advice = append(advice, fmt.Sprintf("Training needs about %s but %s are available, even at batch size 1.", runinfo.GiB(e.Memory), runinfo.GiB(e.Available)))
 		}
 	}
 	if e.Total > longRun {
-		advice = append(advice, fmt.Sprintf("This run takes about %s: start it when the machine can stay busy for hours, or shorten it.", Rough(e.Total)))
+		advice = append(advice, fmt.Sprintf("This run takes about %s: start it when the machine can stay busy for hours, or shorten it.", runinfo.Rough(e.Total)))
 	}
 	if e.FrozenStepTime > 0 {
 		frozen := time.Duration(e.Steps)*e.FrozenStepTime + e.EvalTime + e.LoadTime
 		advice = append(advice, fmt.Sprintf("Training only the text decoder (--freeze-vision) takes about %s (%s a step, measured) and needs about %s.",
-			Rough(frozen), seconds(e.FrozenStepTime), gib(e.FrozenMemory)))
+			runinfo.Rough(frozen), runinfo.Seconds(e.FrozenStepTime), runinfo.GiB(e.FrozenMemory)))
 	}
 	if e.Total > longRun && e.StepTime > 0 {
-		advice = append(advice, e.shorter(cfg, perEpoch))
+		advice = append(advice, shorter(e, cfg, perEpoch))
 	}
 	return advice
 }
 
 // shorter suggests the longest run of the same settings that takes about longRun.
-func (e RunEstimate) shorter(cfg Config, perEpoch int) string {
+func shorter(e RunEstimate, cfg Config, perEpoch int) string {
 	evalPerEpoch := time.Duration(0)
 	if e.Evals > 0 {
 		evalPerEpoch = e.EvalTime / time.Duration(e.Evals)
@@ -271,55 +254,11 @@ func (e RunEstimate) shorter(cfg Config, perEpoch int) string {
 	budget := longRun - e.LoadTime
 	epoch := time.Duration(perEpoch)*e.StepTime + evalPerEpoch
 	if epochs := int(budget / epoch); cfg.MaxSteps <= 0 && epochs >= 1 {
-		return fmt.Sprintf("With --epochs %d instead of %d it takes about %s.", epochs, cfg.Epochs, Rough(time.Duration(epochs)*epoch+e.LoadTime))
+		return fmt.Sprintf("With --epochs %d instead of %d it takes about %s.", epochs, cfg.Epochs, runinfo.Rough(time.Duration(epochs)*epoch+e.LoadTime))
 	}
 	steps := max(1, int(budget/e.StepTime))
-	return fmt.Sprintf("With --max-steps %d (%.2g epochs) it takes about %s.", steps, float64(steps)/float64(perEpoch), Rough(time.Duration(steps)*e.StepTime+e.LoadTime))
+	return fmt.Sprintf("With --max-steps %d (%.2g epochs) it takes about %s.", steps, float64(steps)/float64(perEpoch), runinfo.Rough(time.Duration(steps)*e.StepTime+e.LoadTime))
 }
 
-// String is the estimate on one line, e.g. "250 steps × 0.21 s ≈ 1 min (+ validation ≈ 4 s), ≈ 2 min
-// in all with loading; memory ≈ 1.2 GiB of 20.1 GiB available (measured on 3 real steps)".
-func (e RunEstimate) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d steps × %s ≈ %s", e.Steps, seconds(e.StepTime), Rough(time.Duration(e.Steps)*e.StepTime))
-	if e.EvalTime > 0 {
-		fmt.Fprintf(&b, " (+ validation ≈ %s)", Rough(e.EvalTime))
-	}
-	fmt.Fprintf(&b, ", ≈ %s in all with loading; memory ≈ %s", Rough(e.Total), gib(e.Memory))
-	if e.Available > 0 {
-		fmt.Fprintf(&b, " of %s available", gib(e.Available))
-	}
-	fmt.Fprintf(&b, " (measured on %d real steps)", e.Calibrated)
-	return b.String()
-}
-
-// Rough prints a duration as people say it: "4 s", "12 min", "3 h 20 min".
-func Rough(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d s", int(math.Ceil(d.Seconds())))
-	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(math.Round(d.Minutes())))
-	}
-	d = d.Round(time.Minute)
-	if m := int(d.Minutes()) % 60; m != 0 {
-		return fmt.Sprintf("%d h %d min", int(d.Hours()), m)
-	}
-	return fmt.Sprintf("%d h", int(d.Hours()))
-}
-
-// seconds prints a step time with two significant digits or more: "0.21 s", "3.4 s", "25 s".
-func seconds(d time.Duration) string {
-	switch s := d.Seconds(); {
-	case s < 1:
-		return fmt.Sprintf("%.2f s", s)
-	case s < 10:
-		return fmt.Sprintf("%.1f s", s)
-	default:
-		return fmt.Sprintf("%.0f s", s)
-	}
-}
-
-func gib(b int64) string {
-	return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
-}
+// Rough prints a duration as people say it: "4 s", "12 min", "3 h 20 min" (runinfo.Rough).
+func Rough(d time.Duration) string { return runinfo.Rough(d) }

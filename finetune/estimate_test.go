@@ -163,7 +163,7 @@ func TestEstimateAdvice(t *testing.T) {
 			c := cfg
 			c.MaxSteps = tc.maxSteps
 			// Available is 0, so the memory advice, the only user of the model, is not given.
-			got := tc.est.advise(c, inference.Config{}, nil, tc.perEpoch)
+			got := advise(tc.est, c, inference.Config{}, nil, tc.perEpoch)
 			if len(got) != len(tc.want) {
 				t.Fatalf("advice %q, want %d sentences like %q", got, len(tc.want), tc.want)
 			}

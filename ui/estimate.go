@@ -13,28 +13,18 @@ import (
 	"github.com/captune/captune/internal/hub"
 )
 
-// TrainEstimate is what a run will cost, measured on a few real training steps on this machine.
-type TrainEstimate struct {
-	Steps      int           // optimizer steps of the whole run
-	StepTime   time.Duration // one step, measured
-	Total      time.Duration // the whole run, validation included
-	Memory     int64         // estimated peak bytes
-	Available  int64         // bytes the device has free, 0 when unknown
-	Calibrated int           // steps measured
-	Advice     []string      // cheaper settings, one sentence each
-}
-
-// Estimator is a Trainer that can measure a run before it starts. Estimate writes nothing into the
-// run folder and stops when ctx is cancelled.
+// Estimator is a Trainer that can measure a run before it starts (runinfo.Estimate: steps, step
+// time, total time, memory, advice). Estimate writes nothing into the run folder and stops when
+// ctx is cancelled.
 type Estimator interface {
-	Estimate(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (TrainEstimate, error)
+	Estimate(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Estimate, error)
 }
 
 // longRun is the run time above which Start asks first.
 const longRun = time.Hour
 
-// String says the estimate in one line, e.g. "≈ 4:10 for 250 steps (1.0 s a step) · memory ≈ 1.2 GB of 20 GB".
-func (e TrainEstimate) String() string {
+// estimateLine says the estimate in one line, e.g. "≈ 4:10 for 250 steps (1.0 s a step) · memory ≈ 1.2 GB of 20 GB".
+func estimateLine(e runinfo.Estimate) string {
 	s := fmt.Sprintf("≈ %s for %d steps (%.2g s a step)", formatDuration(e.Total), e.Steps, e.StepTime.Seconds())
 	if e.Memory > 0 {
 		s += " · memory ≈ " + hub.FormatBytes(e.Memory)
@@ -46,7 +36,7 @@ func (e TrainEstimate) String() string {
 }
 
 // tooBig says why a run needs the user's go-ahead: hours long, or more memory than is free.
-func (e TrainEstimate) tooBig() string {
+func tooBig(e runinfo.Estimate) string {
 	var why []string
 	if e.Total >= longRun {
 		why = append(why, fmt.Sprintf("This run takes about %s on this machine (%d steps of %.2g s, measured on %d steps).",
@@ -90,7 +80,7 @@ func (t *finetuneTab) estimateThen(s TrainSettings, then func()) {
 }
 
 // estimated shows the estimate and goes on (then), asks first, or reports why it could not measure.
-func (t *finetuneTab) estimated(e TrainEstimate, err error, cancelled bool, then func()) {
+func (t *finetuneTab) estimated(e runinfo.Estimate, err error, cancelled bool, then func()) {
 	t.running, t.cancel = false, nil
 	t.syncButtons()
 	switch {
@@ -105,10 +95,10 @@ func (t *finetuneTab) estimated(e TrainEstimate, err error, cancelled bool, then
 		return
 	}
 	t.phase.SetText("Estimate")
-	t.line.SetText(e.String())
-	t.estimate.SetText(fmt.Sprintf("Estimated before the start (%d steps measured on this machine): %s.", e.Calibrated, e.String()))
+	t.line.SetText(estimateLine(e))
+	t.estimate.SetText(fmt.Sprintf("Estimated before the start (%d steps measured on this machine): %s.", e.Calibrated, estimateLine(e)))
 	t.estimate.Show()
-	why := e.tooBig()
+	why := tooBig(e)
 	if why == "" {
 		then()
 		return

@@ -66,11 +66,11 @@ func TestFineTuneFollowsBaseModelAdvice(t *testing.T) {
 // estimatingTrainer measures a run as the real trainer does, with a fixed answer.
 type estimatingTrainer struct {
 	fakeTrainer
-	est       TrainEstimate
+	est       runinfo.Estimate
 	estimated int
 }
 
-func (e *estimatingTrainer) Estimate(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (TrainEstimate, error) {
+func (e *estimatingTrainer) Estimate(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Estimate, error) {
 	e.estimated++
 	return e.est, ctx.Err()
 }
@@ -81,15 +81,15 @@ func TestFineTuneEstimateBeforeStart(t *testing.T) {
 	advice := []string{"Training only the text decoder takes about 40 minutes."}
 	tests := []struct {
 		name    string
-		est     TrainEstimate
+		est     runinfo.Estimate
 		asks    bool
 		answer  string // dialog button
 		started bool
 	}{
-		{"short run starts", TrainEstimate{Steps: 40, StepTime: time.Second, Total: 50 * time.Second, Memory: 1 << 30, Available: 8 << 30, Calibrated: 3}, false, "", true},
-		{"hours ask, cancel", TrainEstimate{Steps: 40, StepTime: 270 * time.Second, Total: 3 * time.Hour, Memory: 1 << 30, Calibrated: 3, Advice: advice}, true, "Cancel", false},
-		{"hours ask, start", TrainEstimate{Steps: 40, StepTime: 270 * time.Second, Total: 3 * time.Hour, Calibrated: 3, Advice: advice}, true, "Start anyway", true},
-		{"memory asks", TrainEstimate{Steps: 40, StepTime: time.Second, Total: time.Minute, Memory: 9 << 30, Available: 4 << 30, Calibrated: 3}, true, "Cancel", false},
+		{"short run starts", runinfo.Estimate{Steps: 40, StepTime: time.Second, Total: 50 * time.Second, Memory: 1 << 30, Available: 8 << 30, Calibrated: 3}, false, "", true},
+		{"hours ask, cancel", runinfo.Estimate{Steps: 40, StepTime: 270 * time.Second, Total: 3 * time.Hour, Memory: 1 << 30, Calibrated: 3, Advice: advice}, true, "Cancel", false},
+		{"hours ask, start", runinfo.Estimate{Steps: 40, StepTime: 270 * time.Second, Total: 3 * time.Hour, Calibrated: 3, Advice: advice}, true, "Start anyway", true},
+		{"memory asks", runinfo.Estimate{Steps: 40, StepTime: time.Second, Total: time.Minute, Memory: 9 << 30, Available: 4 << 30, Calibrated: 3}, true, "Cancel", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
