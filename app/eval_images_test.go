@@ -21,7 +21,8 @@ import (
 // TestCompareTabAndEvalCommandScoreTheSameImages evaluates one dataset without splits twice, as a
 // user would: through the window's Compare (the evaluator behind it, with the Fine-tune tab's
 // default choices) and with `captune eval --base --report`. Both must score the same images, the
-// ones annotate holds out, and say which they are.
+// ones annotate holds out, and say which they are; and as both run the one before/after
+// workflow (evaluateBeforeAfter), they give the same captions and scores, and both write a report.
 func TestCompareTabAndEvalCommandScoreTheSameImages(t *testing.T) {
 	model := tinyModel(t)
 	root := t.TempDir()
@@ -43,8 +44,12 @@ func TestCompareTabAndEvalCommandScoreTheSameImages(t *testing.T) {
 	defer eng.Close()
 	gen := ui.DefaultGeneration()
 	gen.Beams, gen.MinLength, gen.MaxLength = 1, 1, 8
+	runDir := filepath.Join(root, "run")
+	if err := os.Mkdir(runDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	gui, err := engineEvaluator{eng}.Compare(context.Background(), ui.CompareRequest{Dataset: ds, BaseModel: model, TunedModel: model,
-		Generation: gen, Device: "cpu", Captions: annotate.TrainTrusted, Holdout: annotate.HoldoutAuto}, func(int, int) {})
+		RunDir: runDir, Generation: gen, Device: "cpu", Captions: annotate.TrainTrusted, Holdout: annotate.HoldoutAuto}, func(int, int) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +90,19 @@ func TestCompareTabAndEvalCommandScoreTheSameImages(t *testing.T) {
 	}
 	if gui.Split != want.How || cli.Split != want.How {
 		t.Errorf("the Compare tab says %q and captune eval %q, want both %q", gui.Split, cli.Split, want.How)
+	}
+	if gui.ReportPath != filepath.Join(runDir, "compare.html") {
+		t.Errorf("the Compare tab's report is %q, want compare.html in the run folder", gui.ReportPath)
+	}
+	if _, err := os.Stat(filepath.Join(runDir, "compare.json")); err != nil {
+		t.Errorf("the Compare tab wrote no compare.json: %v", err)
+	}
+	if !reflect.DeepEqual(gui.Images, cli.Images) || !reflect.DeepEqual(gui.Before, cli.Before) || !reflect.DeepEqual(gui.After, cli.After) {
+		t.Errorf("the Compare tab and captune eval disagree:\ntab  %+v\n     before %v after %v\neval %+v\n     before %v after %v",
+			gui.Images, gui.Before, gui.After, cli.Images, cli.Before, cli.After)
+	}
+	if gui.Decoding != cli.Decoding || gui.BaseModel != cli.BaseModel || gui.Tuned != cli.Tuned {
+		t.Errorf("the Compare tab says %q, %s → %s; captune eval %q, %s → %s", gui.Decoding, gui.BaseModel, gui.Tuned, cli.Decoding, cli.BaseModel, cli.Tuned)
 	}
 }
 
