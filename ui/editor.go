@@ -75,15 +75,18 @@ type captionRow struct {
 // until a commit (Enter, leaving the field, moving to another image, any command), which writes
 // every changed field to the dataset: one undo step per caption.
 type captionEditor struct {
-	m       *MainWindow
-	item    int            // dataset index shown; -1 for none
-	shown   *annotate.Item // the snapshot the rows were built from
-	rows    []*captionRow
-	active  int // row the keyboard last worked in
-	list    *fyne.Container
-	header  *widget.Label
-	split   *widget.Select
-	content fyne.CanvasObject
+	m *MainWindow
+	// baseModel is the Fine-tune tab's base model folder, whose tokenizer counts tokens; nil or
+	// "": no count.
+	baseModel func() string
+	item      int            // dataset index shown; -1 for none
+	shown     *annotate.Item // the snapshot the rows were built from
+	rows      []*captionRow
+	active    int // row the keyboard last worked in
+	list      *fyne.Container
+	header    *widget.Label
+	split     *widget.Select
+	content   fyne.CanvasObject
 
 	committing bool
 }
@@ -389,10 +392,10 @@ func originIcon(o annotate.Origin) fyne.Resource {
 // length, as " · 12/40 tokens" (", cut in training" when longer); "" without a tokenizer.
 func (ed *captionEditor) tokenNote(text string) string {
 	d := ed.m.deps
-	if d.CountTokens == nil || d.TokenLimit <= 0 || ed.m.ft == nil {
+	if d.CountTokens == nil || d.TokenLimit <= 0 || ed.baseModel == nil {
 		return ""
 	}
-	dir := ed.m.ft.baseDir()
+	dir := ed.baseModel()
 	if dir == "" {
 		return ""
 	}

@@ -27,6 +27,7 @@ import (
 // finetuneTab holds the training settings, the loss curve and the run's progress line.
 type finetuneTab struct {
 	m          *MainWindow
+	compare    func(base, tuned string) // evaluates a finished run (the Compare tab)
 	content    fyne.CanvasObject
 	base       *widget.Select
 	baseDirs   map[string]string
@@ -169,14 +170,13 @@ func (t *finetuneTab) runFolderField() fyne.CanvasObject {
 
 // runPanel builds the right side: the loss curve, the alarm, the progress line and the buttons.
 func (t *finetuneTab) runPanel() fyne.CanvasObject {
-	m := t.m
 	t.startBtn = widget.NewButtonWithIcon("Start", theme.MediaPlayIcon(), func() { t.start(false) })
 	t.startBtn.Importance = widget.HighImportance
 	t.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.MediaStopIcon(), t.stop)
 	t.resumeBtn = widget.NewButtonWithIcon("Resume", theme.MediaReplayIcon(), func() { t.start(true) })
 	t.compareBtn = widget.NewButtonWithIcon("Compare before/after", theme.ViewRefreshIcon(), func() {
 		if t.lastRunDir != "" {
-			m.cmp.run(t.compareBase(), t.lastRunDir)
+			t.compare(t.compareBase(), t.lastRunDir)
 		}
 	})
 
@@ -207,7 +207,7 @@ func (t *finetuneTab) runPanel() fyne.CanvasObject {
 
 // refreshModels fills the base model menu from the model picker's list. UI goroutine.
 func (t *finetuneTab) refreshModels() {
-	if t == nil || t.m.models == nil {
+	if t.m.models == nil {
 		return
 	}
 	labels, dirs := t.m.models.options()
@@ -644,7 +644,7 @@ func (t *finetuneTab) finish(s TrainSettings, res runinfo.Result, err error, can
 		m.setStatus("Fine-tuning finished: " + s.OutDir)
 		m.models.refreshOptions()
 		if m.deps.Evaluator != nil {
-			m.cmp.run(s.BaseModel, s.OutDir)
+			t.compare(s.BaseModel, s.OutDir)
 		}
 	}
 }

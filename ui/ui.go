@@ -92,6 +92,8 @@ func NewMainWindow(a fyne.App, deps Deps) *MainWindow {
 	m.models.onOptions = m.ft.refreshModels
 	m.ft.refreshModels()
 	m.cmp = newCompareTab(m, m.ft)
+	m.ft.compare = m.cmp.run
+	m.editor.baseModel = m.ft.baseDir
 	m.exp = newExportTab(m)
 	m.tray = newDropTray(m)
 
