@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/finetune"
 	"github.com/captune/captune/internal/hub"
 )
@@ -47,14 +46,11 @@ func runExportJob(ctx context.Context, env *Env, fs *flag.FlagSet, args []string
 	if err != nil {
 		return err
 	}
-	ds, report, err := annotate.Open(*f.data, annotate.OpenOptions{})
+	ds, err := openTrainingData(env, *f.data)
 	if err != nil {
 		return err
 	}
 	defer ds.Close()
-	for _, w := range report.Warnings {
-		fmt.Fprintf(env.Stderr, "warning: %v\n", w)
-	}
 	d, set := trainingData(ds, choice, hold)
 	fmt.Fprintf(env.Stderr, "data: %s; %s (%d training images, %d validation)\n", choice.Describe(), set.How, len(d.Train), len(d.Val))
 	for _, w := range set.Warnings {

@@ -122,17 +122,11 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	if err != nil {
 		return err
 	}
-	ds, report, err := annotate.Open(*f.data, annotate.OpenOptions{})
+	ds, err := openTrainingData(env, *f.data)
 	if err != nil {
 		return err
 	}
 	defer ds.Close()
-	for _, w := range report.Warnings {
-		fmt.Fprintf(env.Stderr, "warning: %v\n", w)
-	}
-	if report.RemovedTemps > 0 {
-		fmt.Fprintf(env.Stderr, "%s: %s\n", ds.Root(), annotate.RemovedTempsNote(report.RemovedTemps))
-	}
 	d, set := trainingData(ds, choice, hold)
 	fmt.Fprintf(env.Stderr, "data: %s; %s (%d training images, %d validation)\n", choice.Describe(), set.How, len(d.Train), len(d.Val))
 	for _, w := range set.Warnings {
@@ -230,4 +224,20 @@ func reportFinetune(env *Env, res finetune.Result, err error, start time.Time) e
 		fmt.Fprintln(env.Stdout, res.FeatureCache.String())
 	}
 	return nil
+}
+
+// openTrainingData opens the dataset a run (or an exported job) trains on, printing what the
+// opening warned about and the temporary files of a killed writer it removed.
+func openTrainingData(env *Env, dir string) (*annotate.Dataset, error) {
+	ds, report, err := annotate.Open(dir, annotate.OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range report.Warnings {
+		fmt.Fprintf(env.Stderr, "warning: %v\n", w)
+	}
+	if report.RemovedTemps > 0 {
+		fmt.Fprintf(env.Stderr, "%s: %s\n", ds.Root(), annotate.RemovedTempsNote(report.RemovedTemps))
+	}
+	return ds, nil
 }
