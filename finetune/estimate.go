@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/sugarme/gotch/ts"
+
 	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
 )
@@ -96,6 +98,10 @@ func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgr
 		}
 		est.EvalTime = time.Duration(est.Evals) * pass
 	}
+	cacheImages := distinctImages(images, data.Val)
+	if usesFeatureCache(cfg) {
+		est.CacheImages, est.CacheTime = cacheImages, cal.encode.perImage()*time.Duration(cacheImages)
+	}
 	if !cfg.FreezeVision {
 		frozen := cfg
 		frozen.FreezeVision = true
@@ -103,8 +109,11 @@ func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgr
 		if est.FrozenStepTime, err = cal.measure(frozen, 1); err != nil {
 			return est, err
 		}
+		if usesFeatureCache(frozen) {
+			est.FrozenCacheTime = cal.encode.perImage() * time.Duration(cacheImages)
+		}
 	}
-	est.Total = time.Duration(est.Steps)*est.StepTime + est.EvalTime + est.LoadTime
+	est.Total = time.Duration(est.Steps)*est.StepTime + est.EvalTime + est.LoadTime + est.CacheTime
 	est.Advice = advise(est, cfg, mcfg, capt.Model, perEpoch)
 	return est, nil
 }
@@ -120,7 +129,75 @@ type calibration struct {
 	order      []int
 	pos, step  int // position in order, optimizer steps taken
 	epoch      int // epochs begun
+	encode     encodeTimer
 	onProgress func(Progress)
+}
+
+// encodeTimer stands in for the feature cache while Estimate measures a run that uses it: such a
+// run encodes each image once, in a pre-pass before the first step, and its steps run only the
+// text decoder on the cached encoder output. encodeTimer encodes a micro-batch's images as that
+// pre-pass does (decoded, under no-grad), keeps the time apart, and takes the decoder-only loss of
+// a cached step, so a step's time less the encoding is a cached step's.
+type encodeTimer struct {
+	loader *imageLoader
+	images int
+	time   time.Duration
+}
+
+func (e *encodeTimer) loss(c *inference.Captioner, images []int, seeds []uint64, b inference.DecoderBatch) (*ts.Tensor, error) {
+	started := time.Now()
+	imgs := make([]*inference.RGBImage, len(images))
+	for i, idx := range images {
+		img, err := e.loader.get(idx, seeds[i])
+		if err != nil {
+			return nil, err
+		}
+		imgs[i] = img
+	}
+	pix, err := c.Pixels(imgs)
+	if err != nil {
+		return nil, err
+	}
+	ng := ts.NewNoGradGuard()
+	feats := c.Model.EncodeImage(pix)
+	ng.Drop()
+	pix.MustDrop()
+	defer feats.MustDrop()
+	e.images += len(images)
+	e.time += time.Since(started)
+	return c.Model.LossFromImageEmbeds(feats, b)
+}
+
+// perImage is the mean time encoding one image took, 0 before any was.
+func (e *encodeTimer) perImage() time.Duration {
+	if e.images == 0 {
+		return 0
+	}
+	return e.time / time.Duration(e.images)
+}
+
+// feeder is what a step of a run with cfg's settings feeds the model: the pixels, or the encoder
+// output once per image when the run caches image features.
+func (c *calibration) feeder(cfg Config) imageFeeder {
+	if !usesFeatureCache(cfg) {
+		return c.loader
+	}
+	c.encode.loader = c.loader
+	return &c.encode
+}
+
+// distinctImages counts the images a feature cache holds: every training and validation image,
+// each once.
+func distinctImages(train []string, val []Example) int {
+	seen := map[string]bool{}
+	for _, p := range train {
+		seen[p] = true
+	}
+	_, valImages, _ := buildSamples(val)
+	for _, p := range valImages {
+		seen[p] = true
+	}
+	return len(seen)
 }
 
 // measure takes n optimizer steps training what cfg trains (with an optimizer of its own, freed
@@ -133,6 +210,7 @@ func (c *calibration) measure(cfg Config, n int) (time.Duration, error) {
 	}
 	opt := NewAdamW(params, cfg.LR, cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay)
 	defer opt.Free()
+	feed := c.feeder(cfg)
 	var timed time.Duration
 	for i := 0; i < n; i++ {
 		if err := c.ctx.Err(); err != nil {
@@ -144,8 +222,8 @@ func (c *calibration) measure(cfg Config, n int) (time.Duration, error) {
 			c.pos = 0
 			c.epoch++
 		}
-		started := time.Now()
-		_, _, next, err := accumulateGrads(c.capt, cfg, opt, c.loader, c.samples, c.order, c.pos, c.step)
+		started, encoding := time.Now(), c.encode.time
+		_, _, next, err := accumulateGrads(c.capt, cfg, opt, feed, c.samples, c.order, c.pos, c.step)
 		if err != nil {
 			return 0, fmt.Errorf("estimate: step %d: %w", i+1, err)
 		}
@@ -155,7 +233,8 @@ func (c *calibration) measure(cfg Config, n int) (time.Duration, error) {
 		opt.StepOnce()
 		c.pos, c.step = next, c.step+1
 		if i > 0 || n == 1 {
-			timed += time.Since(started)
+			// With a feature cache the encoding happens once per run, not in the step.
+			timed += time.Since(started) - (c.encode.time - encoding)
 		}
 	}
 	return timed / time.Duration(max(n-1, 1)), nil
@@ -173,13 +252,14 @@ func (c *calibration) timeValidation(val []Example) (time.Duration, error) {
 		return 0, err
 	}
 	c.onProgress(Progress{Phase: runinfo.PhaseEstimate, ValLoss: math.NaN(), Message: "timing a validation batch"})
-	loader := newImageLoader(images, c.capt.Pre, false)
+	vc := calibration{loader: newImageLoader(images, c.capt.Pre, false)}
+	feed := vc.feeder(c.cfg)
 	started := time.Now()
-	if _, err := validationLoss(c.capt, c.cfg, loader, samples[:min(c.cfg.BatchSize, len(samples))]); err != nil {
+	if _, err := validationLoss(c.capt, c.cfg, feed, samples[:min(c.cfg.BatchSize, len(samples))]); err != nil {
 		return 0, fmt.Errorf("estimate: validation batch: %w", err)
 	}
 	batches := (len(samples) + c.cfg.BatchSize - 1) / c.cfg.BatchSize
-	pass := time.Duration(batches) * time.Since(started)
+	pass := time.Duration(batches) * (time.Since(started) - vc.encode.time) // cached: encoded in the pre-pass
 	w := newCaptionWatch(c.cfg, val)
 	if w == nil {
 		return pass, nil
@@ -235,9 +315,13 @@ func advise(e RunEstimate, cfg Config, mcfg inference.Config, m *inference.Model
 		advice = append(advice, fmt.Sprintf("This run takes about %s: start it when the machine can stay busy for hours, or shorten it.", runinfo.Rough(e.Total)))
 	}
 	if e.FrozenStepTime > 0 {
-		frozen := time.Duration(e.Steps)*e.FrozenStepTime + e.EvalTime + e.LoadTime
-		advice = append(advice, fmt.Sprintf("Training only the text decoder (--freeze-vision) takes about %s (%s a step, measured) and needs about %s.",
-			runinfo.Rough(frozen), runinfo.Seconds(e.FrozenStepTime), runinfo.GiB(e.FrozenMemory)))
+		frozen := time.Duration(e.Steps)*e.FrozenStepTime + e.EvalTime + e.LoadTime + e.FrozenCacheTime
+		cached := ""
+		if e.FrozenCacheTime > 0 {
+			cached = fmt.Sprintf(", with its image features cached in %s", runinfo.Rough(e.FrozenCacheTime))
+		}
+		advice = append(advice, fmt.Sprintf("Training only the text decoder (--freeze-vision) takes about %s (%s a step, measured%s) and needs about %s.",
+			runinfo.Rough(frozen), runinfo.Seconds(e.FrozenStepTime), cached, runinfo.GiB(e.FrozenMemory)))
 	}
 	if e.Total > longRun && e.StepTime > 0 {
 		advice = append(advice, shorter(e, cfg, perEpoch))

@@ -44,7 +44,7 @@ func TestEstimateMatchesRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("estimate: %s; advice %q", est, est.Advice)
+			t.Logf("estimate: %s (step %v, validation %v, caching %v); advice %q", est, est.StepTime, est.EvalTime, est.CacheTime, est.Advice)
 			if _, err := os.Stat(cfg.OutDir); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("Estimate touched the output folder %s: stat err %v", cfg.OutDir, err)
 			}
@@ -81,6 +81,64 @@ func TestEstimateMatchesRun(t *testing.T) {
 	after, err := os.ReadFile(weights)
 	if err != nil || !bytes.Equal(before, after) {
 		t.Errorf("the base model's weights changed (read err %v)", err)
+	}
+}
+
+// TestEstimateKnowsFeatureCache estimates a frozen-vision run as the CLI and the Fine-tune tab do,
+// with the feature cache (the default) and without: the cached run encodes each image once, so its
+// estimate says so and is the shorter one, and a run that trains the encoder is told what the
+// cached frozen run costs.
+func TestEstimateKnowsFeatureCache(t *testing.T) {
+	data := Data{Train: synthData(t, 8, synth.VariantBase, 1), Val: synthData(t, 2, synth.VariantBase, 2)}
+	// Each is the fastest of three estimates: the tiny model's steps take milliseconds, which
+	// other work on the machine easily doubles.
+	run := func(t *testing.T, change func(*Config)) RunEstimate {
+		t.Helper()
+		cfg := smallConfig(t)
+		// Many epochs over few images: the encoder time a cache saves outweighs timing noise.
+		cfg.MaxSteps, cfg.Epochs, cfg.CheckpointEvery = 0, 40, 0
+		change(&cfg)
+		var best RunEstimate
+		for i := 0; i < 3; i++ {
+			est, err := Estimate(context.Background(), cfg, data, 3, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 || est.StepTime < best.StepTime {
+				best = est
+			}
+		}
+		t.Logf("estimate: %s (step %v, caching %v); advice %q", best, best.StepTime, best.CacheTime, best.Advice)
+		return best
+	}
+	trained := run(t, func(c *Config) {}) // first: it also warms libtorch up for the two compared
+	uncached := run(t, func(c *Config) { c.FreezeVision, c.FeatureCache = true, FeatureCacheOff })
+	cached := run(t, func(c *Config) { c.FreezeVision = true })
+	augmented := run(t, func(c *Config) { c.FreezeVision, c.Augment = true, true })
+
+	if cached.CacheImages != 10 || cached.CacheTime <= 0 {
+		t.Errorf("cached run: CacheImages %d, CacheTime %v; want 10 images (8 training + 2 validation), > 0", cached.CacheImages, cached.CacheTime)
+	}
+	if want := "(+ caching 10 image features: ~"; !strings.Contains(cached.String(), want) {
+		t.Errorf("cached estimate %q does not contain %q", cached, want)
+	}
+	for _, e := range []RunEstimate{uncached, augmented, trained} {
+		if e.CacheImages != 0 || e.CacheTime != 0 || strings.Contains(e.String(), "caching") {
+			t.Errorf("a run without the cache names one: %q", e)
+		}
+	}
+	// Training, not validation: its greedy captions encode images with or without the cache, and
+	// take longer than the 80 tiny steps.
+	training := func(e RunEstimate) time.Duration { return time.Duration(e.Steps)*e.StepTime + e.CacheTime }
+	if training(cached) >= training(uncached) {
+		t.Errorf("cached run's training estimated at %v (%d steps of %v, caching %v), not below the uncached %v (steps of %v)",
+			training(cached), cached.Steps, cached.StepTime, cached.CacheTime, training(uncached), uncached.StepTime)
+	}
+	if got, want := cached.Total, time.Duration(cached.Steps)*cached.StepTime+cached.EvalTime+cached.LoadTime+cached.CacheTime; got != want {
+		t.Errorf("cached Total %v, want steps + validation + loading + caching = %v", got, want)
+	}
+	if trained.FrozenCacheTime <= 0 || !strings.Contains(strings.Join(trained.Advice, " "), "image features cached in") {
+		t.Errorf("FrozenCacheTime %v, advice %q: want the frozen run's cache", trained.FrozenCacheTime, trained.Advice)
 	}
 }
 
@@ -153,6 +211,8 @@ func TestEstimateAdvice(t *testing.T) {
 		{"short", RunEstimate{Steps: 100, StepTime: time.Second, Total: 100 * time.Second}, 0, 20, nil},
 		{"short, vision trained", RunEstimate{Steps: 100, StepTime: time.Second, Total: 100 * time.Second, FrozenStepTime: 500 * time.Millisecond, FrozenMemory: 3 << 30}, 0, 20,
 			[]string{"Training only the text decoder (--freeze-vision) takes about 50 s (0.50 s a step, measured) and needs about 3.0 GiB."}},
+		{"short, vision trained, the frozen run caches features", RunEstimate{Steps: 100, StepTime: time.Second, Total: 100 * time.Second, FrozenStepTime: 300 * time.Millisecond, FrozenMemory: 3 << 30, FrozenCacheTime: 20 * time.Second}, 0, 20,
+			[]string{"Training only the text decoder (--freeze-vision) takes about 50 s (0.30 s a step, measured, with its image features cached in 20 s) and needs about 3.0 GiB."}},
 		{"hours", RunEstimate{Steps: 500, StepTime: 30 * time.Second, Evals: 5, EvalTime: 5 * time.Minute, LoadTime: 10 * time.Second, Total: 4*time.Hour + 15*time.Minute + 10*time.Second}, 0, 100,
 			[]string{"This run takes about 4 h 15 min", "With --epochs 1 instead of 5 it takes about 51 min."}},
 		{"one epoch takes hours", RunEstimate{Steps: 500, StepTime: 60 * time.Second, Total: 500 * time.Minute}, 500, 1000,

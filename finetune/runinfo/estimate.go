@@ -14,15 +14,23 @@ type Estimate struct {
 	Evals      int           // validation passes the run makes (one at each epoch end)
 	EvalTime   time.Duration // all validation passes (loss and caption watch), each from one measured batch
 	LoadTime   time.Duration // measured: loading the base model
-	Total      time.Duration // whole run: Steps×StepTime + EvalTime + LoadTime (checkpoint writes not counted)
+	Total      time.Duration // whole run: Steps×StepTime + EvalTime + LoadTime + CacheTime (checkpoint writes not counted)
 	Memory     int64         // bytes training needs (the model's estimate less what freezing saves)
 	Available  int64         // bytes of RAM available, 0 if unknown (always on a GPU)
 	Calibrated int           // real steps run to measure StepTime (the first of them not timed)
 
+	// CacheImages and CacheTime are the feature cache's pre-pass when the run caches image features
+	// (vision encoder frozen, no augmentation): each training and validation image is encoded once
+	// before the first step, and StepTime and EvalTime then leave the encoder out. 0 without a cache.
+	CacheImages int
+	CacheTime   time.Duration
+
 	// FrozenStepTime and FrozenMemory are one measured step and the memory with the vision encoder
 	// frozen, when the run trains it (0 otherwise).
-	FrozenStepTime time.Duration
-	FrozenMemory   int64
+	// FrozenCacheTime is the feature cache's pre-pass of that frozen run (0 when it would not cache).
+	FrozenStepTime  time.Duration
+	FrozenMemory    int64
+	FrozenCacheTime time.Duration
 
 	Advice []string // one sentence each: cheaper settings, and a warning when the run takes hours
 }
@@ -32,6 +40,9 @@ type Estimate struct {
 func (e Estimate) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d steps × %s ≈ %s", e.Steps, Seconds(e.StepTime), Rough(time.Duration(e.Steps)*e.StepTime))
+	if e.CacheImages > 0 {
+		fmt.Fprintf(&b, " (+ caching %d image features: ~%s)", e.CacheImages, Rough(e.CacheTime))
+	}
 	if e.EvalTime > 0 {
 		fmt.Fprintf(&b, " (+ validation ≈ %s)", Rough(e.EvalTime))
 	}
