@@ -26,6 +26,10 @@ const longRun = time.Hour
 // estimateLine says the estimate in one line, e.g. "≈ 4:10 for 250 steps (1.0 s a step) · memory ≈ 1.2 GB of 20 GB".
 func estimateLine(e runinfo.Estimate) string {
 	s := fmt.Sprintf("≈ %s for %d steps (%.2g s a step)", formatDuration(e.Total), e.Steps, e.StepTime.Seconds())
+	if e.CacheImages > 0 {
+		// The run's steps leave the frozen encoder out: it runs once per image, before the first.
+		s += fmt.Sprintf(" · caching %d image features ≈ %s", e.CacheImages, formatDuration(e.CacheTime))
+	}
 	if e.Memory > 0 {
 		s += " · memory ≈ " + hub.FormatBytes(e.Memory)
 		if e.Available > 0 {

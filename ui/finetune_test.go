@@ -90,6 +90,7 @@ func TestFineTuneEstimateBeforeStart(t *testing.T) {
 		{"hours ask, cancel", runinfo.Estimate{Steps: 40, StepTime: 270 * time.Second, Total: 3 * time.Hour, Memory: 1 << 30, Calibrated: 3, Advice: advice}, true, "Cancel", false},
 		{"hours ask, start", runinfo.Estimate{Steps: 40, StepTime: 270 * time.Second, Total: 3 * time.Hour, Calibrated: 3, Advice: advice}, true, "Start anyway", true},
 		{"memory asks", runinfo.Estimate{Steps: 40, StepTime: time.Second, Total: time.Minute, Memory: 9 << 30, Available: 4 << 30, Calibrated: 3}, true, "Cancel", false},
+		{"frozen run caches features", runinfo.Estimate{Steps: 40, StepTime: time.Second, Total: time.Minute, CacheImages: 12, CacheTime: 9 * time.Second, Calibrated: 3}, false, "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,6 +125,9 @@ func TestFineTuneEstimateBeforeStart(t *testing.T) {
 			}
 			if !m.ft.estimate.Visible() || !strings.Contains(m.ft.estimate.Text, "40 steps") {
 				t.Errorf("estimate %q (shown %v): want it kept in the panel", m.ft.estimate.Text, m.ft.estimate.Visible())
+			}
+			if want := "caching 12 image features ≈ 0:09"; (tc.est.CacheImages > 0) != strings.Contains(m.ft.estimate.Text, want) {
+				t.Errorf("estimate %q with %d images cached: want %q exactly when the run caches", m.ft.estimate.Text, tc.est.CacheImages, want)
 			}
 			if !tc.started && !strings.Contains(m.ft.line.Text, "≈") {
 				t.Errorf("line %q after the estimate, want the estimate shown", m.ft.line.Text)
