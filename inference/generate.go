@@ -220,6 +220,7 @@ func (m *Model) sampleOrGreedy(s *tx.Scope, img T, start []int64, opts DecodeOpt
 	b := int(img.Shape()[0])
 	eos, pad := m.Config.Text.SepTokenID, m.Config.Text.PadTokenID
 	cache := m.Text.NewCache(s, img)
+	Reserve(cache, int64(opts.MaxLength))
 	seqs := make([][]int64, b)
 	for i := range seqs {
 		seqs[i] = append([]int64(nil), start...)
@@ -318,9 +319,12 @@ type candidate struct {
 // beamCache prepares the decoder's cache for k beams per image, owned by s. Each image's tokens
 // are projected to cross-attention keys and values once, and its beams attend to them together,
 // rather than repeating the image once per beam (transformers' way; exactly once: see docs/BLIP.md
-// on batched beam search): a k-th of the work and of the cache's memory.
-func (m *Model) beamCache(s *tx.Scope, img T, k int) []*LayerCache {
-	return m.Text.NewBeamCache(s, img, int64(k))
+// on batched beam search): a k-th of the work and of the cache's memory. The self-attention cache
+// is reserved for maxLen positions, written in place (see Reserve).
+func (m *Model) beamCache(s *tx.Scope, img T, k int, maxLen int64) []*LayerCache {
+	cache := m.Text.NewBeamCache(s, img, int64(k))
+	Reserve(cache, maxLen)
+	return cache
 }
 
 // reorderCache keeps rows of the self-attention caches (see ReorderCache).
@@ -335,7 +339,7 @@ func (m *Model) beamSearch(s *tx.Scope, img T, start []int64, opts DecodeOptions
 	k := opts.NumBeams
 	eos, pad := m.Config.Text.SepTokenID, m.Config.Text.PadTokenID
 	vocab := int(m.Config.Text.VocabSize)
-	cache := m.beamCache(s, img, k)
+	cache := m.beamCache(s, img, k, int64(opts.MaxLength))
 
 	rows := b * k
 	seqs := make([][]int64, rows)

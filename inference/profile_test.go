@@ -87,7 +87,7 @@ func profileBeams(p *sectionClock, m *Model, pix *ts.Tensor, k, steps int) int {
 	var img T
 	p.time("vision encoder (once)", func() { img = m.encode(s, pix) })
 	var cache []*LayerCache
-	p.time("cross-attention K/V (once)", func() { cache = m.beamCache(s, img, k) })
+	p.time("cross-attention K/V (once)", func() { cache = m.beamCache(s, img, k, int64(steps+1)) })
 	b := int(img.Shape()[0])
 	rows, vocab, eos := b*k, int(m.Config.Text.VocabSize), m.Config.Text.SepTokenID
 	opts := DefaultDecodeOptions()
@@ -133,7 +133,8 @@ func profileStep(p *sectionClock, m *Model, cache []*LayerCache, feed [][]int64,
 		c := cache[i]
 		var x T
 		p.time("self-attention (+ KV append)", func() {
-			k, v := c.grow(l.Attention.keyValue(s, h))
+			k, v := l.Attention.keyValue(s, h)
+			k, v = c.grow(s, k, v)
 			x = l.Attention.attend(s, h, k, v, nil, 1)
 		})
 		p.time("cross-attention", func() { x = l.CrossAttention.attend(s, x, c.CrossK, c.CrossV, nil, c.beams) })

@@ -1,10 +1,12 @@
 package inference
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 
 	"github.com/sugarme/gotch"
+	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/captune/captune/internal/tx"
@@ -77,16 +79,52 @@ type TextLayer struct {
 // LayerCache holds one layer's keys and values across decoding steps: the self-attention ones grow
 // by one token per step, the cross-attention ones are computed once per image. The scope the cache
 // was made in (NewCache) owns them.
+//
+// With a capacity (Reserve), SelfK and SelfV are buffers [B, H, capacity, D] allocated once: each
+// step writes its keys and values in place behind the used positions, attention reads a view of
+// the used ones, and beam reordering gathers them into a spare pair of buffers that then swaps in.
+// Without one (the training path, one call), each step concatenates.
 type LayerCache struct {
 	SelfK, SelfV   T
 	CrossK, CrossV T     // one row per image
 	beams          int64 // rows of the self-attention cache (and of the hidden states) per image
 	own            *tx.Scope
+
+	capacity, used int64 // reserved and filled positions of SelfK and SelfV (capacity 0: concatenate)
+	spareK, spareV T     // reorder targets, the same shape as SelfK and SelfV
 }
 
-// grow appends new self-attention keys and values [B, H, T, D] and returns all of them; the cache's
-// scope owns the result, and the ones it replaces are freed.
-func (c *LayerCache) grow(k, v T) (T, T) {
+// Reserve makes the self-attention caches of cs preallocate room for n positions when they are
+// first written, so that decoding writes in place instead of concatenating each step. Call it on
+// fresh caches, with n the longest sequence the decoder will see.
+func Reserve(cs []*LayerCache, n int64) {
+	for _, c := range cs {
+		c.capacity = n
+	}
+}
+
+// grow appends new self-attention keys and values [B, H, T, D] and returns all of them so far. The
+// cache's scope owns its buffers; the returned tensors are views owned by s (or, when concatenating,
+// the cache's own tensors).
+func (c *LayerCache) grow(s *tx.Scope, k, v T) (T, T) {
+	if c.capacity == 0 {
+		return c.concat(k, v)
+	}
+	t := k.Shape()[2]
+	if c.used+t > c.capacity {
+		panic(fmt.Errorf("decoder cache: %d positions past its capacity %d", c.used+t, c.capacity))
+	}
+	if c.SelfK.C == nil {
+		c.SelfK, c.SelfV = c.own.Own(emptyLike(k, 2, c.capacity)), c.own.Own(emptyLike(v, 2, c.capacity))
+	}
+	copyInto(narrow(s, c.SelfK, 2, c.used, t), k)
+	copyInto(narrow(s, c.SelfV, 2, c.used, t), v)
+	c.used += t
+	return narrow(s, c.SelfK, 2, 0, c.used), narrow(s, c.SelfV, 2, 0, c.used)
+}
+
+// concat is grow without a capacity: the new keys and values are concatenated to the old ones.
+func (c *LayerCache) concat(k, v T) (T, T) {
 	appendTo := func(x T) func(*tx.Scope, T) T {
 		return func(s *tx.Scope, past T) T {
 			if past.C == nil {
@@ -100,11 +138,53 @@ func (c *LayerCache) grow(k, v T) (T, T) {
 	return c.SelfK, c.SelfV
 }
 
+// reorder keeps rows idx of the self-attention cache.
+func (c *LayerCache) reorder(idx T) {
+	if c.SelfK.C == nil {
+		return
+	}
+	if c.capacity == 0 {
+		pick := func(s *tx.Scope, x T) T { return indexSelect(s, x, 0, idx) }
+		c.SelfK, c.SelfV = c.own.Update(c.SelfK, pick), c.own.Update(c.SelfV, pick)
+		return
+	}
+	if c.spareK.C == nil {
+		c.spareK = c.own.Own(emptyLike(c.SelfK, 2, c.capacity))
+		c.spareV = c.own.Own(emptyLike(c.SelfV, 2, c.capacity))
+	}
+	s := tx.NewScope()
+	defer s.Free()
+	gather := func(dst, src T) {
+		d := narrow(s, dst, 2, 0, c.used)
+		s.Call("index_select_out", func(p *lib.Ctensor) { lib.AtgIndexSelectOut(p, d.C, narrow(s, src, 2, 0, c.used).C, 0, idx.C) })
+	}
+	gather(c.spareK, c.SelfK)
+	gather(c.spareV, c.SelfV)
+	c.SelfK, c.spareK = c.spareK, c.SelfK
+	c.SelfV, c.spareV = c.spareV, c.SelfV
+}
+
+// emptyLike returns an uninitialised tensor shaped as x but with size n along dim, of x's type and
+// device; the caller owns it. Its pages are only touched where it is written.
+func emptyLike(x T, dim, n int64) T {
+	shape := x.Shape()
+	shape[dim] = n
+	return tx.Call("new_empty", func(p *lib.Ctensor) {
+		lib.AtgNewEmpty(p, x.C, shape, len(shape), lib.AtScalarType(x.C), int32(lib.AtDevice(x.C)))
+	})
+}
+
+// copyInto copies src into dst (a view of a cache buffer) in place.
+func copyInto(dst, src T) {
+	tx.Call("copy_", func(*lib.Ctensor) { lib.AtCopy_(dst.C, src.C) })
+}
+
 // Forward runs the block on h [B, T, C]: causal self-attention (its keys and values appended to the
 // cache; mask is the self-attention mask, see attention), cross-attention over the image, and the
 // feed-forward block.
 func (l *TextLayer) Forward(s *tx.Scope, h T, c *LayerCache, mask *T) T {
-	k, v := c.grow(l.Attention.keyValue(s, h))
+	k, v := l.Attention.keyValue(s, h)
+	k, v = c.grow(s, k, v)
 	x := l.Attention.attend(s, h, k, v, mask, 1)
 	x = l.CrossAttention.attend(s, x, c.CrossK, c.CrossV, nil, c.beams)
 	ff := l.OutputDense.Forward(s, l.act(s, l.IntermediateDense.Forward(s, x)))
@@ -193,11 +273,8 @@ func (d *TextDecoder) NewBeamCache(s *tx.Scope, image T, beams int64) []*LayerCa
 // as beam search does when beams are re-ranked. Cross-attention rows need no reordering: beams of
 // one image share the same image tokens.
 func ReorderCache(cs []*LayerCache, idx T) {
-	pick := func(s *tx.Scope, x T) T { return indexSelect(s, x, 0, idx) }
 	for _, c := range cs {
-		if c.SelfK.C != nil {
-			c.SelfK, c.SelfV = c.own.Update(c.SelfK, pick), c.own.Update(c.SelfV, pick)
-		}
+		c.reorder(idx)
 	}
 }
 
