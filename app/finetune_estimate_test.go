@@ -29,8 +29,8 @@ func TestFinetuneEstimate(t *testing.T) {
 		outCreated bool
 	}{
 		{"estimate only", []string{"--estimate"}, 0,
-			[]string{"estimate: ", " steps × ", "memory ≈ ", "(measured on 3 real steps)", "\nhint: Training only the text decoder (--freeze-vision) takes about "}, nil, "", false},
-		{"estimate only, vision frozen", []string{"--estimate", "--freeze-vision"}, 0, []string{"estimate: "}, nil, "", false},
+			[]string{"estimate: ", " steps × ", "memory ≈ ", "(measured on 3 real steps)", "\nhint: Training only the text decoder (--freeze-vision) takes about ", "with its image features cached in "}, nil, "", false},
+		{"estimate only, vision frozen", []string{"--estimate", "--freeze-vision"}, 0, []string{"estimate: ", " steps × ", "(+ caching ", " image features: ~"}, nil, "", false},
 		{"estimate before training", []string{"--max-steps", "2", "--batch-size", "4"}, 0,
 			[]string{"fine-tuned 2 steps"}, []string{"estimate: 2 steps × ", "hint: ", "step 2/2"}, "", true},
 		{"no estimate", []string{"--max-steps", "2", "--batch-size", "4", "--no-estimate"}, 0, []string{"fine-tuned 2 steps"}, nil, " steps × ", true},
