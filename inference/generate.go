@@ -334,20 +334,25 @@ func (m *Model) reorderCache(cache []*LayerCache, rows []int64) {
 	ReorderCache(cache, indexTensor(s, rows, m.Device))
 }
 
-func (m *Model) beamSearch(s *tx.Scope, img T, start []int64, opts DecodeOptions) ([][]int64, error) {
-	b := int(img.Shape()[0])
-	k := opts.NumBeams
-	eos, pad := m.Config.Text.SepTokenID, m.Config.Text.PadTokenID
-	vocab := int(m.Config.Text.VocabSize)
-	cache := m.beamCache(s, img, k, int64(opts.MaxLength))
+// beamStep is one step's choice for every row of a beam search: the next score and token of each
+// beam, and the row of the previous step it continues.
+type beamStep struct {
+	scores []float32
+	tokens []int64
+	rows   []int64
+}
 
+func (m *Model) beamSearch(s *tx.Scope, img T, start []int64, opts DecodeOptions) ([][]int64, error) {
+	b, k := int(img.Shape()[0]), opts.NumBeams
+	eos := m.Config.Text.SepTokenID
+	cache := m.beamCache(s, img, k, int64(opts.MaxLength))
 	rows := b * k
 	seqs := make([][]int64, rows)
 	beamScores := make([]float32, rows)
 	for r := range seqs {
 		seqs[r] = append([]int64(nil), start...)
 		if r%k != 0 {
-			beamScores[r] = -1e9
+			beamScores[r] = -1e9 // only the first beam of each image is live at the start
 		}
 	}
 	hyps := make([]*beamHypotheses, b)
@@ -355,11 +360,9 @@ func (m *Model) beamSearch(s *tx.Scope, img T, start []int64, opts DecodeOptions
 		hyps[i] = &beamHypotheses{worst: 1e9, n: k, lengthPenalty: opts.LengthPenalty, early: opts.EarlyStopping}
 	}
 	done := make([]bool, b)
-	promptLen := len(start)
 	feed := seqs
 	var past int64
-	cur := promptLen
-	for cur < opts.MaxLength {
+	for cur := len(start); cur < opts.MaxLength; cur++ {
 		logp := m.stepLogits(feed, cache, past, true)
 		past += int64(len(feed[0]))
 		for r := 0; r < rows; r++ {
@@ -369,75 +372,92 @@ func (m *Model) beamSearch(s *tx.Scope, img T, start []int64, opts DecodeOptions
 				logp[r][v] += bs
 			}
 		}
-		nextScores := make([]float32, rows)
-		nextTokens := make([]int64, rows)
-		nextRows := make([]int64, rows)
+		next := beamStep{make([]float32, rows), make([]int64, rows), make([]int64, rows)}
 		for bi := 0; bi < b; bi++ {
-			if done[bi] {
-				for j := 0; j < k; j++ {
-					nextScores[bi*k+j], nextTokens[bi*k+j], nextRows[bi*k+j] = 0, pad, int64(bi*k)
-				}
-				continue
+			if err := m.chooseBeams(&next, logp, seqs, hyps[bi], &done[bi], bi, k, cur, len(start)); err != nil {
+				return nil, err
 			}
-			top := topCandidates(logp[bi*k:bi*k+k], vocab, 2*k)
-			slot := 0
-			for rank, c := range top {
-				row := bi*k + c.index/vocab
-				tok := int64(c.index % vocab)
-				if tok == eos {
-					if rank >= k {
-						continue
-					}
-					hyps[bi].add(append([]int64(nil), seqs[row]...), float64(c.score), cur+1-promptLen)
-				} else {
-					nextScores[bi*k+slot], nextTokens[bi*k+slot], nextRows[bi*k+slot] = c.score, tok, int64(row)
-					slot++
-				}
-				if slot == k {
-					break
-				}
-			}
-			if slot < k {
-				return nil, fmt.Errorf("beam search: fewer than %d non-end candidates", k)
-			}
-			done[bi] = done[bi] || hyps[bi].isDone(float64(top[0].score), cur+1, promptLen)
 		}
-		newSeqs := make([][]int64, rows)
 		feed = make([][]int64, rows)
+		newSeqs := make([][]int64, rows)
 		for r := 0; r < rows; r++ {
-			src := seqs[nextRows[r]]
-			s := make([]int64, len(src), len(src)+1)
-			copy(s, src)
-			newSeqs[r] = append(s, nextTokens[r])
-			feed[r] = []int64{nextTokens[r]}
+			src := seqs[next.rows[r]]
+			newSeqs[r] = append(append(make([]int64, 0, len(src)+1), src...), next.tokens[r])
+			feed[r] = []int64{next.tokens[r]}
 		}
-		seqs = newSeqs
-		beamScores = nextScores
-		m.reorderCache(cache, nextRows)
-		cur++
-		all := true
-		for _, d := range done {
-			all = all && d
-		}
-		if all {
+		seqs, beamScores = newSeqs, next.scores
+		m.reorderCache(cache, next.rows)
+		if allTrue(done) {
 			break
 		}
 	}
-	out := make([][]int64, b)
-	for bi := 0; bi < b; bi++ {
+	return m.bestBeams(hyps, done, seqs, beamScores, k, len(start), opts.MaxLength), nil
+}
+
+// chooseBeams picks image bi's next k beams from the 2k best candidates over its beams × vocabulary
+// (transformers' _beam_search): a candidate ending in the end token becomes a finished hypothesis
+// when it ranks among the first k, the others continue. A finished image keeps padding.
+func (m *Model) chooseBeams(next *beamStep, logp [][]float32, seqs [][]int64, hyps *beamHypotheses, done *bool, bi, k, cur, promptLen int) error {
+	eos, pad := m.Config.Text.SepTokenID, m.Config.Text.PadTokenID
+	vocab := int(m.Config.Text.VocabSize)
+	if *done {
+		for j := 0; j < k; j++ {
+			next.scores[bi*k+j], next.tokens[bi*k+j], next.rows[bi*k+j] = 0, pad, int64(bi*k)
+		}
+		return nil
+	}
+	top := topCandidates(logp[bi*k:bi*k+k], vocab, 2*k)
+	slot := 0
+	for rank, c := range top {
+		row := bi*k + c.index/vocab
+		tok := int64(c.index % vocab)
+		if tok == eos {
+			if rank >= k {
+				continue
+			}
+			hyps.add(append([]int64(nil), seqs[row]...), float64(c.score), cur+1-promptLen)
+		} else {
+			next.scores[bi*k+slot], next.tokens[bi*k+slot], next.rows[bi*k+slot] = c.score, tok, int64(row)
+			slot++
+		}
+		if slot == k {
+			break
+		}
+	}
+	if slot < k {
+		return fmt.Errorf("beam search: fewer than %d non-end candidates", k)
+	}
+	*done = hyps.isDone(float64(top[0].score), cur+1, promptLen)
+	return nil
+}
+
+// bestBeams returns each image's best hypothesis, after adding the live beams of the images that
+// did not finish, with the end token appended when there is room (as transformers pads).
+func (m *Model) bestBeams(hyps []*beamHypotheses, done []bool, seqs [][]int64, beamScores []float32, k, promptLen, maxLen int) [][]int64 {
+	out := make([][]int64, len(hyps))
+	for bi, h := range hyps {
 		if !done[bi] {
 			for j := 0; j < k; j++ {
 				r := bi*k + j
-				hyps[bi].add(seqs[r], float64(beamScores[r]), len(seqs[r])-promptLen)
+				h.add(seqs[r], float64(beamScores[r]), len(seqs[r])-promptLen)
 			}
 		}
-		best := append([]int64(nil), hyps[bi].best()...)
-		if len(best) < opts.MaxLength {
-			best = append(best, eos)
+		best := append([]int64(nil), h.best()...)
+		if len(best) < maxLen {
+			best = append(best, m.Config.Text.SepTokenID)
 		}
 		out[bi] = best
 	}
-	return out, nil
+	return out
+}
+
+func allTrue(xs []bool) bool {
+	for _, x := range xs {
+		if !x {
+			return false
+		}
+	}
+	return true
 }
 
 // topCandidates returns the n best (score, flat index) over k rows of scores, highest first; ties
