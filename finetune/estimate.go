@@ -11,6 +11,7 @@ import (
 
 	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
+	"github.com/sugarme/gotch"
 )
 
 // RunEstimate is what a run will cost, measured on a few real steps before it starts (see
@@ -34,29 +35,13 @@ func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgr
 	if onProgress == nil {
 		onProgress = func(Progress) {}
 	}
-	check := cfg
-	check.Resume, check.Overwrite = false, false
-	if check.OutDir == "" {
-		check.OutDir = "unused"
-	}
-	if err := check.Validate(); err != nil {
-		return est, err
-	}
 	samples, images, err := trainingSamples(data.Train)
 	if err != nil {
 		return est, err
 	}
 	calibrate = max(calibrate, 2)
-	device, err := inference.ParseDevice(cfg.Device)
+	mcfg, device, err := estimateSetup(cfg)
 	if err != nil {
-		return est, err
-	}
-	mcfg, err := inference.LoadConfig(cfg.BaseModel)
-	if err != nil {
-		return est, err
-	}
-	// A calibration step that does not fit would end the process, not return an error.
-	if err := checkMemory(mcfg, cfg, device); err != nil {
 		return est, err
 	}
 	runtime.LockOSThread()
@@ -116,6 +101,29 @@ func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgr
 	est.Total = time.Duration(est.Steps)*est.StepTime + est.EvalTime + est.LoadTime + est.CacheTime
 	est.Advice = advise(est, cfg, mcfg, capt.Model, perEpoch)
 	return est, nil
+}
+
+// estimateSetup checks cfg as Run would (without its resume and overwrite rules, which concern
+// the output folder) and whether a step fits in memory: a calibration step that does not fit
+// would end the process, not return an error.
+func estimateSetup(cfg Config) (inference.Config, gotch.Device, error) {
+	check := cfg
+	check.Resume, check.Overwrite = false, false
+	if check.OutDir == "" {
+		check.OutDir = "unused"
+	}
+	if err := check.Validate(); err != nil {
+		return inference.Config{}, gotch.CPU, err
+	}
+	device, err := inference.ParseDevice(cfg.Device)
+	if err != nil {
+		return inference.Config{}, gotch.CPU, err
+	}
+	mcfg, err := inference.LoadConfig(cfg.BaseModel)
+	if err != nil {
+		return mcfg, device, err
+	}
+	return mcfg, device, checkMemory(mcfg, cfg, device)
 }
 
 // calibration runs real optimizer steps on the loaded model for Estimate; the weights it changes
