@@ -42,20 +42,11 @@ func runExportJob(ctx context.Context, env *Env, fs *flag.FlagSet, args []string
 	if cfg.Resume {
 		return &ExitError{Code: 2, Err: fmt.Errorf("--resume: %w (it starts from its base model)", finetune.ErrJobResume)}
 	}
-	choice, hold, err := f.resolve(env, fs, &cfg)
-	if err != nil {
-		return err
-	}
-	ds, err := openTrainingData(env, *f.data)
+	ds, d, err := f.openTrainingData(env, fs, &cfg)
 	if err != nil {
 		return err
 	}
 	defer ds.Close()
-	d, set := trainingData(ds, choice, hold)
-	fmt.Fprintf(env.Stderr, "data: %s; %s (%d training images, %d validation)\n", choice.Describe(), set.How, len(d.Train), len(d.Val))
-	for _, w := range set.Warnings {
-		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
-	}
 	repo, rev := hubSnapshot(cfg.BaseModel)
 	sum, err := finetune.ExportJob(cfg, d, finetune.JobOptions{DataRoot: ds.Root(), HubRepo: repo, HubRevision: rev, CaptuneVersion: Version})
 	if err != nil {

@@ -118,20 +118,11 @@ func runFinetune(ctx context.Context, env *Env, fs *flag.FlagSet, args []string)
 	if *f.data == "" || cfg.OutDir == "" {
 		return &ExitError{Code: 2, Err: errors.New("--data and --out are required (see captune finetune --help)")}
 	}
-	choice, hold, err := f.resolve(env, fs, &cfg)
-	if err != nil {
-		return err
-	}
-	ds, err := openTrainingData(env, *f.data)
+	ds, d, err := f.openTrainingData(env, fs, &cfg)
 	if err != nil {
 		return err
 	}
 	defer ds.Close()
-	d, set := trainingData(ds, choice, hold)
-	fmt.Fprintf(env.Stderr, "data: %s; %s (%d training images, %d validation)\n", choice.Describe(), set.How, len(d.Train), len(d.Val))
-	for _, w := range set.Warnings {
-		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
-	}
 	if done, err := estimateBeforeTraining(ctx, env, cfg, d, *f.estimateOnly, *f.noEstimate); done {
 		return err
 	}
@@ -226,12 +217,17 @@ func reportFinetune(env *Env, res finetune.Result, err error, start time.Time) e
 	return nil
 }
 
-// openTrainingData opens the dataset a run (or an exported job) trains on, printing what the
-// opening warned about and the temporary files of a killed writer it removed.
-func openTrainingData(env *Env, dir string) (*annotate.Dataset, error) {
-	ds, report, err := annotate.Open(dir, annotate.OpenOptions{})
+// openTrainingData completes cfg from the flags (see resolve), opens the dataset a run (or an
+// exported job) trains on and picks its training and validation images, printing what the opening
+// warned about, the temporary files of a killed writer it removed, and the images chosen.
+func (f finetuneFlags) openTrainingData(env *Env, fs *flag.FlagSet, cfg *finetune.Config) (*annotate.Dataset, finetune.Data, error) {
+	choice, hold, err := f.resolve(env, fs, cfg)
 	if err != nil {
-		return nil, err
+		return nil, finetune.Data{}, err
+	}
+	ds, report, err := annotate.Open(*f.data, annotate.OpenOptions{})
+	if err != nil {
+		return nil, finetune.Data{}, err
 	}
 	for _, w := range report.Warnings {
 		fmt.Fprintf(env.Stderr, "warning: %v\n", w)
@@ -239,5 +235,10 @@ func openTrainingData(env *Env, dir string) (*annotate.Dataset, error) {
 	if report.RemovedTemps > 0 {
 		fmt.Fprintf(env.Stderr, "%s: %s\n", ds.Root(), annotate.RemovedTempsNote(report.RemovedTemps))
 	}
-	return ds, nil
+	d, set := trainingData(ds, choice, hold)
+	fmt.Fprintf(env.Stderr, "data: %s; %s (%d training images, %d validation)\n", choice.Describe(), set.How, len(d.Train), len(d.Val))
+	for _, w := range set.Warnings {
+		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
+	}
+	return ds, d, nil
 }
