@@ -154,15 +154,7 @@ type encodeTimer struct {
 
 func (e *encodeTimer) loss(c *inference.Captioner, images []int, seeds []uint64, b inference.DecoderBatch) (*ts.Tensor, error) {
 	started := time.Now()
-	imgs := make([]*inference.RGBImage, len(images))
-	for i, idx := range images {
-		img, err := e.loader.get(idx, seeds[i])
-		if err != nil {
-			return nil, err
-		}
-		imgs[i] = img
-	}
-	pix, err := c.Pixels(imgs)
+	pix, err := e.loader.pixels(c, images, seeds)
 	if err != nil {
 		return nil, err
 	}

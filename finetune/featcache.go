@@ -114,15 +114,7 @@ type imageFeeder interface {
 
 // loss makes imageLoader the feeder without a cache: pixels through the whole model.
 func (l *imageLoader) loss(c *inference.Captioner, images []int, seeds []uint64, b inference.DecoderBatch) (*ts.Tensor, error) {
-	imgs := make([]*inference.RGBImage, len(images))
-	for i, idx := range images {
-		img, err := l.get(idx, seeds[i])
-		if err != nil {
-			return nil, err
-		}
-		imgs[i] = img
-	}
-	pix, err := c.Pixels(imgs)
+	pix, err := l.pixels(c, images, seeds)
 	if err != nil {
 		return nil, err
 	}
@@ -481,15 +473,7 @@ func (s *featureStore) read(key string) ([]float32, error) {
 // encode runs the frozen encoder over images (of loader's split) under no-grad and returns each
 // image's [N, C] output, flattened.
 func (s *featureStore) encode(c *inference.Captioner, loader *imageLoader, images []int) ([][]float32, error) {
-	imgs := make([]*inference.RGBImage, len(images))
-	for i, idx := range images {
-		img, err := loader.get(idx, 0)
-		if err != nil {
-			return nil, err
-		}
-		imgs[i] = img
-	}
-	pix, err := c.Pixels(imgs)
+	pix, err := loader.pixels(c, images, nil)
 	if err != nil {
 		return nil, err
 	}

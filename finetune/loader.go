@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/sugarme/gotch/ts"
+
 	"github.com/captune/captune/inference"
 )
 
@@ -20,6 +22,24 @@ type imageLoader struct {
 
 func newImageLoader(paths []string, pre inference.Preprocessor, augment bool) *imageLoader {
 	return &imageLoader{paths: paths, pre: pre, augment: augment, cache: map[int]*inference.RGBImage{}, budget: 1 << 30}
+}
+
+// pixels returns images (indexes into the loader's list) as c's pixel tensor, each augmented
+// from its seed (seeds nil: seed 0, the unaugmented image when not augmenting).
+func (l *imageLoader) pixels(c *inference.Captioner, images []int, seeds []uint64) (*ts.Tensor, error) {
+	imgs := make([]*inference.RGBImage, len(images))
+	for i, idx := range images {
+		var seed uint64
+		if seeds != nil {
+			seed = seeds[i]
+		}
+		img, err := l.get(idx, seed)
+		if err != nil {
+			return nil, err
+		}
+		imgs[i] = img
+	}
+	return c.Pixels(imgs)
 }
 
 // get returns image i, randomly cropped and flipped from the given seed when augmenting.
