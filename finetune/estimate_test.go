@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sugarme/gotch"
+
 	"github.com/captune/captune/finetune/synth"
 	"github.com/captune/captune/inference"
 )
@@ -90,11 +92,15 @@ func TestEstimateMatchesRun(t *testing.T) {
 // cached frozen run costs.
 func TestEstimateKnowsFeatureCache(t *testing.T) {
 	data := Data{Train: synthData(t, 8, synth.VariantBase, 1), Val: synthData(t, 2, synth.VariantBase, 2)}
+	// The tiny model's encoder is a few per cent of its step, less than the noise of a loaded
+	// machine; with a larger image and deeper encoder, as in real BLIP, it is most of the step.
+	model := heavyVisionModel(t)
 	// Each is the fastest of three estimates: the tiny model's steps take milliseconds, which
 	// other work on the machine easily doubles.
 	run := func(t *testing.T, change func(*Config)) RunEstimate {
 		t.Helper()
 		cfg := smallConfig(t)
+		cfg.BaseModel = model
 		// Many epochs over few images: the encoder time a cache saves outweighs timing noise.
 		cfg.MaxSteps, cfg.Epochs, cfg.CheckpointEvery = 0, 40, 0
 		change(&cfg)
@@ -253,4 +259,48 @@ func TestRough(t *testing.T) {
 			t.Errorf("Rough(%v) = %q, want %q", tc.d, got, tc.want)
 		}
 	}
+}
+
+// heavyVisionModel writes a random model with the tiny model's text decoder and tokenizer and a
+// vision encoder that dominates a step as BLIP-base's does (128-pixel images in 256 patches, four
+// layers), for tests that compare time spent encoding with time spent decoding.
+func heavyVisionModel(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := inference.LoadConfig(tinyModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Vision.ImageSize, cfg.Vision.NumHiddenLayers, cfg.Vision.IntermediateSize = 128, 4, 128
+	entries, err := os.ReadDir(tinyModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if name := e.Name(); name != "config.json" && name != "model.safetensors" {
+			data, err := os.ReadFile(filepath.Join(tinyModel, name))
+			if err == nil && name == "preprocessor_config.json" {
+				data = bytes.Replace(data, []byte(`"height": 32`), []byte(`"height": 128`), 1)
+				data = bytes.Replace(data, []byte(`"width": 32`), []byte(`"width": 128`), 1)
+			}
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	m, err := inference.NewRandomModel(cfg, gotch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Free()
+	if err := m.SaveWeights(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SaveConfig(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
