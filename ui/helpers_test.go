@@ -298,3 +298,15 @@ func captionTexts(it *annotate.Item) []string {
 	}
 	return out
 }
+
+// startCaptioningJob starts captioning as a menu item does, on the UI goroutine, and returns the
+// job it started (nil if none): a job that fails at once (no model) may finish, and clear
+// m.captioning, before the test could read it afterwards.
+func startCaptioningJob(m *MainWindow, scope captionScope) *captionJob {
+	var job *captionJob
+	onUIWait(func() {
+		m.startCaptioning(scope)
+		job = m.captioning
+	})
+	return job
+}

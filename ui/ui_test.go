@@ -205,8 +205,7 @@ func TestAutoCaptionFillsUncaptioned(t *testing.T) {
 	dir := makeDataset(t, 5, map[int]string{1: "human one", 3: "human three"})
 	fc := &fakeCaptioner{name: "fake"}
 	m, ds := openWindow(t, testDeps(fc), dir)
-	m.startCaptioning(scopeUncaptioned)
-	job := m.captioning
+	job := startCaptioningJob(m, scopeUncaptioned)
 	if job == nil {
 		t.Fatal("no captioning job started")
 	}
@@ -279,8 +278,7 @@ func TestAutoCaptionCancel(t *testing.T) {
 	dir := makeDataset(t, 20, nil)
 	fc := &fakeCaptioner{name: "slow", block: true, started: make(chan struct{})}
 	m, ds := openWindow(t, testDeps(fc), dir)
-	m.startCaptioning(scopeUncaptioned)
-	job := m.captioning
+	job := startCaptioningJob(m, scopeUncaptioned)
 	<-fc.started
 	if !m.job.running() {
 		t.Fatal("the status bar shows no running job")
@@ -310,8 +308,9 @@ func TestNoModelSaysSo(t *testing.T) {
 	if got := m.models.Select.PlaceHolder; got != labelNoModel {
 		t.Errorf("model picker placeholder %q, want %q", got, labelNoModel)
 	}
-	m.startCaptioning(scopeCurrent)
-	<-m.captioning.done
+	if job := startCaptioningJob(m, scopeCurrent); job != nil {
+		<-job.done
+	}
 	waitFor(t, "the error", func() bool {
 		var err error
 		onUIWait(func() { err = m.lastErr })
