@@ -18,8 +18,10 @@ type Captioner struct {
 	Model *Model
 	Tok   TextTokenizer
 	Pre   Preprocessor
-	Dir   string // the folder it was loaded from
-	Name  string // a short name for origins ("model:NAME"), from the folder
+	Dir   string // the folder it was loaded from (the base model's, with an adapter)
+	Name  string // a short name for origins ("model:NAME"), from the folder (the adapter's, with one)
+	// Adapter is the LoRA adapter folder attached to Model (LoadCaptionerWithAdapter), "" without.
+	Adapter string
 	// Generation is what the folder's generation_config.json says about decoding.
 	Generation GenerationConfig
 }
@@ -59,6 +61,23 @@ func LoadCaptioner(dir string, device gotch.Device) (*Captioner, LoadReport, err
 	}
 	abs, _ := filepath.Abs(dir)
 	return &Captioner{Model: m, Tok: tok, Pre: pre, Dir: abs, Name: hub.ModelName(abs), Generation: gen}, report, nil
+}
+
+// LoadCaptionerWithAdapter loads the base model folder and attaches the LoRA adapter in adapter
+// (peft's adapter_config.json and adapter_model.safetensors); the adapter's layers must be the
+// base model's.
+func LoadCaptionerWithAdapter(base, adapter string, device gotch.Device) (*Captioner, LoadReport, error) {
+	c, report, err := LoadCaptioner(base, device)
+	if err != nil {
+		return nil, report, err
+	}
+	if _, err := c.Model.LoadAdapter(adapter); err != nil {
+		c.Free()
+		return nil, report, err
+	}
+	c.Adapter, _ = filepath.Abs(adapter)
+	c.Name = hub.ModelName(c.Adapter)
+	return c, report, nil
 }
 
 // Free releases the model's tensors.
@@ -141,6 +160,9 @@ func (c *Captioner) generate(images []*RGBImage, opts DecodeOptions) ([][]int64,
 // BlipForConditionalGeneration.from_pretrained and BlipProcessor.from_pretrained load: weights,
 // config, tokenizer files, preprocessor and generation configs. Files are written atomically.
 func (c *Captioner) Save(dir string) error {
+	if c.Model.Lora != nil {
+		return fmt.Errorf("save model %s: the model has a LoRA adapter: merge it (Model.MergeLora) or save the adapter (Model.SaveAdapter)", dir)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)
 	}

@@ -11,19 +11,29 @@ import (
 )
 
 // Linear is y = x·Wᵀ + b with Hugging Face's "weight" [out, in] and "bias" [out].
+// A LoRA adapter attached to the layer (Model.AddLora, Model.LoadAdapter) adds its path.
 type Linear struct {
 	Weight, Bias *ts.Tensor
+	lora         *loraAdapter
 }
 
 func newLinear(b *builder, p kp, in, out int64) *Linear {
-	return &Linear{
+	l := &Linear{
 		Weight: b.param(p, "weight", []int64{out, in}, initNormal),
 		Bias:   b.param(p, "bias", []int64{out}, initZeros),
 	}
+	b.linears[string(p)] = l
+	return l
 }
 
 // Forward applies the layer.
-func (l *Linear) Forward(s *tx.Scope, x T) T { return linear(s, x, W(l.Weight), W(l.Bias)) }
+func (l *Linear) Forward(s *tx.Scope, x T) T {
+	y := linear(s, x, W(l.Weight), W(l.Bias))
+	if l.lora != nil {
+		return l.lora.forward(s, x, y)
+	}
+	return y
+}
 
 // LayerNorm normalises the last dimension with "weight" and "bias".
 type LayerNorm struct {

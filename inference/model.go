@@ -28,6 +28,10 @@ type Model struct {
 	// Precision is the arithmetic of its forward passes (weights stay float32); set it after
 	// CheckPrecision approved it for Device.
 	Precision Precision
+	// Lora holds the LoRA adapters attached to the model's Linear layers, nil without any.
+	Lora *Lora
+	// linears are the Linear layers by module name (text_decoder.bert.encoder.layer.0.attention.self.query).
+	linears map[string]*Linear
 }
 
 // NewRandomModel builds a model with freshly initialised weights (for tests and from-scratch training).
@@ -47,11 +51,11 @@ func buildModel(cfg Config, device gotch.Device, src WeightSource) (m *Model, re
 		return nil, report, err
 	}
 	vs := nn.NewVarStore(device)
-	b := &builder{root: vs.Root(), src: src, device: device, used: map[string]bool{}, aliases: map[string]string{}, built: map[string]*ts.Tensor{}}
+	b := &builder{root: vs.Root(), src: src, device: device, used: map[string]bool{}, aliases: map[string]string{}, built: map[string]*ts.Tensor{}, linears: map[string]*Linear{}}
 	runtime.LockOSThread() // grad mode is thread-local in libtorch
 	defer runtime.UnlockOSThread()
 	ng := ts.NewNoGradGuard()
-	m = &Model{Config: cfg, VS: vs, Device: device}
+	m = &Model{Config: cfg, VS: vs, Device: device, linears: b.linears}
 	m.Vision = newVisionModel(b, kp("vision_model"), cfg.Vision)
 	m.Text = newTextDecoder(b, kp("text_decoder"), cfg.Text)
 	ng.Drop()
@@ -84,6 +88,7 @@ func LoadModel(dir string, device gotch.Device) (*Model, LoadReport, error) {
 
 // Free releases every tensor of the model.
 func (m *Model) Free() {
+	m.DropLora()
 	if m.VS != nil {
 		m.VS.Destroy()
 		m.VS = nil

@@ -28,6 +28,9 @@ func layerNorm(s *tx.Scope, x T, dim int64, w, b T, eps float64) T {
 func gelu(s *tx.Scope, x T, approx string) T {
 	return s.Call("gelu", func(p *lib.Ctensor) { lib.AtgGelu(p, x.C, approx) })
 }
+func dropoutTrain(s *tx.Scope, x T, p float64) T {
+	return s.Call("dropout", func(q *lib.Ctensor) { lib.AtgDropout(q, x.C, p, 1) })
+}
 func relu(s *tx.Scope, x T) T { return s.Call("relu", func(p *lib.Ctensor) { lib.AtgRelu(p, x.C) }) }
 func sigmoid(s *tx.Scope, x T) T {
 	return s.Call("sigmoid", func(p *lib.Ctensor) { lib.AtgSigmoid(p, x.C) })

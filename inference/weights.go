@@ -71,6 +71,8 @@ type builder struct {
 	aliases map[string]string
 	built   map[string]*ts.Tensor
 	tied    []string
+	// linears are the Linear layers built, by module name (for LoRA).
+	linears map[string]*Linear
 }
 
 // kp is a dotted Hugging Face key prefix such as "text_decoder.bert.embeddings". Model code builds
