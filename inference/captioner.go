@@ -36,8 +36,17 @@ type TextTokenizer interface {
 	Save(dir string) error
 }
 
-// LoadCaptioner loads a Hugging Face BLIP captioning folder onto device.
+// LoadCaptioner loads a Hugging Face BLIP captioning folder onto device. A LoRA adapter folder
+// (adapter_config.json) is loaded on its base model (AdapterBase), so that every place that takes
+// a model folder takes an adapter too.
 func LoadCaptioner(dir string, device gotch.Device) (*Captioner, LoadReport, error) {
+	if IsAdapterDir(dir) {
+		base, err := AdapterBase(dir)
+		if err != nil {
+			return nil, LoadReport{}, err
+		}
+		return LoadCaptionerWithAdapter(base, dir, device)
+	}
 	if _, err := LoadConfig(dir); err != nil {
 		return nil, LoadReport{}, err
 	}

@@ -43,13 +43,22 @@ func repoFolder(repo string) string {
 // ModelName names a model folder in headers and messages: ORG/NAME for a snapshot in a cache
 // (whose folder name is a commit hash), else the folder's name.
 func ModelName(dir string) string {
+	if repo, ok := SnapshotRepo(dir); ok {
+		return repo
+	}
+	return filepath.Base(dir)
+}
+
+// SnapshotRepo returns the repo id (ORG/NAME) of a folder inside a hub cache's
+// models--ORG--NAME/snapshots/COMMIT, and false for any other folder.
+func SnapshotRepo(dir string) (string, bool) {
 	parts := strings.Split(filepath.ToSlash(dir), "/")
 	for i, p := range parts {
 		if strings.HasPrefix(p, "models--") && i+2 < len(parts) && parts[i+1] == "snapshots" {
-			return strings.ReplaceAll(strings.TrimPrefix(p, "models--"), "--", "/")
+			return strings.ReplaceAll(strings.TrimPrefix(p, "models--"), "--", "/"), true
 		}
 	}
-	return filepath.Base(dir)
+	return "", false
 }
 
 // Commit resolves revision (a branch, tag or commit; "" means main) to the commit the cache
