@@ -120,11 +120,14 @@ ENV
 mv "$ROOT/build/env.sh.tmp" "$ROOT/build/env.sh"
 
 # 5. The developer's Python reference (fixtures, benchmarks): never needed by the built program or by make test.
-if [ "$DEV" = 1 ] && [ ! -f "$ROOT/.venv/.captune-dev-complete" ]; then
+#    The marker holds the torch version and a hash of requirements-dev.txt, so that a pin added or changed
+#    there reaches a .venv made before it (pip then installs only what differs).
+DEV_STAMP="torch==$TORCH_VERSION $(sha256sum "$ROOT/scripts/requirements-dev.txt" | cut -d' ' -f1)"
+if [ "$DEV" = 1 ] && [ "$(cat "$ROOT/.venv/.captune-dev-complete" 2>/dev/null)" != "$DEV_STAMP" ]; then
   [ -x "$ROOT/.venv/bin/python" ] || "$PY" -m venv "$ROOT/.venv" || die "python venv"
-  say "installing the Python reference into .venv (torch $TORCH_VERSION, transformers, safetensors)"
+  say "installing the Python reference into .venv (torch $TORCH_VERSION, transformers, safetensors, peft)"
   "$ROOT/.venv/bin/pip" install -q "torch==$TORCH_VERSION" -r "$ROOT/scripts/requirements-dev.txt" >&2 || die "pip install into .venv"
-  touch "$ROOT/.venv/.captune-dev-complete"
+  echo "$DEV_STAMP" > "$ROOT/.venv/.captune-dev-complete"
 fi
 # 6. The second reference: the newest torch and transformers that PyPI serves, in .venv-latest, so that
 #    `make bench` also measures against what a user would install today. PyPI's Linux torch wheel pulls
