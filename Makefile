@@ -57,6 +57,7 @@ scale-check: dev build
 
 fixtures: dev
 	@$(ENVSH) && .venv/bin/python scripts/make_fixtures.py
+	@$(ENVSH) && .venv/bin/python scripts/make_lora_fixtures.py
 
 clean:
 	rm -rf bin build
