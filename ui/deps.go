@@ -133,6 +133,22 @@ type TrainSettings struct {
 	Resume       bool                      // continue from the newest checkpoint in OutDir, with its training settings
 	Overwrite    bool                      // replace what OutDir holds
 	Prompt       string
+	// Method is "full" (every weight trains; OutDir gets a whole model) or "lora" (small adapters
+	// of rank LoraRank train beside the frozen base; OutDir gets the adapter, peft's layout).
+	Method   string
+	LoraRank int
+}
+
+// The fine-tuning methods of TrainSettings.Method, as finetune.Config.Method spells them.
+const (
+	MethodFull = "full"
+	MethodLora = "lora"
+)
+
+// AdapterInfo is what the model picker shows of a LoRA adapter folder (adapter_config.json).
+type AdapterInfo struct {
+	Base string // the base model's folder, resolved as loading the adapter resolves it; "" when not found
+	Rank int    // the adapter's rank r
 }
 
 // Trainer fine-tunes a model. Train is synchronous (the UI runs it in a goroutine), reports
@@ -208,6 +224,10 @@ type Deps struct {
 	DecodeImageFit func(path string, fitSide int) (img image.Image, w, h int, err error)
 	// RunsDir is where fine-tuning runs go by default, one folder per run.
 	RunsDir string
+	// Adapter reads a LoRA adapter folder (adapter_config.json) and resolves its base model, so
+	// that the model picker lists the adapters of past runs under their base; nil or an error: the
+	// adapter is listed at the end, by its folder name.
+	Adapter func(dir string) (AdapterInfo, error)
 	// ThumbCacheDir holds the thumbnail cache on disk; "" keeps thumbnails in memory only.
 	ThumbCacheDir string
 	// SampleDir copies the bundled sample dataset to the user's folder and returns it; nil hides

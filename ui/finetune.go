@@ -39,6 +39,9 @@ type finetuneTab struct {
 	lr         *widget.Entry
 	batch      *widget.Entry
 	freeze     *widget.Check
+	method     *widget.Select // methodFullLabel or "LoRA (rank N)" (loraLabel)
+	loraRank   *widget.Entry  // the rank N, enabled with LoRA
+	methodNote *widget.Label  // what the chosen method is for
 	precision  *widget.Select // precisionChoices
 	device     *widget.Select
 	deviceInfo *widget.Label
@@ -116,6 +119,7 @@ func (t *finetuneTab) settingsPanel(d trainDefaults) fyne.CanvasObject {
 	t.advice.Hide()
 	t.freeze = widget.NewCheck("train only the text decoder (less memory, faster)", nil)
 	t.freeze.SetChecked(d.FreezeVision)
+	methodField := t.methodField(d)
 	devices := m.deps.Devices
 	if len(devices) == 0 {
 		devices = []string{"auto", "cpu"}
@@ -138,6 +142,8 @@ func (t *finetuneTab) settingsPanel(d trainDefaults) fyne.CanvasObject {
 		widget.NewFormItem("Epochs", t.epochs),
 		widget.NewFormItem("Learning rate", t.lr),
 		widget.NewFormItem("Batch size", t.batch),
+		widget.NewFormItem("Method", methodField),
+		widget.NewFormItem("", t.methodNote),
 		widget.NewFormItem("Vision encoder", t.freeze),
 		widget.NewFormItem("Device", t.device),
 		widget.NewFormItem("Precision", t.precision),
@@ -149,6 +155,74 @@ func (t *finetuneTab) settingsPanel(d trainDefaults) fyne.CanvasObject {
 	note.SizeName = theme.SizeNameCaptionText
 	left := container.NewVBox(widget.NewLabelWithStyle("Fine-tune", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), form, t.advice, t.estimate, note)
 	return left
+}
+
+const (
+	methodFullLabel = "Full"
+	methodFullNote  = "Full trains every weight: each run is a whole model. LoRA trains small adapters beside the " +
+		"frozen base: far less memory, a few MB a run (for large models and small GPUs)."
+	methodLoraNote = "LoRA trains small adapters (a few MB) beside the frozen base: far less memory than Full, and " +
+		"the model menu lists them under their base. It usually wants a larger learning rate (1e-4 to 1e-3)."
+)
+
+// loraLabel is the Method menu's LoRA entry.
+func loraLabel(rank int) string { return fmt.Sprintf("LoRA (rank %d)", rank) }
+
+// methodField is the Method menu (Full or LoRA) with the LoRA rank beside it; the note below
+// says what the chosen method is for.
+func (t *finetuneTab) methodField(d trainDefaults) fyne.CanvasObject {
+	rank := cmp.Or(d.LoraRank, defaultTraining().LoraRank)
+	t.methodNote = widget.NewLabel("")
+	t.methodNote.Wrapping = fyne.TextWrapWord
+	t.methodNote.SizeName = theme.SizeNameCaptionText
+	t.loraRank = widget.NewEntry()
+	t.loraRank.SetText(strconv.Itoa(rank))
+	t.method = widget.NewSelect([]string{methodFullLabel, loraLabel(rank)}, func(string) { t.followMethod() })
+	// The rank typed shows in the menu's LoRA entry, so the menu alone says what will train.
+	t.loraRank.OnChanged = func(text string) {
+		r, err := strconv.Atoi(strings.TrimSpace(text))
+		if err != nil || r < 1 {
+			return
+		}
+		lora := t.method.SelectedIndex() == 1 // before the entry's label changes
+		t.method.Options[1] = loraLabel(r)
+		if lora {
+			t.method.Selected = loraLabel(r)
+		}
+		t.method.Refresh()
+	}
+	if d.Method == MethodLora {
+		t.method.SetSelectedIndex(1)
+	} else {
+		t.method.SetSelectedIndex(0)
+	}
+	t.followMethod()
+	rankBox := container.NewHBox(widget.NewLabel("rank"), container.NewGridWrap(fyne.NewSize(64, t.loraRank.MinSize().Height), t.loraRank))
+	return container.NewBorder(nil, nil, nil, rankBox, t.method)
+}
+
+// methodChoice is the Method menu's method, MethodFull or MethodLora.
+func (t *finetuneTab) methodChoice() string {
+	if t.method.SelectedIndex() == 1 {
+		return MethodLora
+	}
+	return MethodFull
+}
+
+// followMethod enables the rank with LoRA (and the vision encoder choice with Full) and says what the chosen method is for.
+func (t *finetuneTab) followMethod() {
+	if t.methodNote == nil || t.loraRank == nil {
+		return
+	}
+	if t.methodChoice() == MethodLora {
+		t.loraRank.Enable()
+		t.freeze.Disable() // only the adapters train: the encoder's weights stay as they are either way
+		t.methodNote.SetText(methodLoraNote)
+		return
+	}
+	t.loraRank.Disable()
+	t.freeze.Enable()
+	t.methodNote.SetText(methodFullNote)
 }
 
 // runFolderField is the Run folder entry with its Browse button; a run that stopped or crashed
@@ -205,16 +279,26 @@ func (t *finetuneTab) runPanel() fyne.CanvasObject {
 	return container.NewBorder(nil, bottom, nil, nil, plots)
 }
 
-// refreshModels fills the base model menu from the model picker's list. UI goroutine.
+// refreshModels fills the base model menu from the model picker's list, less the LoRA adapters:
+// a run trains from a whole model. UI goroutine.
 func (t *finetuneTab) refreshModels() {
 	if t.m.models == nil {
 		return
 	}
-	labels, dirs := t.m.models.options()
+	all, dirs := t.m.models.options()
+	var labels []string
+	for _, l := range all {
+		if isAdapterDir(dirs[l]) {
+			delete(dirs, l)
+			continue
+		}
+		labels = append(labels, l)
+	}
 	t.base.Options = labels
 	t.baseDirs = dirs
 	if t.base.Selected == "" || dirs[t.base.Selected] == "" {
-		if l := t.m.models.labelOf(t.m.models.chosen()); l != "" {
+		// The picker's model, or the base of the picker's adapter, is the likely base.
+		if l := labelOfDir(dirs, t.m.models.baseOf(t.m.models.chosen())); l != "" {
 			t.base.SetSelected(l)
 		} else if len(labels) > 0 {
 			t.base.SetSelected(labels[0])
@@ -223,6 +307,16 @@ func (t *finetuneTab) refreshModels() {
 		}
 	}
 	t.base.Refresh()
+}
+
+// labelOfDir is the label of dir in a label → folder map, or "".
+func labelOfDir(dirs map[string]string, dir string) string {
+	for l, d := range dirs {
+		if dir != "" && filepath.Clean(d) == filepath.Clean(dir) {
+			return l
+		}
+	}
+	return ""
 }
 
 func (t *finetuneTab) baseDir() string { return t.baseDirs[t.base.Selected] }
@@ -375,14 +469,26 @@ func (t *finetuneTab) settings() (TrainSettings, trainDefaults, error) {
 	if err != nil || batch < 1 {
 		errs = append(errs, fmt.Errorf("batch size %q: want a whole number of at least 1", t.batch.Text))
 	}
+	method := t.methodChoice()
+	rank, err := strconv.Atoi(strings.TrimSpace(t.loraRank.Text))
+	if err != nil || rank < 1 {
+		if method == MethodLora {
+			errs = append(errs, fmt.Errorf("LoRA rank %q: want a whole number of at least 1, such as 16", t.loraRank.Text))
+		}
+		rank = 0
+	}
 	base := t.baseDir()
 	if base == "" {
 		errs = append(errs, errors.New("no base model: choose one (the bundled model, or a folder in the model menu)"))
 	}
-	d := trainDefaults{Epochs: epochs, LR: lr, Batch: batch, FreezeVision: t.freeze.Checked, Captions: t.captions(), Holdout: t.holdoutChoice()}
+	d := trainDefaults{Epochs: epochs, LR: lr, Batch: batch, FreezeVision: t.freeze.Checked, Captions: t.captions(), Holdout: t.holdoutChoice(),
+		Method: method, LoraRank: rank}
 	s := TrainSettings{Dataset: t.m.ds, BaseModel: base, OutDir: strings.TrimSpace(t.out.Text), Epochs: epochs, LR: lr,
 		BatchSize: batch, FreezeVision: t.freeze.Checked, Device: t.device.Selected, Captions: d.Captions, Holdout: d.Holdout,
-		Precision: precisionOf(t.precision.Selected)}
+		Precision: precisionOf(t.precision.Selected), Method: method}
+	if method == MethodLora {
+		s.LoraRank = rank
+	}
 	return s, d, errors.Join(errs...)
 }
 

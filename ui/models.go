@@ -68,10 +68,8 @@ func newModelPicker(m *MainWindow, followModel func(dir string)) *modelPicker {
 	p.device = m.prefs.StringWithFallback(prefDevice, firstOr(m.deps.Devices, "auto"))
 	p.precision = loadPrecision(m)
 	dir := m.prefs.String(prefModel)
-	if dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-			dir = ""
-		}
+	if !isModelDir(dir) {
+		dir = ""
 	}
 	if dir == "" {
 		dir = m.deps.DefaultModel
@@ -88,43 +86,133 @@ func firstOr(list []string, def string) string {
 	return def
 }
 
-// options lists the known models as (label, folder) pairs, in menu order.
+// options lists the known models as (label, folder) pairs, in menu order: the bundled model, the
+// hub cache, folders used before and fine-tuned runs, each base model followed by the LoRA
+// adapters trained from it (indented, "  ↳ RUN (LoRA r16)").
 func (p *modelPicker) options() (labels []string, dirs map[string]string) {
 	dirs = map[string]string{}
-	add := func(label, dir string) {
-		if dir == "" {
-			return
-		}
+	add := func(e modelEntry) {
 		for _, d := range dirs {
-			if d == dir {
+			if d == e.dir {
 				return
 			}
 		}
-		base := label
+		label := e.label
 		for n := 2; dirs[label] != ""; n++ {
-			label = fmt.Sprintf("%s (%d)", base, n)
+			label = fmt.Sprintf("%s (%d)", e.label, n)
 		}
-		dirs[label] = dir
+		dirs[label] = e.dir
 		labels = append(labels, label)
 	}
-	add(labelBundled, p.m.deps.DefaultModel)
-	for _, hm := range p.cachedModels() {
-		if dir := readySnapshot(hm); dir != "" {
-			add(path.Base(hm.Repo), dir)
+	bases, adapters := p.knownModels()
+	bases, under, orphans := p.groupAdapters(bases, adapters)
+	for _, b := range bases {
+		add(b)
+		for _, a := range under[filepath.Clean(b.dir)] {
+			add(a)
 		}
 	}
-	for _, d := range p.m.prefs.StringList(prefRecentModels) {
-		if _, err := os.Stat(filepath.Join(d, "config.json")); err == nil {
-			add(filepath.Base(d), d)
-		}
-	}
-	for _, d := range findRuns(p.m.deps.RunsDir) {
-		add("run "+filepath.Base(d), d)
+	for _, a := range orphans {
+		add(a)
 	}
 	return labels, dirs
 }
 
-// findRuns lists the finished runs under root (folders with a model config), newest first.
+// modelEntry is one model of the menu.
+type modelEntry struct{ label, dir string }
+
+// knownModels lists the whole models (bases) and the adapter folders the menu offers, in order.
+func (p *modelPicker) knownModels() (bases []modelEntry, adapters []string) {
+	note := func(label, dir string) {
+		switch {
+		case dir == "":
+		case isAdapterDir(dir):
+			adapters = append(adapters, dir)
+		default:
+			bases = append(bases, modelEntry{label, dir})
+		}
+	}
+	note(labelBundled, p.m.deps.DefaultModel)
+	for _, hm := range p.cachedModels() {
+		if dir := readySnapshot(hm); dir != "" {
+			note(path.Base(hm.Repo), dir)
+		}
+	}
+	for _, d := range p.m.prefs.StringList(prefRecentModels) {
+		if isModelDir(d) {
+			note(filepath.Base(d), d)
+		}
+	}
+	for _, d := range findRuns(p.m.deps.RunsDir) {
+		note("run "+filepath.Base(d), d)
+	}
+	return bases, adapters
+}
+
+// groupAdapters files each adapter under its base model (under, by the base's cleaned folder), adding a
+// base that is not listed yet; adapters whose base Deps.Adapter cannot tell are the orphans, listed
+// last by their folder name.
+func (p *modelPicker) groupAdapters(bases []modelEntry, adapters []string) ([]modelEntry, map[string][]modelEntry, []modelEntry) {
+	under := map[string][]modelEntry{}
+	var orphans []modelEntry
+	listed := map[string]bool{}
+	for _, b := range bases {
+		listed[filepath.Clean(b.dir)] = true
+	}
+	seen := map[string]bool{}
+	for _, dir := range adapters {
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		var info AdapterInfo
+		err := errors.New("no adapter reader")
+		if p.m.deps.Adapter != nil {
+			info, err = p.m.deps.Adapter(dir)
+		}
+		kind := "LoRA"
+		if info.Rank > 0 {
+			kind = fmt.Sprintf("LoRA r%d", info.Rank)
+		}
+		if err != nil || info.Base == "" {
+			orphans = append(orphans, modelEntry{fmt.Sprintf("run %s (%s)", filepath.Base(dir), kind), dir})
+			continue
+		}
+		base := filepath.Clean(info.Base)
+		if !listed[base] {
+			listed[base] = true
+			bases = append(bases, modelEntry{filepath.Base(base), base})
+		}
+		under[base] = append(under[base], modelEntry{fmt.Sprintf("  ↳ %s (%s)", filepath.Base(dir), kind), dir})
+	}
+	return bases, under, orphans
+}
+
+// baseOf is the base model of an adapter folder (as Deps.Adapter resolves it), else dir itself.
+func (p *modelPicker) baseOf(dir string) string {
+	if !isAdapterDir(dir) || p.m.deps.Adapter == nil {
+		return dir
+	}
+	if info, err := p.m.deps.Adapter(dir); err == nil && info.Base != "" {
+		return info.Base
+	}
+	return dir
+}
+
+// adapterConfigFile marks a LoRA adapter folder (peft's layout); loading one loads its base model
+// and attaches the adapter, so the picker treats it as a model folder.
+const adapterConfigFile = "adapter_config.json"
+
+func isAdapterDir(dir string) bool { return fileExists(filepath.Join(dir, adapterConfigFile)) }
+
+// isModelDir reports whether dir holds a model the loader takes: a Hugging Face model folder
+// (config.json) or an adapter folder.
+func isModelDir(dir string) bool {
+	return dir != "" && (fileExists(filepath.Join(dir, "config.json")) || isAdapterDir(dir))
+}
+
+// findRuns lists the finished runs under root, newest first: folders with a model config, or with
+// the adapter of a LoRA run.
 func findRuns(root string) []string {
 	if root == "" {
 		return nil
@@ -143,7 +231,7 @@ func findRuns(root string) []string {
 			continue
 		}
 		d := filepath.Join(root, e.Name())
-		if st, err := os.Stat(filepath.Join(d, "config.json")); err == nil {
+		if st, err := os.Stat(modelConfig(d)); err == nil {
 			runs = append(runs, run{d, st.ModTime().UnixNano()})
 		}
 	}
@@ -153,6 +241,15 @@ func findRuns(root string) []string {
 		out[i] = r.dir
 	}
 	return out
+}
+
+// modelConfig is the file that makes dir a model: adapter_config.json in an adapter folder, else
+// config.json.
+func modelConfig(dir string) string {
+	if isAdapterDir(dir) {
+		return filepath.Join(dir, adapterConfigFile)
+	}
+	return filepath.Join(dir, "config.json")
 }
 
 // refreshOptions rebuilds the menu. UI goroutine.
@@ -214,10 +311,10 @@ func (p *modelPicker) onSelect(label string) {
 	}
 	if label == labelChooseDir {
 		p.Select.ClearSelected()
-		p.m.chooseFolder("Choose a model folder (with config.json)", func(dir string) {
-			if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-				p.m.showError("use the model in "+dir, errors.New("no config.json in this folder"),
-					"Choose a folder in Hugging Face layout: config.json, model.safetensors (or pytorch_model.bin) and the tokenizer files.")
+		p.m.chooseFolder("Choose a model folder (with config.json) or a LoRA adapter folder", func(dir string) {
+			if !isModelDir(dir) {
+				p.m.showError("use the model in "+dir, errors.New("no config.json or adapter_config.json in this folder"),
+					"Choose a folder in Hugging Face layout (config.json, model.safetensors or pytorch_model.bin, and the tokenizer files), or a LoRA adapter folder (adapter_config.json, adapter_model.safetensors).")
 				p.choose(p.chosen())
 				return
 			}

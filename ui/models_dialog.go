@@ -514,7 +514,7 @@ func (m *MainWindow) showFolder(dir string) {
 
 // runDate is when a run folder's model was written, for the list.
 func runDate(dir string) string {
-	st, err := os.Stat(filepath.Join(dir, "config.json"))
+	st, err := os.Stat(modelConfig(dir))
 	if err != nil {
 		return ""
 	}

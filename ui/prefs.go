@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/captune/captune/annotate"
@@ -33,6 +34,8 @@ const (
 	prefTrainPrecision = "train.precision"
 	prefTrainCaptions  = "train.captions"
 	prefTrainHoldout   = "train.holdout"
+	prefTrainMethod    = "train.method"
+	prefTrainLoraRank  = "train.loraRank"
 	prefExportFormat   = "export.format"
 	prefExportOut      = "export.out"
 )
@@ -51,10 +54,13 @@ type trainDefaults struct {
 	FreezeVision bool
 	Captions     annotate.TrainingCaptions
 	Holdout      annotate.Holdout
+	Method       string // MethodFull or MethodLora
+	LoraRank     int
 }
 
 func defaultTraining() trainDefaults {
-	return trainDefaults{Epochs: 5, LR: 2e-5, Batch: 8, Captions: annotate.TrainTrusted, Holdout: annotate.HoldoutAuto}
+	return trainDefaults{Epochs: 5, LR: 2e-5, Batch: 8, Captions: annotate.TrainTrusted, Holdout: annotate.HoldoutAuto,
+		Method: MethodFull, LoraRank: 16}
 }
 
 func loadGeneration(p fyne.Preferences) GenerationSettings {
@@ -116,6 +122,8 @@ func loadTraining(p fyne.Preferences) trainDefaults {
 		FreezeVision: p.BoolWithFallback(prefTrainFreeze, d.FreezeVision),
 		Captions:     annotate.TrainingCaptions(p.StringWithFallback(prefTrainCaptions, string(d.Captions))),
 		Holdout:      annotate.Holdout(p.StringWithFallback(prefTrainHoldout, string(d.Holdout))),
+		Method:       p.StringWithFallback(prefTrainMethod, d.Method),
+		LoraRank:     p.IntWithFallback(prefTrainLoraRank, d.LoraRank),
 	}
 }
 
@@ -140,6 +148,10 @@ func saveTraining(p fyne.Preferences, t trainDefaults, chosen map[string]bool) {
 	p.SetBool(prefTrainFreeze, t.FreezeVision)
 	p.SetString(prefTrainCaptions, string(t.Captions))
 	p.SetString(prefTrainHoldout, string(t.Holdout))
+	p.SetString(prefTrainMethod, cmp.Or(t.Method, MethodFull))
+	if t.LoraRank > 0 {
+		p.SetInt(prefTrainLoraRank, t.LoraRank)
+	}
 }
 
 // pushRecent puts v first in the list stored under key, without duplicates, keeping maxRecent.
