@@ -108,7 +108,8 @@ func (d decodeFlags) options(gen inference.GenerationConfig) (inference.CaptionO
 	return inference.CaptionOptions{Decode: o, Prompt: d.prompt, StripPrompt: !d.keepPrompt, BatchSize: d.batch}, nil
 }
 
-// modelOptions is options with the generation_config.json of the model folder dir.
+// modelOptions is options with the generation_config.json of the model folder dir (for a LoRA
+// adapter, its base's: adapters decode as their base does).
 func (d decodeFlags) modelOptions(dir string) (inference.CaptionOptions, error) {
 	gen, err := inference.ReadGenerationConfig(dir)
 	if err != nil {
@@ -165,6 +166,7 @@ func collectImages(paths []string, recursive bool) ([]string, error) {
 
 func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	model := fs.String("model", "bundled", ModelFlagHelp)
+	adapter := fs.String("adapter", "", AdapterFlagHelp)
 	device := fs.String("device", "auto", "auto, cpu, cuda or cuda:N")
 	recursive := fs.Bool("r", false, "look into subfolders")
 	asJSON := fs.Bool("json", false, `print one JSON object per image: {"file", "caption", "tokens", "rel", "model"} (rel: the path within the folder given)`)
@@ -178,11 +180,11 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 	if err != nil || len(paths) == 0 {
 		return err // an empty shard has nothing to caption
 	}
-	dir, err := ResolveModel(*model)
+	ref, err := resolveModelRef(modelSpec(fs, *model, *adapter), *adapter)
 	if err != nil {
 		return err
 	}
-	opts, err := d.modelOptions(dir)
+	opts, err := d.modelOptions(ref.Base)
 	if err != nil {
 		return err
 	}
@@ -192,7 +194,7 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 	}
 	eng := inference.NewEngine()
 	defer eng.Close()
-	capt, err := loadCaptionModel(ctx, eng, dir, dev, d, env.Stderr)
+	capt, err := loadCaptionModel(ctx, eng, ref, dev, d, env.Stderr)
 	if err != nil {
 		return err
 	}
@@ -200,7 +202,7 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 	if err := checkCaptionMemory(env, capt, opts, dev, len(paths)); err != nil {
 		return err
 	}
-	r := &captionRun{env: env, eng: eng, capt: capt, opts: opts, args: fs.Args(), modelDir: dir, asJSON: *asJSON}
+	r := &captionRun{env: env, eng: eng, capt: capt, opts: opts, args: fs.Args(), modelDir: ref.Dir(), asJSON: *asJSON}
 	return r.run(ctx, paths)
 }
 
@@ -226,12 +228,23 @@ func captionPaths(env *Env, fs *flag.FlagSet, d decodeFlags, sharding shardFlags
 	return sharding.apply(env, fs.Args(), paths)
 }
 
-// loadCaptionModel loads the captioner of dir on the engine's thread at the precision d asks for,
+// modelSpec is the --model value resolveModelRef takes: with --adapter and no --model typed, ""
+// (the adapter's own base) rather than the flag's default.
+func modelSpec(fs *flag.FlagSet, model, adapter string) string {
+	typed := false
+	fs.Visit(func(f *flag.Flag) { typed = typed || f.Name == "model" })
+	if adapter != "" && !typed {
+		return ""
+	}
+	return model
+}
+
+// loadCaptionModel loads the captioner of ref on the engine's thread at the precision d asks for,
 // printing the load report's warnings to stderr. The caller frees it on the engine.
-func loadCaptionModel(ctx context.Context, eng *inference.Engine, dir string, dev gotch.Device, d decodeFlags, stderr io.Writer) (*inference.Captioner, error) {
+func loadCaptionModel(ctx context.Context, eng *inference.Engine, ref modelRef, dev gotch.Device, d decodeFlags, stderr io.Writer) (*inference.Captioner, error) {
 	var capt *inference.Captioner
 	err := eng.Do(ctx, func() error {
-		c, report, err := inference.LoadCaptioner(dir, dev)
+		c, report, err := ref.load(dev)
 		for _, w := range report.Warnings() {
 			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}

@@ -24,7 +24,7 @@ func init() {
 	register(&Command{
 		Name:    "eval",
 		Summary: "score captions of a split against the dataset's references (BLEU, ROUGE-L, CIDEr-D, ×100)",
-		Usage:   "--data DIR [--model DIR | --predictions FILE] [--base DIR] [--split S | --holdout H] [--captions C] [--json] [--report out.html]",
+		Usage:   "--data DIR [--model DIR [--adapter DIR] | --adapter DIR | --predictions FILE] [--base DIR] [--split S | --holdout H] [--captions C] [--json] [--report out.html]",
 		Run:     runEval,
 	})
 }
@@ -84,18 +84,19 @@ func readPredictions(path, root string) (map[string]string, error) {
 
 // evalFlags are captune eval's command line.
 type evalFlags struct {
-	data, model, base, preds, split, report, device string
-	asJSON                                          bool
-	refs                                            annotate.TrainingCaptions
-	hold                                            annotate.Holdout
-	decode                                          decodeFlags
+	data, model, adapter, base, preds, split, report, device string
+	asJSON                                                   bool
+	refs                                                     annotate.TrainingCaptions
+	hold                                                     annotate.Holdout
+	decode                                                   decodeFlags
 }
 
 // parse reads the flags; a usage error is an *ExitError with code 2.
 func (f *evalFlags) parse(fs *flag.FlagSet, args []string) error {
 	fs.StringVar(&f.data, "data", "", "dataset folder with reference captions (required)")
 	fs.StringVar(&f.model, "model", "", "model to caption with: "+ModelFlagHelp)
-	fs.StringVar(&f.base, "base", "", "also caption with this base model and compare before/after")
+	fs.StringVar(&f.adapter, "adapter", "", AdapterFlagHelp)
+	fs.StringVar(&f.base, "base", "", "also caption with this base model and compare before/after (e.g. --base BASE --adapter RUN: the base, then the base with the run's adapter)")
 	fs.StringVar(&f.preds, "predictions", "", `jsonl of {"file_name", "text"} to score instead of captioning`)
 	fs.StringVar(&f.split, "split", "", "split to score: train, val, test or all (default: the val split, else the test split, else the images --holdout held out)")
 	captions := fs.String("captions", string(annotate.TrainTrusted), "which captions are references: trusted (human-written, imported or approved), approved, or all")
@@ -108,8 +109,11 @@ func (f *evalFlags) parse(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	usage := func(err error) error { return &ExitError{Code: 2, Err: err} }
-	if f.data == "" || (f.model == "" && f.preds == "") {
-		return usage(errors.New("--data and one of --model or --predictions are required (see captune eval --help)"))
+	if f.data == "" || (f.model == "" && f.adapter == "" && f.preds == "") {
+		return usage(errors.New("--data and one of --model, --adapter or --predictions are required (see captune eval --help)"))
+	}
+	if f.preds != "" && (f.model != "" || f.adapter != "") {
+		return usage(errors.New("--predictions scores a file's captions: give it without --model and --adapter"))
 	}
 	if f.report != "" && f.base == "" {
 		return usage(errors.New("--report needs --base (the model before fine-tuning)"))
@@ -136,23 +140,24 @@ type evalCaptioner struct {
 	ex     []finetune.Example
 }
 
-// caption captions the images with the model spec names; each model decodes with the flags the
-// user passed, else its generation_config.json's values. The captions name the model's folder.
-func (e *evalCaptioner) caption(ctx context.Context, spec string) (modelCaptions, error) {
-	dir, err := ResolveModel(spec)
+// caption captions the images with the model spec and adapter name (resolveModelRef); each model
+// decodes with the flags the user passed, else its generation_config.json's values. The captions
+// name the model's folder (the adapter's, which is a run folder for a LoRA run).
+func (e *evalCaptioner) caption(ctx context.Context, spec, adapter string) (modelCaptions, error) {
+	ref, err := resolveModelRef(spec, adapter)
 	if err != nil {
 		return modelCaptions{}, err
 	}
-	opts, err := e.decode.modelOptions(dir)
+	opts, err := e.decode.modelOptions(ref.Base)
 	if err != nil {
 		return modelCaptions{}, err
 	}
-	out := modelCaptions{Model: dir, Decoding: finetune.DecodingSummary(opts)}
+	out := modelCaptions{Model: ref.Dir(), Decoding: finetune.DecodingSummary(opts)}
 	eng := inference.NewEngine()
 	defer eng.Close()
 	bar := newProgressLine(e.env.Stderr, "caption", "img", len(e.ex))
 	err = eng.Do(ctx, func() error {
-		c, _, err := inference.LoadCaptioner(dir, e.dev)
+		c, _, err := ref.load(e.dev)
 		if err != nil {
 			return err
 		}
@@ -166,9 +171,9 @@ func (e *evalCaptioner) caption(ctx context.Context, spec string) (modelCaptions
 	return out, err
 }
 
-// model is the captions of the model spec names, made when the evaluation asks for them.
-func (e *evalCaptioner) model(spec string) captionSource {
-	return func(ctx context.Context) (modelCaptions, error) { return e.caption(ctx, spec) }
+// model is the captions of the model spec and adapter name, made when the evaluation asks for them.
+func (e *evalCaptioner) model(spec, adapter string) captionSource {
+	return func(ctx context.Context) (modelCaptions, error) { return e.caption(ctx, spec, adapter) }
 }
 
 func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -193,7 +198,7 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		return err
 	}
 	ec := &evalCaptioner{env: env, decode: f.decode, dev: dev, ex: ex}
-	tuned := ec.model(f.model)
+	tuned := ec.model(f.model, f.adapter)
 	if f.preds != "" {
 		tuned = func(context.Context) (modelCaptions, error) {
 			caps, err := readPredictions(f.preds, ds.Root())
@@ -211,7 +216,7 @@ func runEval(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		}
 		return printScores(env, f.asJSON, spName, how, t.Decoding, len(ex), scores)
 	}
-	cmp, err := evaluateBeforeAfter(ctx, ex, how, ec.model(f.base), tuned)
+	cmp, err := evaluateBeforeAfter(ctx, ex, how, ec.model(f.base, ""), tuned)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func modelUsage(w io.Writer) {
 	for _, sc := range modelCommands {
 		fmt.Fprintf(w, "  captune model %s %s\n      %s\n", sc.name, sc.usage, sc.summary)
 	}
-	fmt.Fprintf(w, "\nA pulled model is used with --model ORG/NAME by caption, eval and finetune.\n\"captune model COMMAND --help\" describes a command's flags.\n\n%s\n", modelEnvHelp)
+	fmt.Fprintf(w, "\nA pulled model is used with --model ORG/NAME by caption, eval and finetune; a LoRA adapter\nfolder with --model DIR or --adapter DIR, on the base model its adapter_config.json names\n(a folder, a repo id of this cache, or \"bundled\").\n\"captune model COMMAND --help\" describes a command's flags.\n\n%s\n", modelEnvHelp)
 }
 
 // parseInterspersed parses flags that may come before or after the positional arguments

@@ -113,7 +113,8 @@ func TestEvalCommandUsage(t *testing.T) {
 		args []string
 		want string // part of the message
 	}{
-		{"nothing", nil, "--data and one of --model or --predictions are required"},
+		{"nothing", nil, "--data and one of --model, --adapter or --predictions are required"},
+		{"predictions and a model", []string{"--data", data, "--predictions", "p.jsonl", "--adapter", "a"}, "give it without --model and --adapter"},
 		{"report without base", []string{"--data", data, "--model", "m", "--report", "r.html"}, "--report needs --base"},
 		{"unknown captions", []string{"--data", data, "--model", "m", "--captions", "some"}, "want trusted, approved or all"},
 		{"unknown holdout", []string{"--data", data, "--model", "m", "--holdout", "half"}, "want auto, tenth or none"},

@@ -10,13 +10,75 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sugarme/gotch"
+
 	"github.com/captune/captune/assets"
+	"github.com/captune/captune/inference"
 	"github.com/captune/captune/internal/atomicfile"
 	"github.com/captune/captune/internal/hub"
 )
 
 // ModelFlagHelp describes --model for every command that takes it.
-const ModelFlagHelp = `model: a Hugging Face BLIP folder, a hub repo id (ORG/NAME, or ORG/NAME@REVISION) in the Hugging Face cache (captune model pull ORG/NAME downloads one), or "bundled" (the small demo model shipped with Captune)`
+const ModelFlagHelp = `model: a Hugging Face BLIP folder, a hub repo id (ORG/NAME, or ORG/NAME@REVISION) in the Hugging Face cache (captune model pull ORG/NAME downloads one), "bundled" (the small demo model shipped with Captune), or a LoRA adapter folder (adapter_config.json, e.g. a captune finetune --method lora run), loaded on the base model its adapter_config.json names`
+
+// AdapterFlagHelp describes --adapter for the commands that take it.
+const AdapterFlagHelp = `LoRA adapter folder (adapter_config.json and adapter_model.safetensors, as captune finetune --method lora and peft's save_pretrained write) to caption with, on the model --model names, else on the base model its adapter_config.json names`
+
+func init() {
+	// Adapters trained on the bundled model name it "bundled": its folder is a cache path that
+	// changes with every version of the model.
+	inference.RegisterModelName("bundled", bundledModelDir)
+}
+
+// modelRef is a model to load: a base model folder and, for a LoRA adapter, the adapter folder on it.
+type modelRef struct {
+	Base, Adapter string
+}
+
+// Dir is the folder that names the model: the adapter's, else the base's.
+func (r modelRef) Dir() string {
+	if r.Adapter != "" {
+		return r.Adapter
+	}
+	return r.Base
+}
+
+// load loads the model; call it on an engine's thread.
+func (r modelRef) load(dev gotch.Device) (*inference.Captioner, inference.LoadReport, error) {
+	if r.Adapter == "" {
+		return inference.LoadCaptioner(r.Base, dev)
+	}
+	return inference.LoadCaptionerWithAdapter(r.Base, r.Adapter, dev)
+}
+
+// resolveModelRef turns --model and --adapter into folders without touching the network. Without
+// adapter, spec may be an adapter folder itself (loaded on the base it names); with one, spec is
+// the base model, and "" means the base the adapter names.
+func resolveModelRef(spec, adapter string) (modelRef, error) {
+	if adapter == "" {
+		dir, err := ResolveModel(spec)
+		if err != nil || !inference.IsAdapterDir(dir) {
+			return modelRef{Base: dir}, err
+		}
+		base, err := inference.AdapterBase(dir)
+		return modelRef{Base: base, Adapter: dir}, err
+	}
+	if !inference.IsAdapterDir(adapter) {
+		return modelRef{}, fmt.Errorf("--adapter %s: no %s there; give a LoRA adapter folder (captune finetune --method lora, or peft's save_pretrained)", adapter, inference.AdapterConfigFile)
+	}
+	if spec == "" {
+		base, err := inference.AdapterBase(adapter)
+		return modelRef{Base: base, Adapter: adapter}, err
+	}
+	dir, err := ResolveModel(spec)
+	if err != nil {
+		return modelRef{}, err
+	}
+	if inference.IsAdapterDir(dir) {
+		return modelRef{}, fmt.Errorf("--model %s is a LoRA adapter too; with --adapter, --model is the base model (adapters are not stacked)", spec)
+	}
+	return modelRef{Base: dir, Adapter: adapter}, nil
+}
 
 // ResolveModel turns a --model value into a model folder on disk, without touching the network: a
 // repo id must already be in the Hugging Face cache (Captune's downloads and Python's share it).
