@@ -293,6 +293,10 @@ func TestExportJobSameRecipe(t *testing.T) {
 		{"blip recipe", jobFlags},
 		{"hf recipe, prompt, accumulation", []string{"--max-steps", "5", "--batch-size", "2", "--grad-accum", "2", "--lr", "1e-3", "--warmup", "1",
 			"--holdout", "tenth", "--seed", "3", "--recipe", "hf", "--prompt", "a picture of", "--schedule", "linear", "--freeze-text-layers", "1"}},
+		// peft's LoRA in train.py from the adapter Captune drew; the image features cached in
+		// memory are exact, and dropout 0 makes the steps comparable.
+		{"lora", append([]string{"--method", "lora", "--lora-rank", "4", "--lora-dropout", "0", "--lora-targets", "query,value,output",
+			"--merge", "--feature-cache", "memory"}, jobFlags...)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -311,9 +315,16 @@ func TestExportJobSameRecipe(t *testing.T) {
 				t.Fatalf("job output not ready: %v, %v", ready, err)
 			}
 			img := filepath.Join(data, "synth_00000.png")
-			code, stdout, stderr := runCLI(t, "caption", "--model", out, "--device", "cpu", img)
-			if code != 0 || !strings.HasPrefix(stdout, img+"\t") {
-				t.Errorf("captune caption with the job's model: exit %d, stdout %q, stderr %s", code, stdout, stderr)
+			models := []string{out}
+			if tc.name == "lora" {
+				// The job's result is a peft adapter folder on Captune's base, and merged/ the full model.
+				models = append(models, filepath.Join(out, finetune.MergedDir))
+			}
+			for _, m := range models {
+				code, stdout, stderr := runCLI(t, "caption", "--model", m, "--device", "cpu", img)
+				if code != 0 || !strings.HasPrefix(stdout, img+"\t") {
+					t.Errorf("captune caption with the job's model %s: exit %d, stdout %q, stderr %s", m, code, stdout, stderr)
+				}
 			}
 			checkImagefolder(t, py, filepath.Join(job, "data"), 17, 3)
 		})

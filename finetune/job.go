@@ -14,6 +14,8 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/sugarme/gotch"
+
 	"github.com/captune/captune/finetune/trainlog"
 	"github.com/captune/captune/inference"
 )
@@ -46,40 +48,57 @@ const (
 // JobSettings is job.json: every setting train.py trains with, resolved by Captune (the base
 // model's recommendation applied, the loss recipe's smoothing and token ids read from its config).
 type JobSettings struct {
-	FormatVersion    int     `json:"format_version"`
-	CaptuneVersion   string  `json:"captune_version,omitempty"`
-	BaseModel        string  `json:"base_model"`              // JobBaseDir, or a hub repo id
-	BaseRevision     string  `json:"base_revision,omitempty"` // the hub commit Captune used
-	TrainDir         string  `json:"train_dir"`
-	ValDir           string  `json:"val_dir"`
-	EpochOrders      string  `json:"epoch_orders"`
-	TrainSamples     int     `json:"train_samples"`
-	ValSamples       int     `json:"val_samples"`
-	Recipe           string  `json:"recipe"` // blip or hf
-	LabelSmoothing   float64 `json:"label_smoothing"`
-	PadTokenID       int64   `json:"pad_token_id"`
-	BosTokenID       int64   `json:"bos_token_id"`
-	Prompt           string  `json:"prompt"`
-	MaxTextLen       int     `json:"max_text_len"`
-	Epochs           int     `json:"epochs"`
-	MaxSteps         int     `json:"max_steps"`
-	BatchSize        int     `json:"batch_size"` // per process
-	GradAccum        int     `json:"grad_accum"`
-	LR               float64 `json:"lr"`
-	WeightDecay      float64 `json:"weight_decay"`
-	Beta1            float64 `json:"beta1"`
-	Beta2            float64 `json:"beta2"`
-	Eps              float64 `json:"eps"`
-	WarmupSteps      int     `json:"warmup_steps"`
-	Schedule         string  `json:"schedule"`
-	ClipNorm         float64 `json:"clip_norm"`
-	FreezeVision     bool    `json:"freeze_vision"`
-	FreezeTextLayers int     `json:"freeze_text_layers"`
-	Seed             uint64  `json:"seed"`
-	Augment          bool    `json:"augment"`
-	CheckpointEvery  int     `json:"checkpoint_every"`
-	KeepLast         int     `json:"keep_last"`
+	FormatVersion    int      `json:"format_version"`
+	CaptuneVersion   string   `json:"captune_version,omitempty"`
+	BaseModel        string   `json:"base_model"`              // JobBaseDir, or a hub repo id
+	BaseRevision     string   `json:"base_revision,omitempty"` // the hub commit Captune used
+	TrainDir         string   `json:"train_dir"`
+	ValDir           string   `json:"val_dir"`
+	EpochOrders      string   `json:"epoch_orders"`
+	TrainSamples     int      `json:"train_samples"`
+	ValSamples       int      `json:"val_samples"`
+	Recipe           string   `json:"recipe"` // blip or hf
+	LabelSmoothing   float64  `json:"label_smoothing"`
+	PadTokenID       int64    `json:"pad_token_id"`
+	BosTokenID       int64    `json:"bos_token_id"`
+	Prompt           string   `json:"prompt"`
+	MaxTextLen       int      `json:"max_text_len"`
+	Epochs           int      `json:"epochs"`
+	MaxSteps         int      `json:"max_steps"`
+	BatchSize        int      `json:"batch_size"` // per process
+	GradAccum        int      `json:"grad_accum"`
+	LR               float64  `json:"lr"`
+	WeightDecay      float64  `json:"weight_decay"`
+	Beta1            float64  `json:"beta1"`
+	Beta2            float64  `json:"beta2"`
+	Eps              float64  `json:"eps"`
+	WarmupSteps      int      `json:"warmup_steps"`
+	Schedule         string   `json:"schedule"`
+	ClipNorm         float64  `json:"clip_norm"`
+	FreezeVision     bool     `json:"freeze_vision"`
+	FreezeTextLayers int      `json:"freeze_text_layers"`
+	Seed             uint64   `json:"seed"`
+	Augment          bool     `json:"augment"`
+	CheckpointEvery  int      `json:"checkpoint_every"`
+	KeepLast         int      `json:"keep_last"`
+	Method           string   `json:"method"`         // "full" or "lora"
+	Lora             *JobLora `json:"lora,omitempty"` // the adapters of a LoRA job
 }
+
+// JobLora is how a LoRA job trains: from the adapter Run would start from (Init, a peft adapter
+// folder in the job: fresh A drawn from the run's seed, B zero), so that one process steps as
+// Captune does; Merge asks for the merged model beside the adapter.
+type JobLora struct {
+	Init    string   `json:"init"`
+	Rank    int      `json:"r"`
+	Alpha   float64  `json:"lora_alpha"`
+	Dropout float64  `json:"lora_dropout"`
+	Targets []string `json:"target_modules"`
+	Merge   bool     `json:"merge"`
+}
+
+// JobLoraInitDir is the folder of a LoRA job's starting adapter.
+const JobLoraInitDir = "lora_init"
 
 // JobOptions says what a job is made of besides the training settings.
 type JobOptions struct {
@@ -154,6 +173,9 @@ func ExportJob(cfg Config, data Data, opts JobOptions) (JobSummary, error) {
 	if err := w.orders(len(samples), cfg, epochs); err != nil {
 		return sum, err
 	}
+	if err := w.loraInit(cfg); err != nil {
+		return sum, err
+	}
 	st := jobSettings(cfg, mcfg, base, opts)
 	st.TrainSamples, st.ValSamples = len(samples), len(valSamples)
 	if err := writeJSONFile(filepath.Join(cfg.OutDir, JobSettingsFile), st); err != nil {
@@ -188,7 +210,38 @@ func jobSettings(cfg Config, mcfg inference.Config, base string, opts JobOptions
 		WarmupSteps: cfg.WarmupSteps, Schedule: cfg.Schedule, ClipNorm: cfg.ClipNorm,
 		FreezeVision: cfg.FreezeVision, FreezeTextLayers: cfg.FreezeTextLayers,
 		Seed: cfg.Seed, Augment: cfg.Augment, CheckpointEvery: cfg.CheckpointEvery, KeepLast: cfg.KeepLast,
+		Method: cfg.method(), Lora: jobLora(cfg),
 	}
+}
+
+func jobLora(cfg Config) *JobLora {
+	if !cfg.lora() {
+		return nil
+	}
+	return &JobLora{Init: JobLoraInitDir, Rank: cfg.LoraRank, Alpha: cfg.LoraAlpha, Dropout: cfg.LoraDropout,
+		Targets: inference.LoraTargetModules(cfg.LoraTargets), Merge: cfg.Merge}
+}
+
+// freshLoraConfig is the adapter configuration a LoRA run of cfg on the model folder base starts
+// with: peft's, naming the base as inference.BaseModelRef does.
+func freshLoraConfig(base string, cfg Config) inference.LoraConfig {
+	return inference.NewLoraConfig(inference.BaseModelRef(base), int64(cfg.LoraRank), cfg.LoraAlpha, cfg.LoraDropout, cfg.LoraTargets)
+}
+
+// loraInit writes the adapter a LoRA run of cfg starts from into the job (see JobLora).
+func (w jobWriter) loraInit(cfg Config) error {
+	if !cfg.lora() {
+		return nil
+	}
+	m, _, err := inference.LoadModel(cfg.BaseModel, gotch.CPU)
+	if err != nil {
+		return err
+	}
+	defer m.Free()
+	if err := m.AddLora(freshLoraConfig(cfg.BaseModel, cfg), cfg.Seed); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	return m.SaveAdapter(filepath.Join(w.dir, JobLoraInitDir))
 }
 
 // jobWriter writes the parts of a job folder.

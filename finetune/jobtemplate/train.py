@@ -8,6 +8,8 @@ job.json beside this file. Run it with `accelerate launch train.py` or `torchrun
   train_log.jsonl            one line per optimizer step and per validation, in Captune's format
   checkpoints/step-NNNNNN/   Hugging Face model folders at epoch ends (and every checkpoint_every steps)
   config.json, model.safetensors, tokenizer and preprocessor files: the fine-tuned model
+                             (method "lora": adapter_config.json and adapter_model.safetensors, the
+                             tokenizer and preprocessor files, and with "merge" merged/)
   captune_job.json           written last: the run is complete and the model above is whole
 
 The recipe is Captune's `captune finetune`, step for step:
@@ -20,7 +22,12 @@ The recipe is Captune's `captune finetune`, step for step:
   * AdamW over every trainable parameter in one group with the same weight decay (Captune decays
     biases and norms too), linear warm-up from 0, then cosine, linear or constant;
   * gradient accumulation (each micro-batch's loss divided by grad_accum), global gradient-norm
-    clipping, frozen vision tower / text embeddings and first decoder layers, no dropout.
+    clipping, frozen vision tower / text embeddings and first decoder layers, no dropout;
+  * method "lora": peft LoRA adapters, starting from the adapter Captune drew (lora_init/, so that
+    one process steps as Captune does), only the adapter trains (its lora_dropout is the only
+    dropout); the result is the adapter (adapter_config.json, adapter_model.safetensors: load it
+    with peft, or in Captune as a model folder), and with "merge" also merged/, the full model with
+    the adapter folded in.
 
 With N processes a micro-batch takes batch_size images on each process (N x batch_size in all, in
 epoch order) and the gradients are averaged by DDP, with each process's loss weighted by its share
@@ -289,15 +296,29 @@ class Job:
         self.processor = BlipImageProcessor.from_pretrained(base, revision=rev)
         if no_dropout(self.model) and self.acc.is_main_process:
             print("dropout switched off (Captune trains without dropout)", file=sys.stderr)
-        self.params = []
-        for name, p in self.model.named_parameters():
-            if frozen(name, s):
-                p.requires_grad_(False)
-            else:
-                self.params.append(p)
+        self.params = self.attach_lora() if s.get("method") == "lora" else self.unfrozen()
         if not self.params:
             sys.exit("everything is frozen")
         self.model.train()
+
+    def unfrozen(self):
+        params = []
+        for name, p in self.model.named_parameters():
+            if frozen(name, self.s):
+                p.requires_grad_(False)
+            else:
+                params.append(p)
+        return params
+
+    def attach_lora(self):
+        """Wraps the model in peft's LoRA, starting from the adapter Captune drew; returns the
+        adapter's parameters (the only trainable ones)."""
+        from peft import PeftModel
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        init = os.path.join(self.dir, self.s["lora"]["init"])
+        self.model = PeftModel.from_pretrained(self.model, init, is_trainable=True)
+        return [p for p in self.model.parameters() if p.requires_grad]
 
     def write(self, entry):
         if self.log:
@@ -380,6 +401,13 @@ class Job:
     def finish(self, step, epoch):
         if not self.args.no_save:
             self.save(self.out)
+            if self.s.get("method") == "lora" and self.s["lora"].get("merge") and self.acc.is_main_process:
+                merged = self.acc.unwrap_model(self.model).merge_and_unload()
+                folder = os.path.join(self.out, "merged")
+                os.makedirs(folder, exist_ok=True)
+                merged.save_pretrained(folder, safe_serialization=True)
+                self.tokenizer.save_pretrained(folder)
+                self.processor.save_pretrained(folder)
         if self.acc.is_main_process:
             self.log.close()
             with open(os.path.join(self.out, "captune_job.json"), "w", encoding="utf-8") as f:

@@ -129,6 +129,13 @@ func ModelReady(dir string) (bool, error) {
 	if b, err := os.ReadFile(filepath.Join(dir, DoneFile)); err == nil {
 		json.Unmarshal(b, &done)
 	}
+	if _, err := os.Stat(filepath.Join(dir, "adapter_config.json")); err == nil {
+		// A LoRA job's result: peft's adapter folder, loaded onto the base model it names.
+		if _, err := os.Stat(filepath.Join(dir, "adapter_model.safetensors")); err == nil {
+			return true, nil
+		}
+		return false, fmt.Errorf("%w: %s has adapter_config.json but no adapter_model.safetensors", ErrNoWeights, dir)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
 		return false, fmt.Errorf("%w (%s has no config.json)", ErrNoWeights, dir)
 	}

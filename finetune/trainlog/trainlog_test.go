@@ -69,6 +69,9 @@ func TestModelReady(t *testing.T) {
 		{"done with pytorch_model.bin", []string{"config.json", "pytorch_model.bin"}, `{"done":true}`, true, false},
 		{"done, weights missing", []string{"config.json"}, `{"done":true}`, false, true},
 		{"done, saved nothing", nil, `{"done":true,"weights":false}`, false, true},
+		{"LoRA job, adapter whole", []string{"adapter_config.json", "adapter_model.safetensors"}, `{"done":true}`, true, false},
+		{"LoRA job, adapter weights missing", []string{"adapter_config.json"}, `{"done":true}`, false, true},
+		{"LoRA job still running", []string{"adapter_config.json", "adapter_model.safetensors"}, "", false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
