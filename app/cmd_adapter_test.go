@@ -214,3 +214,29 @@ func TestEvalComparesBaseAndAdapter(t *testing.T) {
 		})
 	}
 }
+
+// An adapter trained on a model pulled from the hub names its repo id (BaseModelRef), as peft
+// does, and loads on the cached snapshot again without the network.
+func TestAdapterOnPulledModel(t *testing.T) {
+	hubEnv(t)
+	code, stdout, stderr := runCLI(t, "model", "pull", testModelRepo)
+	if code != 0 {
+		t.Fatalf("pull: exit %d: %s", code, stderr)
+	}
+	snapshot := strings.TrimSpace(stdout)
+	if ref := inference.BaseModelRef(snapshot); ref != testModelRepo {
+		t.Fatalf("BaseModelRef(%s) = %q, want the repo id %s", snapshot, ref, testModelRepo)
+	}
+	adapter := filepath.Join(t.TempDir(), "run-hub")
+	saveTestAdapter(t, snapshot, adapter, inference.BaseModelRef(snapshot))
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	img := filepath.Join("..", "inference", "testdata", "images", "rgb.png")
+	code, viaConfig, _, stderr := adapterCaptions(t, []string{"--model", adapter}, img)
+	if code != 0 {
+		t.Fatalf("caption --model ADAPTER: exit %d: %s", code, stderr)
+	}
+	code, explicit, _, stderr := adapterCaptions(t, []string{"--model", snapshot, "--adapter", adapter}, img)
+	if code != 0 || viaConfig[img] != explicit[img] {
+		t.Errorf("through adapter_config.json %q, with --model SNAPSHOT --adapter %q (exit %d: %s)", viaConfig[img], explicit[img], code, stderr)
+	}
+}
