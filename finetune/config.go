@@ -40,6 +40,16 @@ type Config struct {
 	FreezeVision     bool   // train only the text decoder
 	FreezeTextLayers int    // also freeze the embeddings and the first N decoder layers
 
+	// Method is MethodFull (or "": every weight not frozen trains) or MethodLora: LoRA adapters as
+	// peft makes them train on LoraTargets and the base weights stay as they are (FreezeVision and
+	// FreezeTextLayers are then moot). A LoRA run's OutDir is a peft adapter folder.
+	Method      string
+	LoraRank    int      // r: the adapters' rank
+	LoraAlpha   float64  // the adapters' output is scaled by LoraAlpha / LoraRank
+	LoraDropout float64  // dropout on the adapters' input while training
+	LoraTargets []string // names of inference.LoraTargetNames, or ends of layer names (peft's target_modules)
+	Merge       bool     // a LoRA run also writes OutDir/merged: the base model with the adapter merged in
+
 	Seed    uint64
 	Shuffle bool
 	Augment bool // random resized crop (scale 0.5–1) and horizontal flip
@@ -83,8 +93,16 @@ func DefaultConfig() Config {
 		Recipe: inference.RecipeBLIP, MaxTextLen: 40,
 		Seed: 42, Shuffle: true, KeepLast: 2, EvalBeams: 3, EvalMaxLength: 20, EvalMinLength: 5,
 		FeatureCache: FeatureCacheAuto, FeatureCacheDType: "fp16",
+		Method: MethodFull, LoraRank: 16, LoraAlpha: 16, LoraDropout: 0.05,
+		LoraTargets: append([]string(nil), inference.DefaultLoraTargets...),
 	}
 }
+
+// The choices of Config.Method.
+const (
+	MethodFull = "full"
+	MethodLora = "lora"
+)
 
 // ErrBadConfig is wrapped by every configuration error.
 var ErrBadConfig = errors.New("invalid training settings")
@@ -140,7 +158,42 @@ func (c Config) Validate() error {
 	case c.FeatureCacheMB < 0:
 		return bad("feature cache memory %d MB must be >= 0", c.FeatureCacheMB)
 	}
+	if err := c.validateLora(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
 	return nil
+}
+
+// validateLora checks the method and, for a LoRA run, its adapter settings (a full run ignores
+// them, as a checkpoint made before LoRA existed has none). Targets are checked against the model
+// once its config is read (inference.Config.LoraPlan).
+func (c Config) validateLora() error {
+	switch {
+	case c.Method != "" && c.Method != MethodFull && c.Method != MethodLora:
+		return fmt.Errorf("method %q: want full or lora", c.Method)
+	case !c.lora():
+		return nil
+	case c.LoraRank < 1:
+		return fmt.Errorf("LoRA rank %d: want 1 or more", c.LoraRank)
+	case math.IsNaN(c.LoraAlpha) || math.IsInf(c.LoraAlpha, 0) || c.LoraAlpha <= 0:
+		return fmt.Errorf("LoRA alpha %v: want a positive number", c.LoraAlpha)
+	case math.IsNaN(c.LoraDropout) || c.LoraDropout < 0 || c.LoraDropout >= 1:
+		return fmt.Errorf("LoRA dropout %v: want 0 or more and less than 1", c.LoraDropout)
+	case len(inference.LoraTargetModules(c.LoraTargets)) == 0:
+		return fmt.Errorf("no LoRA targets: name some of %s", strings.Join(loraTargetNames(), ", "))
+	}
+	return nil
+}
+
+// lora reports whether c trains LoRA adapters.
+func (c Config) lora() bool { return c.Method == MethodLora }
+
+// method is c.Method with "" spelled out.
+func (c Config) method() string {
+	if c.Method == "" {
+		return MethodFull
+	}
+	return c.Method
 }
 
 // LRAt returns the learning rate for optimizer step (0-based) out of total.

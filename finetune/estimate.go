@@ -40,7 +40,7 @@ func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgr
 		return est, err
 	}
 	calibrate = max(calibrate, 2)
-	mcfg, device, err := estimateSetup(cfg)
+	device, checked, err := estimateSetup(cfg)
 	if err != nil {
 		return est, err
 	}
@@ -60,10 +60,19 @@ func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgr
 	}
 	defer capt.Free()
 	est.LoadTime = time.Since(started)
+	if cfg, err = prepareMethod(capt, cfg, "", onProgress); err != nil {
+		return est, err
+	}
+	mcfg := capt.Model.Config
+	if !checked { // the base was an adapter folder: its model's config is known now
+		if err := checkMemory(mcfg, cfg, device); err != nil {
+			return est, err
+		}
+	}
 	if !device.IsCuda() {
 		est.Available = inference.AvailableMemory()
 	}
-	est.Memory = trainingMemory(mcfg, capt.Model, cfg, cfg.BatchSize)
+	estimateMemory(&est, mcfg, capt.Model, cfg)
 
 	perEpoch, total := plannedSteps(cfg, len(samples))
 	est.Steps = total
@@ -87,43 +96,92 @@ func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgr
 	if usesFeatureCache(cfg) {
 		est.CacheImages, est.CacheTime = cacheImages, cal.encode.perImage()*time.Duration(cacheImages)
 	}
-	if !cfg.FreezeVision {
-		frozen := cfg
-		frozen.FreezeVision = true
-		est.FrozenMemory = trainingMemory(mcfg, capt.Model, frozen, cfg.BatchSize)
-		if est.FrozenStepTime, err = cal.measure(frozen, 1); err != nil {
-			return est, err
-		}
-		if usesFeatureCache(frozen) {
-			est.FrozenCacheTime = cal.encode.perImage() * time.Duration(cacheImages)
-		}
-	}
 	est.Total = time.Duration(est.Steps)*est.StepTime + est.EvalTime + est.LoadTime + est.CacheTime
+	if err := cal.alternatives(&est, mcfg, cacheImages); err != nil {
+		return est, err
+	}
 	est.Advice = advise(est, cfg, mcfg, capt.Model, perEpoch)
 	return est, nil
 }
 
+// estimateMemory fills in the memory each method needs with cfg's other settings, the parameters
+// each trains, and the memory of cfg's own method.
+func estimateMemory(est *RunEstimate, mcfg inference.Config, m *inference.Model, cfg Config) {
+	full, lora := cfg, asLora(cfg)
+	full.Method = MethodFull
+	est.Method = cfg.method()
+	est.FullMemory = trainingMemory(mcfg, m, full, cfg.BatchSize)
+	est.LoraMemory = loraMemory(mcfg, lora, cfg.BatchSize)
+	_, est.LoraParams, _ = mcfg.LoraPlan(lora.LoraTargets, int64(lora.LoraRank))
+	for _, n := range m.Tensors() {
+		if !frozen(n.Name, full) {
+			est.FullParams += int64(n.Tensor.Numel())
+		}
+	}
+	est.Memory = est.FullMemory
+	if cfg.lora() {
+		est.Memory = est.LoraMemory
+	}
+}
+
 // estimateSetup checks cfg as Run would (without its resume and overwrite rules, which concern
-// the output folder) and whether a step fits in memory: a calibration step that does not fit
-// would end the process, not return an error.
-func estimateSetup(cfg Config) (inference.Config, gotch.Device, error) {
+// the output folder), its LoRA targets and whether a step fits in memory: a calibration step that
+// does not fit would end the process, not return an error. checked is false when the base model
+// is an adapter folder, whose base's config is known only once it is loaded.
+func estimateSetup(cfg Config) (device gotch.Device, checked bool, err error) {
 	check := cfg
 	check.Resume, check.Overwrite = false, false
 	if check.OutDir == "" {
 		check.OutDir = "unused"
 	}
 	if err := check.Validate(); err != nil {
-		return inference.Config{}, gotch.CPU, err
+		return gotch.CPU, false, err
 	}
-	device, err := inference.ParseDevice(cfg.Device)
-	if err != nil {
-		return inference.Config{}, gotch.CPU, err
+	if device, err = inference.ParseDevice(cfg.Device); err != nil {
+		return gotch.CPU, false, err
+	}
+	if inference.IsAdapterDir(cfg.BaseModel) {
+		return device, false, nil
 	}
 	mcfg, err := inference.LoadConfig(cfg.BaseModel)
 	if err != nil {
-		return mcfg, device, err
+		return device, false, err
 	}
-	return mcfg, device, checkMemory(mcfg, cfg, device)
+	if err := checkLoraPlan(mcfg, cfg); err != nil {
+		return device, false, err
+	}
+	return device, true, checkMemory(mcfg, cfg, device)
+}
+
+// alternatives measures what the advice compares a run with: for a full run that trains the vision
+// encoder, one step with it frozen; for a full run that takes long, one step of a LoRA run.
+func (c *calibration) alternatives(est *RunEstimate, mcfg inference.Config, cacheImages int) error {
+	cfg := c.cfg
+	if cfg.lora() {
+		return nil // freezing is moot: only the adapters train
+	}
+	var err error
+	if !cfg.FreezeVision {
+		frozen := cfg
+		frozen.FreezeVision = true
+		est.FrozenMemory = trainingMemory(mcfg, c.capt.Model, frozen, cfg.BatchSize)
+		if est.FrozenStepTime, err = c.measure(frozen, 1); err != nil {
+			return err
+		}
+		if usesFeatureCache(frozen) {
+			est.FrozenCacheTime = c.encode.perImage() * time.Duration(cacheImages)
+		}
+	}
+	if est.Total <= longRun {
+		return nil
+	}
+	lora := asLora(cfg)
+	if lora, err = prepareMethod(c.capt, lora, "", c.onProgress); err != nil {
+		return err
+	}
+	defer c.capt.Model.DropLora()
+	est.LoraStepTime, err = c.measure(lora, 1)
+	return err
 }
 
 // calibration runs real optimizer steps on the loaded model for Estimate; the weights it changes
@@ -273,7 +331,7 @@ func (c *calibration) timeValidation(val []Example) (time.Duration, error) {
 	return pass + time.Duration(imageBatches)*time.Since(started), nil
 }
 
-// trainingMemory is inference.EstimateMemory for training with cfg's freezing at this batch size:
+// trainingMemory is inference.EstimateMemory for full training with cfg's freezing at this batch size:
 // frozen parameters have no gradient and no AdamW moments, and a frozen vision encoder keeps no
 // activations for a backward pass (nothing before it needs a gradient).
 func trainingMemory(mcfg inference.Config, m *inference.Model, cfg Config, batch int) int64 {
@@ -286,9 +344,7 @@ func trainingMemory(mcfg inference.Config, m *inference.Model, cfg Config, batch
 	}
 	total := est.Total() - (est.Gradients+est.Optimizer)/est.Parameters*frozenParams
 	if cfg.FreezeVision {
-		noVision := mcfg
-		noVision.Vision.NumHiddenLayers = 0
-		total -= est.Activations - inference.EstimateMemory(noVision, batch, 1, cfg.MaxTextLen, true).Activations
+		total -= est.Activations - textActivations(mcfg, cfg, batch)
 	}
 	return total
 }
@@ -297,10 +353,14 @@ func trainingMemory(mcfg inference.Config, m *inference.Model, cfg Config, batch
 // cheaper settings cost.
 func advise(e RunEstimate, cfg Config, mcfg inference.Config, m *inference.Model, perEpoch int) []string {
 	var advice []string
+	memoryAt := func(b int) int64 { return trainingMemory(mcfg, m, cfg, b) }
+	if cfg.lora() {
+		memoryAt = func(b int) int64 { return loraMemory(mcfg, cfg, b) }
+	}
 	if e.Available > 0 && e.Memory > e.Available {
 		fit := 0
 		for b := cfg.BatchSize - 1; b >= 1 && fit == 0; b-- {
-			if trainingMemory(mcfg, m, cfg, b) <= e.Available {
+			if memoryAt(b) <= e.Available {
 				fit = b
 			}
 		}
@@ -323,10 +383,24 @@ func advise(e RunEstimate, cfg Config, mcfg inference.Config, m *inference.Model
 		advice = append(advice, fmt.Sprintf("Training only the text decoder (--freeze-vision) takes about %s (%s a step, measured%s) and needs about %s.",
 			runinfo.Rough(frozen), runinfo.Seconds(e.FrozenStepTime), cached, runinfo.GiB(e.FrozenMemory)))
 	}
+	if !cfg.lora() && (e.Total > longRun || (e.Available > 0 && e.Memory > e.Available)) {
+		advice = append(advice, loraAdvice(e, cfg))
+	}
 	if e.Total > longRun && e.StepTime > 0 {
 		advice = append(advice, shorter(e, cfg, perEpoch))
 	}
 	return advice
+}
+
+// loraAdvice says what a LoRA run of the same settings trains, needs and (when measured) costs.
+func loraAdvice(e RunEstimate, cfg Config) string {
+	lora := asLora(cfg)
+	s := fmt.Sprintf("A LoRA adapter (--method lora, rank %d) trains %.2gM parameters instead of %.3gM and needs about %s",
+		lora.LoraRank, float64(e.LoraParams)/1e6, float64(e.FullParams)/1e6, runinfo.GiB(e.LoraMemory))
+	if e.LoraStepTime > 0 {
+		s += fmt.Sprintf("; it takes about %s (%s a step, measured)", runinfo.Rough(time.Duration(e.Steps)*e.LoraStepTime+e.EvalTime+e.LoadTime), runinfo.Seconds(e.LoraStepTime))
+	}
+	return s + "."
 }
 
 // shorter suggests the longest run of the same settings that takes about longRun.

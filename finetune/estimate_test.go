@@ -220,14 +220,19 @@ func TestEstimateAdvice(t *testing.T) {
 		{"short, vision trained, the frozen run caches features", RunEstimate{Steps: 100, StepTime: time.Second, Total: 100 * time.Second, FrozenStepTime: 300 * time.Millisecond, FrozenMemory: 3 << 30, FrozenCacheTime: 20 * time.Second}, 0, 20,
 			[]string{"Training only the text decoder (--freeze-vision) takes about 50 s (0.30 s a step, measured, with its image features cached in 20 s) and needs about 3.0 GiB."}},
 		{"hours", RunEstimate{Steps: 500, StepTime: 30 * time.Second, Evals: 5, EvalTime: 5 * time.Minute, LoadTime: 10 * time.Second, Total: 4*time.Hour + 15*time.Minute + 10*time.Second}, 0, 100,
-			[]string{"This run takes about 4 h 15 min", "With --epochs 1 instead of 5 it takes about 51 min."}},
+			[]string{"This run takes about 4 h 15 min", "A LoRA adapter (--method lora, rank 16) trains", "With --epochs 1 instead of 5 it takes about 51 min."}},
 		{"one epoch takes hours", RunEstimate{Steps: 500, StepTime: 60 * time.Second, Total: 500 * time.Minute}, 500, 1000,
-			[]string{"This run takes about 8 h 20 min", "With --max-steps 60 (0.06 epochs) it takes about 1 h."}},
+			[]string{"This run takes about 8 h 20 min", "A LoRA adapter", "With --max-steps 60 (0.06 epochs) it takes about 1 h."}},
+		{"hours, LoRA measured", RunEstimate{Steps: 100, StepTime: 60 * time.Second, Total: 100 * time.Minute, LoraStepTime: 12 * time.Second, LoraMemory: 2 << 30, LoraParams: 1_200_000, FullParams: 247_000_000}, 0, 100,
+			[]string{"This run takes about 1 h 40 min", "A LoRA adapter (--method lora, rank 16) trains 1.2M parameters instead of 247M and needs about 2.0 GiB; it takes about 20 min (12 s a step, measured).", "With --max-steps 60"}},
+		{"LoRA run, hours", RunEstimate{Method: MethodLora, Steps: 100, StepTime: 60 * time.Second, Total: 100 * time.Minute}, 0, 100,
+			[]string{"This run takes about 1 h 40 min", "With --max-steps 60"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := cfg
 			c.MaxSteps = tc.maxSteps
+			c.Method = tc.est.Method
 			// Available is 0, so the memory advice, the only user of the model, is not given.
 			got := advise(tc.est, c, inference.Config{}, nil, tc.perEpoch)
 			if len(got) != len(tc.want) {

@@ -55,10 +55,10 @@ func validFeatureDType(s string) bool {
 }
 
 // usesFeatureCache reports whether cfg trains with cached image features: the encoder must be
-// frozen (its output never changes) and the images must not be augmented (each image is always
-// the same pixels).
+// frozen (--freeze-vision, or a LoRA run without adapters in it: its output never changes) and the
+// images must not be augmented (each image is always the same pixels).
 func usesFeatureCache(cfg Config) bool {
-	return cfg.FreezeVision && !cfg.Augment && cfg.FeatureCache != FeatureCacheOff
+	return visionFrozen(cfg) && !cfg.Augment && cfg.FeatureCache != FeatureCacheOff
 }
 
 // FeatureCacheStats says what the feature cache did in a run; Images is 0 when it was not used.

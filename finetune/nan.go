@@ -57,21 +57,25 @@ func revertOnNaN(cfg Config, capt *inference.Captioner, opt *AdamW, st *trainerS
 	return nil
 }
 
-// loadCheckpointInto copies a checkpoint's weights, optimizer moments and trainer state into a
-// running training.
+// loadCheckpointInto copies a checkpoint's weights (a LoRA run's: its adapter), optimizer moments
+// and trainer state into a running training.
 func loadCheckpointInto(dir string, capt *inference.Captioner, opt *AdamW, st *trainerState, device gotch.Device) error {
 	var saved trainerState
 	if err := readJSON(filepath.Join(dir, "trainer_state.json"), &saved); err != nil {
 		return err
 	}
-	f, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
+	file, params := "model.safetensors", capt.Model.Tensors()
+	if capt.Model.Lora != nil { // a LoRA run's checkpoint holds the adapter; the base never changed
+		file, params = inference.AdapterWeightsFile, capt.Model.LoraParams()
+	}
+	f, err := safetensors.Open(filepath.Join(dir, file))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	ng := ts.NewNoGradGuard()
 	defer ng.Drop()
-	for _, p := range capt.Model.Tensors() {
+	for _, p := range params {
 		if _, ok := f.Info(p.Name); !ok {
 			return fmt.Errorf("%s has no tensor %s", dir, p.Name)
 		}

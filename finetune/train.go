@@ -110,16 +110,50 @@ func Run(ctx context.Context, cfg Config, data Data, onProgress func(Progress)) 
 }
 
 // checkMemory refuses, before anything is loaded, training that does not fit in the RAM available.
+// A full run that does not fit names what a LoRA run of the same settings needs when that fits.
 func checkMemory(mcfg inference.Config, cfg Config, device gotch.Device) error {
-	est := inference.EstimateMemory(mcfg, cfg.BatchSize, 1, cfg.MaxTextLen, true)
-	if avail := inference.AvailableMemory(); !device.IsCuda() && avail > 0 && est.Total() > avail {
-		if fit := inference.FitBatch(mcfg, cfg.BatchSize, cfg.MaxTextLen, avail); fit > 0 {
-			return fmt.Errorf("%w: training needs about %d MB but %d MB are available: use batch size %d (with --grad-accum %d to keep the effective batch)",
-				ErrOutOfMemory, est.Total()>>20, avail>>20, fit, (cfg.BatchSize*cfg.GradAccum+fit-1)/fit)
-		}
-		return fmt.Errorf("%w: training needs about %d MB but %d MB are available, even at batch size 1", ErrOutOfMemory, est.Total()>>20, avail>>20)
+	need := runMemory(mcfg, cfg, cfg.BatchSize)
+	avail := inference.AvailableMemory()
+	if device.IsCuda() || avail <= 0 || need <= avail {
+		return nil
 	}
-	return nil
+	lora := ""
+	if lcfg := asLora(cfg); !cfg.lora() && runMemory(mcfg, lcfg, cfg.BatchSize) <= avail {
+		lora = fmt.Sprintf("; or train a LoRA adapter (--method lora), which needs about %d MB", runMemory(mcfg, lcfg, cfg.BatchSize)>>20)
+	}
+	for fit := cfg.BatchSize - 1; fit >= 1; fit-- {
+		if runMemory(mcfg, cfg, fit) <= avail {
+			return fmt.Errorf("%w: training needs about %d MB but %d MB are available: use batch size %d (with --grad-accum %d to keep the effective batch)%s",
+				ErrOutOfMemory, need>>20, avail>>20, fit, (cfg.BatchSize*cfg.GradAccum+fit-1)/fit, lora)
+		}
+	}
+	return fmt.Errorf("%w: training needs about %d MB but %d MB are available, even at batch size 1%s", ErrOutOfMemory, need>>20, avail>>20, lora)
+}
+
+// runMemory is what checkMemory expects a run of cfg at this batch size to need: for a full run
+// the whole model's training memory (what freezing saves is not counted before the weights are
+// loaded), for a LoRA run loraMemory.
+func runMemory(mcfg inference.Config, cfg Config, batch int) int64 {
+	if cfg.lora() {
+		return loraMemory(mcfg, cfg, batch)
+	}
+	return inference.EstimateMemory(mcfg, batch, 1, cfg.MaxTextLen, true).Total()
+}
+
+// asLora is cfg as a LoRA run with its LoRA settings (a full run's are DefaultConfig's unless set).
+func asLora(cfg Config) Config {
+	cfg.Method = MethodLora
+	return cfg
+}
+
+// memoryLine is the memory estimate a run reports before it loads the model.
+func memoryLine(mcfg inference.Config, cfg Config) string {
+	if !cfg.lora() {
+		return inference.EstimateMemory(mcfg, cfg.BatchSize, 1, cfg.MaxTextLen, true).String()
+	}
+	_, params, _ := mcfg.LoraPlan(cfg.LoraTargets, int64(cfg.LoraRank))
+	return fmt.Sprintf("%d MB with LoRA (%.2fM adapter parameters train, the %.1fM of the base model do not)",
+		loraMemory(mcfg, cfg, cfg.BatchSize)>>20, float64(params)/1e6, float64(mcfg.ParameterCount())/1e6)
 }
 
 func orNone(s string) string {
@@ -177,6 +211,7 @@ func plannedSteps(cfg Config, n int) (perEpoch, total int) {
 // step's mean loss, the samples it used and the position after them.
 func accumulateGrads(capt *inference.Captioner, cfg Config, opt *AdamW, feed imageFeeder, samples []sample, order []int, pos, step int) (loss float64, used, next int, err error) {
 	opt.ZeroGrad()
+	defer adapterDropout(capt.Model, cfg.Seed, step)()
 	for a := 0; a < cfg.GradAccum && pos < len(order); a++ {
 		end := min(pos+cfg.BatchSize, len(order))
 		batch := make([]sample, 0, end-pos)
@@ -222,14 +257,19 @@ func prepareOutDir(cfg Config) error {
 	return nil
 }
 
-// trainable marks frozen parameters as not requiring gradients and returns the rest.
+// trainable marks the parameters cfg trains as requiring gradients, the frozen ones as not, and
+// returns those it trains: for a LoRA run the adapters only (loraTrainable).
 func trainable(m *inference.Model, cfg Config) []NamedParam {
+	if cfg.lora() {
+		return loraTrainable(m)
+	}
 	var out []NamedParam
 	for _, n := range m.Tensors() {
 		if frozen(n.Name, cfg) {
 			n.Tensor.MustRequiresGrad_(false)
 			continue
 		}
+		n.Tensor.MustRequiresGrad_(true) // an earlier estimate may have frozen it
 		out = append(out, NamedParam{Name: n.Name, Tensor: n.Tensor})
 	}
 	return out
@@ -359,9 +399,15 @@ func saveCheckpoint(c *inference.Captioner, opt *AdamW, state *trainerState, cfg
 // checkpointHook, when set (by tests), is called while a checkpoint folder is half written.
 var checkpointHook func(step int)
 
-// fillCheckpoint writes a checkpoint's files into dir, the trainer state last.
+// fillCheckpoint writes a checkpoint's files into dir, the trainer state last: the model folder,
+// or for a LoRA run the adapter folder (the base weights never change), then the optimizer's
+// moments.
 func fillCheckpoint(dir string, c *inference.Captioner, opt *AdamW, st trainerState) error {
-	if err := c.Save(dir); err != nil {
+	save := c.Save
+	if c.Model.Lora != nil {
+		save = c.Model.SaveAdapter
+	}
+	if err := save(dir); err != nil {
 		return err
 	}
 	if checkpointHook != nil {
@@ -407,7 +453,6 @@ func pruneCheckpoints(root string, keep int, best string) {
 	}
 }
 
-// checkpointFiles are the files every complete checkpoint holds.
 // loadOptimizer restores the AdamW moments a checkpoint in dir saved at step.
 func loadOptimizer(opt *AdamW, dir string, step int, device gotch.Device) error {
 	f, err := safetensors.Open(filepath.Join(dir, "optimizer.safetensors"))
@@ -418,21 +463,32 @@ func loadOptimizer(opt *AdamW, dir string, step int, device gotch.Device) error 
 	return opt.LoadState(f, int64(step), device)
 }
 
-var checkpointFiles = []string{"config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json"}
+// checkpointFiles are the files every complete checkpoint holds: a full run's, or a LoRA run's.
+var checkpointFiles = [][]string{
+	{"config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json"},
+	{inference.AdapterConfigFile, inference.AdapterWeightsFile, "optimizer.safetensors", "trainer_state.json"},
+}
 
 // latestCheckpoint returns the newest complete checkpoint under outDir, or "" if none.
 func latestCheckpoint(outDir string) (string, error) {
 	dirs := checkpointDirs(filepath.Join(outDir, "checkpoints"))
-next:
 	for i := len(dirs) - 1; i >= 0; i-- {
-		for _, f := range checkpointFiles {
-			if _, err := os.Stat(filepath.Join(dirs[i], f)); err != nil {
-				continue next
+		for _, files := range checkpointFiles {
+			if allExist(dirs[i], files) {
+				return dirs[i], nil
 			}
 		}
-		return dirs[i], nil
 	}
 	return "", nil
+}
+
+func allExist(dir string, files []string) bool {
+	for _, f := range files {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func writeJSONFile(path string, v any) error {

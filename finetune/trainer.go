@@ -33,6 +33,7 @@ type trainer struct {
 	device          gotch.Device
 	state           trainerState
 	from, resumeDir string // the weights loaded; the checkpoint resumed from, or ""
+	checked         bool   // the model's config was checked against the settings and the memory before loading
 
 	capt              *inference.Captioner
 	opt               *AdamW
@@ -82,15 +83,31 @@ func (t *trainer) start() error {
 			return err
 		}
 		if t.resumeDir != "" {
-			t.from, t.res.Resumed, t.res.LastCheckpoint = t.resumeDir, true, t.resumeDir
+			t.res.Resumed, t.res.LastCheckpoint = true, t.resumeDir
+			if !t.cfg.lora() { // a LoRA checkpoint holds the adapter: the base loads, then it
+				t.from = t.resumeDir
+			}
 		}
+	}
+	t.res.Method = t.cfg.method()
+	if inference.IsAdapterDir(t.from) {
+		return nil // its base model's config is known once loaded (load checks then)
 	}
 	mcfg, err := inference.LoadConfig(t.from)
 	if err != nil {
 		return err
 	}
-	est := inference.EstimateMemory(mcfg, t.cfg.BatchSize, 1, t.cfg.MaxTextLen, true)
-	t.onProgress(Progress{Phase: runinfo.PhaseLoad, Message: "memory estimate: " + est.String(), ValLoss: math.NaN()})
+	t.checked = true
+	return t.checkModel(mcfg)
+}
+
+// checkModel refuses LoRA targets the model of config mcfg does not have and training that does
+// not fit in memory, and tells the memory estimate.
+func (t *trainer) checkModel(mcfg inference.Config) error {
+	if err := checkLoraPlan(mcfg, t.cfg); err != nil {
+		return err
+	}
+	t.onProgress(Progress{Phase: runinfo.PhaseLoad, Message: "memory estimate: " + memoryLine(mcfg, t.cfg), ValLoss: math.NaN()})
 	return checkMemory(mcfg, t.cfg, t.device)
 }
 
@@ -115,6 +132,19 @@ func (t *trainer) load() error {
 		return err
 	}
 	t.capt = capt
+	loraResume := ""
+	if t.cfg.lora() {
+		loraResume = t.resumeDir
+	}
+	if t.cfg, err = prepareMethod(capt, t.cfg, loraResume, t.onProgress); err != nil {
+		return err
+	}
+	t.state.Config = t.cfg
+	if !t.checked {
+		if err := t.checkModel(capt.Model.Config); err != nil {
+			return err
+		}
+	}
 	usePrecision(capt.Model, t.cfg, t.onProgress)
 	t.res.Lengths = checkCaptionLengths(capt, t.cfg, t.samples, t.onProgress)
 	params := trainable(capt.Model, t.cfg)
@@ -135,7 +165,11 @@ func (t *trainer) load() error {
 	if t.res.Resumed {
 		t.onProgress(resumeProgress(t.state, t.perEpoch, t.resumeDir))
 	}
-	return t.openData()
+	if err := t.openData(); err != nil {
+		return err
+	}
+	t.logLine(methodLog(t.cfg, t.state.Step, capt.Model, params))
+	return nil
 }
 
 // openData opens the training log and readies the images of both splits (their features, when
@@ -311,21 +345,43 @@ func (t *trainer) finish() error {
 	st := t.state
 	final := t.capt
 	if st.BestDir != "" && len(t.valSamples) > 0 {
-		best, _, err := inference.LoadCaptioner(st.BestDir, t.device)
-		if err != nil {
+		var err error
+		if final, err = t.loadBest(st.BestDir); err != nil {
 			return fmt.Errorf("load the best checkpoint: %w", err)
 		}
-		t.best, final = best, best
 		t.res.Best = bestInfo(st, t.cfg, t.perEpoch, t.total)
 	}
 	if err := writeBestInfo(t.cfg.OutDir, t.res.Best, t.logLine); err != nil {
 		return err
 	}
 	setGenerationLengths(final, t.res.Lengths)
-	if err := final.Save(t.cfg.OutDir); err != nil {
+	save := final.Save
+	if t.cfg.lora() {
+		save = func(string) error { return finishLora(final, t.cfg, t.res) }
+	}
+	if err := save(t.cfg.OutDir); err != nil {
 		return err
 	}
 	t.res.FeatureCache = t.feats.finish()
 	t.onProgress(Progress{Phase: runinfo.PhaseDone, Step: st.Step, Total: t.total, Epoch: st.Epoch, ValLoss: math.NaN(), Message: "saved " + t.cfg.OutDir})
 	return nil
+}
+
+// loadBest returns the model of the best checkpoint in dir: for a LoRA run the training model
+// with the checkpoint's adapter in place of its own (the base weights never changed), otherwise
+// the checkpoint's model, loaded beside the training one.
+func (t *trainer) loadBest(dir string) (*inference.Captioner, error) {
+	if t.cfg.lora() {
+		t.capt.Model.DropLora()
+		if _, err := t.capt.Model.LoadAdapter(dir); err != nil {
+			return nil, err
+		}
+		return t.capt, nil
+	}
+	best, _, err := inference.LoadCaptioner(dir, t.device)
+	if err != nil {
+		return nil, err
+	}
+	t.best = best
+	return best, nil
 }

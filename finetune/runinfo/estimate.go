@@ -32,6 +32,15 @@ type Estimate struct {
 	FrozenMemory    int64
 	FrozenCacheTime time.Duration
 
+	// Method is the run's, "full" or "lora"; Memory is what it needs. LoraMemory and FullMemory are
+	// what each method needs with the run's other settings (both always filled, so that both can
+	// be shown). LoraStepTime is one measured LoRA step when a full run is long (0 otherwise);
+	// LoraParams and FullParams count the parameters each trains.
+	Method                 string
+	LoraMemory, FullMemory int64
+	LoraStepTime           time.Duration
+	LoraParams, FullParams int64
+
 	Advice []string // one sentence each: cheaper settings, and a warning when the run takes hours
 }
 
@@ -49,6 +58,9 @@ func (e Estimate) String() string {
 	fmt.Fprintf(&b, ", ≈ %s in all with loading; memory ≈ %s", Rough(e.Total), GiB(e.Memory))
 	if e.Available > 0 {
 		fmt.Fprintf(&b, " of %s available", GiB(e.Available))
+	}
+	if e.Method == "lora" && e.FullMemory > 0 {
+		fmt.Fprintf(&b, " with LoRA (full fine-tuning ≈ %s)", GiB(e.FullMemory))
 	}
 	fmt.Fprintf(&b, " (measured on %d real steps)", e.Calibrated)
 	return b.String()

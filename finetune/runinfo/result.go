@@ -22,6 +22,10 @@ type Result struct {
 	StoppedEarly   bool           // patience ran out: epochs passed without a better checkpoint
 	Best           BestInfo       // the checkpoint OutDir's model is (Epoch 0: the last weights)
 	NaNReverts     int            // times a NaN loss sent the run back to a checkpoint
+
+	Method       string // "full" or "lora" (finetune.Config.Method)
+	AdapterBytes int64  // size on disk of a LoRA run's adapter_model.safetensors; 0 for full
+	MergedDir    string // a LoRA run's merged model folder (OutDir/merged), "" without --merge
 }
 
 // CaptionStats describe the validation captions a run's current weights write: how good they are
