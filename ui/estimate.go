@@ -31,12 +31,25 @@ func estimateLine(e runinfo.Estimate) string {
 		s += fmt.Sprintf(" · caching %d image features ≈ %s", e.CacheImages, formatDuration(e.CacheTime))
 	}
 	if e.Memory > 0 {
-		s += " · memory ≈ " + hub.FormatBytes(e.Memory)
+		s += " · memory ≈ " + hub.FormatBytes(e.Memory) + methodsMemory(e)
 		if e.Available > 0 {
 			s += " of " + hub.FormatBytes(e.Available) + " free"
 		}
 	}
 	return s
+}
+
+// methodsMemory names the run's method next to its memory and gives the other method's, so that
+// the user sees what LoRA saves: " with LoRA (full fine-tuning ≈ 2.1 GB)". "" when the trainer
+// measured one method only.
+func methodsMemory(e runinfo.Estimate) string {
+	if e.LoraMemory <= 0 || e.FullMemory <= 0 {
+		return ""
+	}
+	if e.Method == MethodLora {
+		return " with LoRA (full fine-tuning ≈ " + hub.FormatBytes(e.FullMemory) + ")"
+	}
+	return " with full fine-tuning (LoRA ≈ " + hub.FormatBytes(e.LoraMemory) + ")"
 }
 
 // tooBig says why a run needs the user's go-ahead: hours long, or more memory than is free.

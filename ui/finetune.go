@@ -22,6 +22,7 @@ import (
 
 	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/finetune/runinfo"
+	"github.com/captune/captune/internal/hub"
 )
 
 // finetuneTab holds the training settings, the loss curve and the run's progress line.
@@ -231,7 +232,7 @@ func (t *finetuneTab) runFolderField() fyne.CanvasObject {
 	m := t.m
 	t.out = widget.NewEntry()
 	t.out.SetPlaceHolder("a new folder under " + m.deps.RunsDir)
-	if last := m.prefs.String(prefLastRun); hasCheckpoint(last) && !fileExists(filepath.Join(last, "config.json")) {
+	if last := m.prefs.String(prefLastRun); hasCheckpoint(last) && !isModelDir(last) {
 		t.out.SetText(last)
 	}
 	t.out.OnChanged = func(string) { t.syncButtons() }
@@ -666,6 +667,19 @@ func (t *finetuneTab) draw() {
 	}
 }
 
+// savedText says what a finished run left in its folder: the model, or a LoRA run's adapter with
+// its size on disk (and the merged model, when one was written).
+func savedText(s TrainSettings, res runinfo.Result) string {
+	if res.Method != MethodLora {
+		return " · model in " + s.OutDir
+	}
+	text := " · adapter " + hub.FormatBytes(res.AdapterBytes) + " in " + s.OutDir
+	if res.MergedDir != "" {
+		text += " · merged model in " + res.MergedDir
+	}
+	return text
+}
+
 // showText sets l's text, showing l only while it has some.
 func showText(l *widget.Label, text string) {
 	if text == l.Text {
@@ -745,7 +759,7 @@ func (t *finetuneTab) finish(s TrainSettings, res runinfo.Result, err error, can
 		if n := len(res.Losses); n > 0 {
 			msg += fmt.Sprintf(" · loss %.4f → %.4f", res.Losses[0], res.Losses[n-1])
 		}
-		t.line.SetText(msg + " · model in " + s.OutDir)
+		t.line.SetText(msg + savedText(s, res))
 		t.out.SetText("") // the next Start makes a new run folder
 		m.setStatus("Fine-tuning finished: " + s.OutDir)
 		m.models.refreshOptions()

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+
+	"github.com/captune/captune/finetune/runinfo"
 )
 
 // writeAdapter makes dir a LoRA adapter folder of rank r on base (adapter_config.json as peft
@@ -232,5 +234,118 @@ func TestFineTuneMethodKeyboard(t *testing.T) {
 	})
 	if order[0] != m.ft.method || order[1] != m.ft.loraRank {
 		t.Errorf("Tab from the batch size focuses %T then %T, want the Method menu then the LoRA rank", order[0], order[1])
+	}
+}
+
+// loraTrainer is the fake trainer that, for a LoRA run, leaves an adapter folder as finetune does
+// and reports its size; it records the settings it trained with and estimates both methods.
+type loraTrainer struct {
+	fakeTrainer
+	mu  sync.Mutex
+	got TrainSettings
+}
+
+const fakeAdapterBytes = 1_234_567
+
+func (l *loraTrainer) Train(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Result, error) {
+	l.mu.Lock()
+	l.got = s
+	l.mu.Unlock()
+	res, err := l.fakeTrainer.Train(ctx, s, onProgress)
+	if err != nil || res.Stopped {
+		return res, err
+	}
+	res.Method = s.Method
+	if err := os.MkdirAll(s.OutDir, 0o755); err != nil {
+		return res, err
+	}
+	if s.Method != MethodLora {
+		return res, os.WriteFile(filepath.Join(s.OutDir, "config.json"), []byte("{}"), 0o644)
+	}
+	cfg, err := json.Marshal(map[string]any{"peft_type": "LORA", "base_model_name_or_path": s.BaseModel, "r": s.LoraRank})
+	if err == nil {
+		err = os.WriteFile(filepath.Join(s.OutDir, adapterConfigFile), cfg, 0o644)
+	}
+	res.AdapterBytes = fakeAdapterBytes
+	return res, err
+}
+
+func (l *loraTrainer) Estimate(ctx context.Context, s TrainSettings, onProgress func(runinfo.Progress)) (runinfo.Estimate, error) {
+	e := runinfo.Estimate{Steps: l.steps, StepTime: time.Second, Total: time.Minute, Calibrated: 3, Method: s.Method,
+		LoraMemory: 700_000_000, FullMemory: 2_100_000_000, Available: 8_000_000_000}
+	e.Memory = e.FullMemory
+	if s.Method == MethodLora {
+		e.Memory = e.LoraMemory
+	}
+	return e, ctx.Err()
+}
+
+// A user picks LoRA rank 8 and starts: the estimate gives the memory of both methods, the run
+// trains LoRA, its line ends with the adapter's size, the comparison runs on the run folder (an
+// adapter folder) and Compare stays one click away; the model menu lists the adapter under the
+// base it was trained from. A Full run says where its model is and offers LoRA's memory instead.
+func TestFineTuneLoraRun(t *testing.T) {
+	tests := []struct {
+		name, method string
+		estimate     string // in the estimate line
+		saved        string // in the finished line
+		entry        string // the run's model menu entry, %s its folder name
+	}{
+		{"lora", MethodLora, "memory ≈ 700.0 MB with LoRA (full fine-tuning ≈ 2.1 GB) of 8.0 GB free",
+			"· adapter 1.2 MB in ", "  ↳ %s (LoRA r8)"},
+		{"full", MethodFull, "memory ≈ 2.1 GB with full fine-tuning (LoRA ≈ 700.0 MB) of 8.0 GB free",
+			"· model in ", "run %s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &loraTrainer{fakeTrainer: fakeTrainer{steps: 8, epochs: 2}}
+			deps := testDeps(&fakeCaptioner{name: "fake"})
+			ev := &fakeEvaluator{}
+			deps.RunsDir, deps.Trainer, deps.Evaluator, deps.Adapter = t.TempDir(), tr, ev, readAdapter(deps.DefaultModel)
+			captions := map[int]string{}
+			for i := range 24 {
+				captions[i] = fmt.Sprintf("caption %d", i)
+			}
+			m, _ := openWindow(t, deps, makeDataset(t, 24, captions))
+			m.Tabs.SelectIndex(1)
+			ft := m.ft
+			onUIWait(func() {
+				if tc.method == MethodLora {
+					ft.method.SetSelectedIndex(1)
+				}
+				ft.loraRank.SetText("8")
+			})
+			tap(ft.startBtn)
+			ft.wait() // the estimate
+			ft.wait() // the run
+			waitFor(t, "the run and its comparison to end", func() bool {
+				return uiRead(func() bool { return !ft.running && !m.cmp.running && m.cmp.cmp != nil })
+			})
+			tr.mu.Lock()
+			got := tr.got
+			tr.mu.Unlock()
+			wantRank := map[string]int{MethodLora: 8, MethodFull: 0}[tc.method]
+			if got.Method != tc.method || got.LoraRank != wantRank {
+				t.Errorf("trained with method %q rank %d, want %q %d", got.Method, got.LoraRank, tc.method, wantRank)
+			}
+			line, estimate := uiRead(func() string { return ft.line.Text }), uiRead(func() string { return ft.estimate.Text })
+			if !strings.Contains(estimate, tc.estimate) {
+				t.Errorf("estimate %q, want %q in it", estimate, tc.estimate)
+			}
+			if !strings.Contains(line, tc.saved+got.OutDir) {
+				t.Errorf("finished line %q, want %q", line, tc.saved+got.OutDir)
+			}
+			if uiRead(func() bool { return ft.compareBtn.Disabled() }) {
+				t.Error("Compare before/after is disabled after the run")
+			}
+			if tuned := uiRead(func() string { return m.cmp.cmp.Tuned }); tuned != got.OutDir {
+				t.Errorf("compared %q, want the run folder %s", tuned, got.OutDir)
+			}
+			options := uiRead(func() []string { return slices.Clone(m.models.Select.Options) })
+			entry := fmt.Sprintf(tc.entry, filepath.Base(got.OutDir))
+			if i := slices.Index(options, entry); i < 0 || (tc.method == MethodLora && options[i-1] != labelBundled) {
+				t.Errorf("model menu %q: want %q (a LoRA run right under its base)", options, entry)
+			}
+		})
 	}
 }
