@@ -7,19 +7,21 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/captune/captune/annotate"
 	"github.com/captune/captune/finetune"
 	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
+	"github.com/captune/captune/internal/hub"
 )
 
 func init() {
 	register(&Command{
 		Name:    "finetune",
 		Summary: "fine-tune a BLIP model on a caption dataset; writes a Hugging Face model folder",
-		Usage:   "--data DIR --out DIR [--model DIR] [flags] [--resume] [--estimate]",
+		Usage:   "--data DIR --out DIR [--model DIR] [--method lora [--lora-rank N] [--merge]] [flags] [--resume] [--estimate]",
 		Run:     runFinetune,
 	})
 }
@@ -27,6 +29,7 @@ func init() {
 // finetuneFlags are captune finetune's flags that are not fields of finetune.Config.
 type finetuneFlags struct {
 	data, model, recipe, captions, holdout *string
+	loraTargets                            *string
 	estimateOnly, noEstimate, approved     *bool
 }
 
@@ -57,6 +60,7 @@ func defineFinetuneFlags(fs *flag.FlagSet, cfg *finetune.Config) finetuneFlags {
 	fs.StringVar(&cfg.FeatureCacheDType, "feature-cache-dtype", cfg.FeatureCacheDType, "how cached features are stored on disk: fp16, bf16 or fp32 (exact; memory always is)")
 	fs.IntVar(&cfg.FeatureCacheMB, "feature-cache-mb", 0, "memory for cached image features in MB (0 = a quarter of the memory available)")
 	fs.IntVar(&cfg.FreezeTextLayers, "freeze-text-layers", 0, "also freeze the text embeddings and the first N decoder layers")
+	defineLoraFlags(fs, cfg, &f)
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (data order, augmentation)")
 	fs.BoolVar(&cfg.Augment, "augment", false, "random resized crop and horizontal flip (off: flips break left/right captions)")
 	fs.IntVar(&cfg.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = at each epoch end)")
@@ -71,6 +75,40 @@ func defineFinetuneFlags(fs *flag.FlagSet, cfg *finetune.Config) finetuneFlags {
 	f.captions = fs.String("captions", string(annotate.TrainTrusted), "which captions train: trusted (human-written, imported or approved), approved, or all (unreviewed model captions too)")
 	f.holdout = fs.String("holdout", string(annotate.HoldoutAuto), "which images validate: auto (the dataset's val split, else every tenth image), tenth, or none")
 	return f
+}
+
+// defineLoraFlags declares --method and the LoRA flags.
+func defineLoraFlags(fs *flag.FlagSet, cfg *finetune.Config, f *finetuneFlags) {
+	fs.StringVar(&cfg.Method, "method", cfg.Method, "full (train every weight not frozen; --out gets a whole model) or lora (train small LoRA adapters as peft makes them, the base weights stay as they are; --out becomes a peft adapter folder of a few MB, which --model takes like a model)")
+	fs.IntVar(&cfg.LoraRank, "lora-rank", cfg.LoraRank, "with --method lora: the adapters' rank r (more learns more, and takes more memory and disk)")
+	fs.Float64Var(&cfg.LoraAlpha, "lora-alpha", cfg.LoraAlpha, "with --method lora: the adapters' alpha; their output is scaled by alpha / rank")
+	fs.Float64Var(&cfg.LoraDropout, "lora-dropout", cfg.LoraDropout, "with --method lora: dropout on the adapters' input while training (0 to less than 1)")
+	f.loraTargets = fs.String("lora-targets", strings.Join(cfg.LoraTargets, ","), "with --method lora: comma-separated layers that get adapters: query, key, value (the text decoder's self- and cross-attention), output (its attention and feed-forward outputs), intermediate (its feed-forward input), qkv (the vision encoder's attention; no feature cache then), or the end of a layer name")
+	fs.BoolVar(&cfg.Merge, "merge", false, "with --method lora: also write OUT/"+finetune.MergedDir+", the base model with the adapter merged into its weights (a plain Hugging Face model folder)")
+}
+
+// resolveLora sets cfg's LoRA targets from --lora-targets and refuses LoRA flags on a full run
+// (they would be ignored without a word). A resumed run takes its method from its checkpoint.
+func (f finetuneFlags) resolveLora(fs *flag.FlagSet, cfg *finetune.Config) error {
+	cfg.LoraTargets = nil
+	for _, t := range strings.Split(*f.loraTargets, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			cfg.LoraTargets = append(cfg.LoraTargets, t)
+		}
+	}
+	if cfg.Method == finetune.MethodLora || cfg.Resume {
+		return nil
+	}
+	var given []string
+	fs.Visit(func(fl *flag.Flag) {
+		if strings.HasPrefix(fl.Name, "lora-") || fl.Name == "merge" {
+			given = append(given, "--"+fl.Name)
+		}
+	})
+	if len(given) > 0 {
+		return fmt.Errorf("%s: only with --method lora", strings.Join(given, ", "))
+	}
+	return nil
 }
 
 // resolve completes cfg from the parsed flags (recipe, base model and the model's recommended
@@ -92,6 +130,9 @@ func (f finetuneFlags) resolve(env *Env, fs *flag.FlagSet, cfg *finetune.Config)
 		return "", "", &ExitError{Code: 2, Err: err}
 	}
 	cfg.Recipe = r
+	if err := f.resolveLora(fs, cfg); err != nil {
+		return "", "", &ExitError{Code: 2, Err: err}
+	}
 	if cfg.BaseModel, err = ResolveModel(*f.model); err != nil {
 		return "", "", err
 	}
@@ -104,6 +145,9 @@ func (f finetuneFlags) resolve(env *Env, fs *flag.FlagSet, cfg *finetune.Config)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
+		return "", "", &ExitError{Code: 2, Err: err}
+	}
+	if err := finetune.CheckLoraTargets(*cfg); err != nil {
 		return "", "", &ExitError{Code: 2, Err: err}
 	}
 	return choice, hold, nil
@@ -206,8 +250,15 @@ func reportFinetune(env *Env, res finetune.Result, err error, start time.Time) e
 	if res.Best.Epoch > 0 {
 		which = " (" + res.Best.String() + ")"
 	}
-	fmt.Fprintf(env.Stdout, "fine-tuned %d steps in %s: loss %.4f -> %.4f; model written to %s%s\n",
-		res.Steps, time.Since(start).Round(time.Second), res.Losses[0], res.Losses[len(res.Losses)-1], res.OutDir, which)
+	written := "model written to " + res.OutDir
+	if res.Method == finetune.MethodLora {
+		written = fmt.Sprintf("LoRA adapter (%s) written to %s", hub.FormatBytes(res.AdapterBytes), res.OutDir)
+	}
+	fmt.Fprintf(env.Stdout, "fine-tuned %d steps in %s: loss %.4f -> %.4f; %s%s\n",
+		res.Steps, time.Since(start).Round(time.Second), res.Losses[0], res.Losses[len(res.Losses)-1], written, which)
+	if res.MergedDir != "" {
+		fmt.Fprintf(env.Stdout, "merged model (base with the adapter merged in) written to %s\n", res.MergedDir)
+	}
 	if l := res.Lengths.String(); l != "" {
 		fmt.Fprintln(env.Stdout, l)
 	}

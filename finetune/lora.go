@@ -91,6 +91,22 @@ func checkLoraPlan(mcfg inference.Config, cfg Config) error {
 	return nil
 }
 
+// CheckLoraTargets refuses, from the base model's config.json alone, LoRA targets the model does
+// not have and a rank larger than a layer, so that the command line says so before it opens the
+// dataset or loads weights. A full run, a resumed one (it trains with its checkpoint's settings),
+// a base that is itself an adapter (a LoRA run takes its settings) and a base whose config cannot
+// be read (loading it reports why) pass.
+func CheckLoraTargets(cfg Config) error {
+	if !cfg.lora() || cfg.Resume || inference.IsAdapterDir(cfg.BaseModel) {
+		return nil
+	}
+	mcfg, err := inference.LoadConfig(cfg.BaseModel)
+	if err != nil {
+		return nil
+	}
+	return checkLoraPlan(mcfg, cfg)
+}
+
 // baseModelRef is what an adapter's adapter_config.json names as its base for the model folder
 // dir: its absolute path.
 func baseModelRef(dir string) string {

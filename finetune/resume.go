@@ -62,11 +62,17 @@ func resumedConfig(caller, saved Config) (Config, []string) {
 	out.CheckpointEvery, out.KeepLast, out.OnNaN = caller.CheckpointEvery, caller.KeepLast, caller.OnNaN
 	out.FeatureCache, out.FeatureCacheMB = caller.FeatureCache, caller.FeatureCacheMB // where features are kept, not what they are
 	out.EvalBeams, out.EvalMaxLength, out.EvalMinLength = caller.EvalBeams, caller.EvalMaxLength, caller.EvalMinLength
+	// Merging is what the end of the run writes, not how it trains: asked for now or at the start.
+	out.Merge = saved.Merge || caller.Merge
+	if out.Method = saved.method(); out.Method == MethodFull {
+		// A full run's LoRA settings mean nothing (a checkpoint older than LoRA has none).
+		out.LoraRank, out.LoraAlpha, out.LoraDropout, out.LoraTargets = caller.LoraRank, caller.LoraAlpha, caller.LoraDropout, caller.LoraTargets
+	}
 	var differ []string
 	cv, ov := reflect.ValueOf(caller), reflect.ValueOf(out)
 	for i := 0; i < cv.NumField(); i++ {
 		a, b := cv.Field(i).Interface(), ov.Field(i).Interface()
-		if !reflect.DeepEqual(a, b) {
+		if !reflect.DeepEqual(a, b) && !(cv.Type().Field(i).Name == "Method" && caller.method() == b) {
 			differ = append(differ, fmt.Sprintf("%s %v (not %v)", cv.Type().Field(i).Name, b, a))
 		}
 	}

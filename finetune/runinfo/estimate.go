@@ -59,8 +59,11 @@ func (e Estimate) String() string {
 	if e.Available > 0 {
 		fmt.Fprintf(&b, " of %s available", GiB(e.Available))
 	}
-	if e.Method == "lora" && e.FullMemory > 0 {
+	switch {
+	case e.Method == "lora" && e.FullMemory > 0:
 		fmt.Fprintf(&b, " with LoRA (full fine-tuning ≈ %s)", GiB(e.FullMemory))
+	case e.LoraMemory > 0:
+		fmt.Fprintf(&b, " (with LoRA ≈ %s)", GiB(e.LoraMemory))
 	}
 	fmt.Fprintf(&b, " (measured on %d real steps)", e.Calibrated)
 	return b.String()

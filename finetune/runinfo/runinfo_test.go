@@ -53,3 +53,28 @@ func TestComparisonReportKeepsItsFormat(t *testing.T) {
 		t.Errorf("Improvement() = %v, want 1.5", got)
 	}
 }
+
+// TestEstimateStringNamesBothMethods checks that the estimate line gives the other method's memory.
+func TestEstimateStringNamesBothMethods(t *testing.T) {
+	base := Estimate{Steps: 10, StepTime: 1e9, Total: 12e9, Memory: 3 << 30, Calibrated: 3}
+	tests := []struct {
+		name   string
+		method string
+		lora   int64
+		full   int64
+		want   string
+	}{
+		{"before LoRA", "", 0, 0, "memory ≈ 3.0 GiB (measured on 3 real steps)"},
+		{"full", "full", 1 << 30, 3 << 30, "memory ≈ 3.0 GiB (with LoRA ≈ 1.0 GiB) (measured"},
+		{"lora", "lora", 3 << 30, 5 << 30, "memory ≈ 3.0 GiB with LoRA (full fine-tuning ≈ 5.0 GiB) (measured"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := base
+			e.Method, e.LoraMemory, e.FullMemory = tt.method, tt.lora, tt.full
+			if got := e.String(); !strings.Contains(got, tt.want) {
+				t.Errorf("String() = %q, want it to contain %q", got, tt.want)
+			}
+		})
+	}
+}

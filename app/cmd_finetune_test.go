@@ -1,0 +1,83 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/captune/captune/finetune/synth"
+	"github.com/captune/captune/inference"
+)
+
+// TestFinetuneLoraFlags runs captune finetune --method lora as a user does: a short run that
+// writes the adapter (and the merged model), its estimate, and bad LoRA settings refused with a
+// message naming them before anything is written.
+func TestFinetuneLoraFlags(t *testing.T) {
+	model := tinyModel(t)
+	data := filepath.Join(t.TempDir(), "data")
+	if err := synth.WriteDataset(context.Background(), data, synth.Config{Variant: synth.VariantBase, Seed: 1, Size: 32}, 8, synth.FormatSidecar, nil); err != nil {
+		t.Fatal(err)
+	}
+	run := []string{"--method", "lora", "--max-steps", "2", "--batch-size", "4", "--no-estimate", "--lr", "1e-2"}
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		stdout  []string // substrings, in order
+		stderr  []string
+		files   []string // in the output folder
+		targets []string // the adapter's target_modules
+	}{
+		{"lora run, merged", append(run, "--lora-rank", "4", "--lora-targets", " query , value,intermediate", "--merge"), 0,
+			[]string{"fine-tuned 2 steps", "LoRA adapter (", ") written to ", "merged model (base with the adapter merged in) written to "}, nil,
+			[]string{inference.AdapterConfigFile, inference.AdapterWeightsFile, "merged/config.json", "merged/model.safetensors", "merged/tokenizer.json"},
+			[]string{"query", "value", "intermediate.dense"}},
+		{"lora run", run, 0, []string{"fine-tuned 2 steps", "LoRA adapter ("}, nil,
+			[]string{inference.AdapterConfigFile, inference.AdapterWeightsFile}, []string{"query", "value"}},
+		{"lora estimate", []string{"--method", "lora", "--estimate"}, 0, []string{"estimate: ", "with LoRA (full fine-tuning ≈ "}, nil, nil, nil},
+		{"unknown method", []string{"--method", "qlora"}, 2, nil, []string{`method "qlora": want full or lora`}, nil, nil},
+		{"rank 0", []string{"--method", "lora", "--lora-rank", "0"}, 2, nil, []string{"LoRA rank 0: want 1 or more"}, nil, nil},
+		{"rank above a layer", []string{"--method", "lora", "--lora-rank", "64"}, 2, nil, []string{"lora rank 64: larger than layer"}, nil, nil},
+		{"alpha", []string{"--method", "lora", "--lora-alpha", "-1"}, 2, nil, []string{"LoRA alpha -1: want a positive number"}, nil, nil},
+		{"dropout", []string{"--method", "lora", "--lora-dropout", "1"}, 2, nil, []string{"LoRA dropout 1: want 0 or more and less than 1"}, nil, nil},
+		{"unknown target", []string{"--method", "lora", "--lora-targets", "query,qurey"}, 2, nil, []string{`lora target "qurey": matches no Linear layer`}, nil, nil},
+		{"no targets", []string{"--method", "lora", "--lora-targets", ","}, 2, nil, []string{"no LoRA targets"}, nil, nil},
+		{"lora flags on a full run", []string{"--lora-rank", "8", "--merge"}, 2, nil, []string{"--lora-rank, --merge: only with --method lora"}, nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			args := append([]string{"finetune", "--model", model, "--data", data, "--out", out, "--device", "cpu"}, tc.args...)
+			code, stdout, stderr := runCLI(t, args...)
+			if code != tc.code {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, tc.code, stderr)
+			}
+			assertInOrder(t, "stdout", stdout, tc.stdout)
+			assertInOrder(t, "stderr", stderr, tc.stderr)
+			if _, err := os.Stat(out); len(tc.files) == 0 && !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("output folder written (stat err %v)", err)
+			}
+			for _, f := range tc.files {
+				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+					t.Errorf("output folder lacks %s: %v", f, err)
+				}
+			}
+			if tc.targets == nil {
+				return
+			}
+			lc, err := inference.ReadLoraConfig(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(lc.TargetModules.List, ","); got != strings.Join(tc.targets, ",") {
+				t.Errorf("target_modules %s, want %v", got, tc.targets)
+			}
+			if abs, _ := filepath.Abs(model); lc.BaseModel != abs {
+				t.Errorf("base_model_name_or_path %q, want %q", lc.BaseModel, abs)
+			}
+		})
+	}
+}
