@@ -113,7 +113,9 @@ func guiDeps(eng *inference.Engine) ui.Deps {
 		LicenseText: LicenseText,
 		Notices:     Notices,
 	}
-	d.AdviseGeneration = generationAdvice // the Generation panel follows the chosen model
+	// The Generation panel follows the chosen model; an adapter decodes as its base advises.
+	d.AdviseGeneration = func(dir string) (ui.GenerationAdvice, bool) { return generationAdvice(adapterBaseOr(dir)) }
+	d.Adapter = adapterInfo
 	// Thumbnails and the large view: the model's decoder, a large JPEG reduced while decoding.
 	d.DecodeImageFit = decodeFitForDisplay
 	// The caption editor counts tokens against the length the window trains with.
@@ -270,6 +272,28 @@ func (e *engineCaptioner) Close() error {
 	})
 }
 
+// adapterInfo reads a LoRA adapter folder for the model picker: its rank, and its base resolved as
+// LoadCaptioner resolves it (the rank also when the base cannot be found).
+func adapterInfo(dir string) (ui.AdapterInfo, error) {
+	cfg, err := inference.ReadLoraConfig(dir)
+	if err != nil {
+		return ui.AdapterInfo{}, err
+	}
+	info := ui.AdapterInfo{Rank: int(cfg.R)}
+	info.Base, err = inference.AdapterBase(dir)
+	return info, err
+}
+
+// adapterBaseOr is the base model of the adapter folder dir, else dir.
+func adapterBaseOr(dir string) string {
+	if inference.IsAdapterDir(dir) {
+		if base, err := inference.AdapterBase(dir); err == nil {
+			return base
+		}
+	}
+	return dir
+}
+
 // trainingAdvice reads a base model folder's recommended fine-tuning settings for the Fine-tune panel.
 func trainingAdvice(dir string) (ui.TrainingAdvice, bool) {
 	r, ok := finetune.LoadRecommendation(dir)
@@ -282,6 +306,10 @@ func trainConfig(s ui.TrainSettings) finetune.Config {
 	cfg.BaseModel, cfg.OutDir, cfg.Device, cfg.Precision = s.BaseModel, s.OutDir, s.Device, s.Precision
 	cfg.Epochs, cfg.LR, cfg.BatchSize, cfg.FreezeVision = s.Epochs, s.LR, s.BatchSize, s.FreezeVision
 	cfg.Resume, cfg.Overwrite, cfg.Prompt = s.Resume, s.Overwrite && !s.Resume, s.Prompt
+	if s.Method == ui.MethodLora {
+		// The window sets the method and rank; alpha, dropout and targets keep their defaults.
+		cfg.Method, cfg.LoraRank = finetune.MethodLora, s.LoraRank
+	}
 	if rec, ok := finetune.LoadRecommendation(s.BaseModel); ok {
 		// The panel shows epochs, learning rate and batch size (filled from the advice unless the
 		// user typed them); the warm-up it does not show follows the advice.
