@@ -107,16 +107,6 @@ func CheckLoraTargets(cfg Config) error {
 	return checkLoraPlan(mcfg, cfg)
 }
 
-// baseModelRef is what an adapter's adapter_config.json names as its base for the model folder
-// dir: its absolute path.
-func baseModelRef(dir string) string {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return dir
-	}
-	return abs
-}
-
 // prepareMethod readies a loaded model for cfg's method and returns the settings to train with.
 // A base folder that is itself an adapter (the loader attached it) is merged in for a full run,
 // and trained further for a LoRA run: the settings then take the adapter's rank, alpha, dropout
@@ -145,7 +135,7 @@ func prepareMethod(capt *inference.Captioner, cfg Config, resumeDir string, onPr
 		say(fmt.Sprintf("training the adapter %s further with its own settings: rank %d, alpha %g, dropout %g, %d layers",
 			capt.Adapter, lc.R, lc.Alpha, lc.Dropout, len(cfg.LoraTargets)))
 	default:
-		lc := inference.NewLoraConfig(baseModelRef(capt.Dir), int64(cfg.LoraRank), cfg.LoraAlpha, cfg.LoraDropout, cfg.LoraTargets)
+		lc := inference.NewLoraConfig(inference.BaseModelRef(capt.Dir), int64(cfg.LoraRank), cfg.LoraAlpha, cfg.LoraDropout, cfg.LoraTargets)
 		if err := m.AddLora(lc, cfg.Seed); err != nil {
 			return cfg, fmt.Errorf("%w: %w", ErrBadConfig, err)
 		}

@@ -417,3 +417,53 @@ func TestLoraEstimate(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainFromAdapterFolder starts runs from an adapter folder given as the base model: a LoRA
+// run trains that adapter further with its own settings and names its base, a full run trains the
+// base with the adapter merged in.
+func TestTrainFromAdapterFolder(t *testing.T) {
+	data := Data{Train: synthData(t, 8, synth.VariantBase, 1)}
+	first := loraConfig(t)
+	first.MaxSteps, first.LoraTargets = 3, []string{"query", "value", "intermediate"}
+	if _, err := Run(context.Background(), first, data, nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		method string
+		files  []string // in OutDir
+	}{
+		{MethodLora, []string{inference.AdapterConfigFile, inference.AdapterWeightsFile}},
+		{MethodFull, []string{"config.json", "model.safetensors"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method, func(t *testing.T) {
+			cfg := loraConfig(t)
+			cfg.BaseModel, cfg.Method, cfg.MaxSteps = first.OutDir, tc.method, 3
+			cfg.LoraRank = 8 // the adapter's own rank (4) applies
+			res, err := Run(context.Background(), cfg, data, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range tc.files {
+				if !exists(filepath.Join(cfg.OutDir, f)) {
+					t.Errorf("%s lacks %s", cfg.OutDir, f)
+				}
+			}
+			if tc.method == MethodFull {
+				return
+			}
+			lc, err := inference.ReadLoraConfig(cfg.OutDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			base, _ := filepath.Abs(tinyModel)
+			if lc.BaseModel != base || lc.R != 4 || len(res.Losses) != 3 {
+				t.Errorf("adapter trained further: base %q rank %d, %d steps; want %q, 4, 3", lc.BaseModel, lc.R, len(res.Losses), base)
+			}
+			a, b := filepath.Join(first.OutDir, inference.AdapterWeightsFile), filepath.Join(cfg.OutDir, inference.AdapterWeightsFile)
+			if changed := changedTensors(t, a, b); len(changed) == 0 {
+				t.Error("the adapter did not change")
+			}
+		})
+	}
+}

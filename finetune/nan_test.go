@@ -13,18 +13,22 @@ import (
 
 // TestOnNaN injects a NaN loss at step 8 (checkpoints every 3 steps): by default the run stops
 // naming the step and the last good checkpoint; with --on-nan revert it goes back to step 6,
-// continues at half the learning rate, logs the revert and finishes all 12 steps.
+// continues at half the learning rate, logs the revert and finishes all 12 steps. A LoRA run goes
+// back to its checkpoint's adapter.
 func TestOnNaN(t *testing.T) {
 	data := Data{Train: synthData(t, 10, synth.VariantBase, 1)}
-	var step7 float64 // the loss of step 7 before the NaN: the reverted run's step 7 starts from the same weights
+	step7 := map[string]float64{} // by method, the loss of step 7 before the NaN: the reverted run's step 7 starts from the same weights
 	for _, tc := range []struct {
+		method  string
 		onNaN   string
 		wantErr string // "" = the run finishes
 	}{
-		{"", "step 8: loss is not a number (try a lower learning rate; the last good checkpoint is "},
-		{OnNaNRevert, ""},
+		{MethodFull, "", "step 8: loss is not a number (try a lower learning rate; the last good checkpoint is "},
+		{MethodFull, OnNaNRevert, ""},
+		{MethodLora, "", "step 8: loss is not a number"},
+		{MethodLora, OnNaNRevert, ""},
 	} {
-		t.Run("on-nan="+tc.onNaN, func(t *testing.T) {
+		t.Run(tc.method+"/on-nan="+tc.onNaN, func(t *testing.T) {
 			injected := false
 			nanHook = func(step int, loss float64) float64 {
 				if step == 8 && !injected {
@@ -35,6 +39,9 @@ func TestOnNaN(t *testing.T) {
 			}
 			defer func() { nanHook = nil }()
 			cfg := smallConfig(t)
+			if tc.method == MethodLora {
+				cfg = loraConfig(t)
+			}
 			cfg.OnNaN = tc.onNaN
 			lrs := map[int]float64{} // the last learning rate each step ran at
 			var revertMsg string
@@ -50,7 +57,7 @@ func TestOnNaN(t *testing.T) {
 				if !errors.Is(err, ErrNaNLoss) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q…", err, tc.wantErr)
 				}
-				step7 = res.Losses[6]
+				step7[tc.method] = res.Losses[6]
 				return
 			}
 			if err != nil {
@@ -59,8 +66,8 @@ func TestOnNaN(t *testing.T) {
 			if res.NaNReverts != 1 || len(res.Losses) != 12 || res.Steps != 12 {
 				t.Errorf("reverts %d, %d losses, %d steps; want 1 revert and 12 steps", res.NaNReverts, len(res.Losses), res.Steps)
 			}
-			if d := math.Abs(res.Losses[6] - step7); d > 1e-5 {
-				t.Errorf("step 7 after the revert: loss %.6f, before %.6f: the weights were not those of step 6", res.Losses[6], step7)
+			if d := math.Abs(res.Losses[6] - step7[tc.method]); d > 1e-5 {
+				t.Errorf("step 7 after the revert: loss %.6f, before %.6f: the weights were not those of step 6", res.Losses[6], step7[tc.method])
 			}
 			for step := 7; step <= 12; step++ {
 				if want := cfg.LRAt(step-1, 12) / 2; math.Abs(lrs[step]-want) > 1e-12 {

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/captune/captune/finetune/synth"
+	"github.com/captune/captune/inference"
 	"github.com/captune/captune/inference/safetensors"
 )
 
@@ -97,6 +98,11 @@ func TestResumeAfterKillIsTheSameRun(t *testing.T) {
 		{"grad accum 2, frozen vision", func(c *Config) {
 			c.BatchSize, c.GradAccum, c.Epochs, c.CheckpointEvery, c.FreezeVision = 2, 2, 4, 2, true
 		}, []killPoint{{"train", 4}, {"write", 8}, {"eval", 9}}},
+		// LoRA with adapter dropout (seeded by step) and cached features; checkpoints as the first.
+		{"lora, dropout", func(c *Config) {
+			c.BatchSize, c.Epochs, c.CheckpointEvery, c.LR = 2, 3, 3, 1e-2
+			c.Method, c.LoraRank, c.LoraAlpha, c.LoraDropout = MethodLora, 4, 8, 0.1
+		}, []killPoint{{"write", 3}, {"train", 7}, {"eval", 10}}},
 	}
 	worstLoss, worstWeight, kills := 0.0, 0.0, 0
 	for _, tc := range tests {
@@ -145,7 +151,11 @@ func TestResumeAfterKillIsTheSameRun(t *testing.T) {
 			}
 			d := compareLogs(t, readTrainLog(t, cfg.OutDir), readTrainLog(t, killed.OutDir))
 			worstLoss = max(worstLoss, d)
-			w := maxWeightDiff(t, filepath.Join(cfg.OutDir, "model.safetensors"), filepath.Join(killed.OutDir, "model.safetensors"))
+			weights := "model.safetensors"
+			if cfg.lora() {
+				weights = inference.AdapterWeightsFile
+			}
+			w := maxWeightDiff(t, filepath.Join(cfg.OutDir, weights), filepath.Join(killed.OutDir, weights))
 			if w > 1e-6 {
 				t.Errorf("final weights differ by %.3g > 1e-6", w)
 			}
