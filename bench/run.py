@@ -61,6 +61,8 @@ TRAIN_CAPTIONS = [
 ]
 MAX_LENGTH = 20
 BATCH_BEAMS = 3
+# LoRA mode: Captune's defaults (finetune.DefaultConfig), the same on both sides.
+LORA_RANK, LORA_ALPHA, LORA_DROPOUT = 16, 16, 0.05
 
 # ViT-B/16 at 384 px: what the FLOP count below assumes (checked against the saved config).
 VIT = dict(image=384, patch=16, hidden=768, mlp=3072, layers=12, heads=12)
@@ -280,6 +282,13 @@ def worker(mode, threads, runs, batch_runs, spawned):
     model = BlipForConditionalGeneration.from_pretrained(MODEL)
     processor = BlipProcessor.from_pretrained(MODEL)
     model.eval() if mode == "infer" else model.train()
+    if mode == "lora":
+        # peft's LoRA with Captune's defaults (finetune.Config): r 16, alpha 16, dropout 0.05 on the
+        # text decoder's self- and cross-attention query and value.
+        import peft
+        model = peft.get_peft_model(model, peft.LoraConfig(r=LORA_RANK, lora_alpha=LORA_ALPHA, lora_dropout=LORA_DROPOUT,
+                                                           target_modules=["query", "value"], bias="none"))
+        res["peft"] = peft.__version__
     t1 = time.time()
     res["load_s"] = t1 - t0
     res["load_cpu_s"] = cpu_seconds() - c0
@@ -322,7 +331,8 @@ def worker(mode, threads, runs, batch_runs, spawned):
     else:
         imgs = [Image.open(p).convert("RGB") for p in paths[:4]]
         enc = processor(images=imgs, text=TRAIN_CAPTIONS, padding=True, return_tensors="pt")
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(trainable, lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05)
         losses = []
 
         def step():
@@ -334,7 +344,12 @@ def worker(mode, threads, runs, batch_runs, spawned):
             losses.append(out.loss.item())
         wall, cpu, _ = median_of(step, 1, runs)
         res.update(train_step_s=wall, train_step_cpu_s=cpu, losses=losses, input_ids=enc.input_ids.tolist(),
-                   parameters=sum(p.numel() for p in model.parameters()))
+                   parameters=sum(p.numel() for p in model.parameters()), trainable=sum(p.numel() for p in trainable))
+        if mode == "lora":
+            import tempfile
+            with tempfile.TemporaryDirectory() as d:
+                model.save_pretrained(d)
+                res["adapter_bytes"] = os.path.getsize(os.path.join(d, "adapter_model.safetensors"))
 
     st = vm_status()
     res["peak_rss_bytes"] = max(st["VmHWM"], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
@@ -397,6 +412,9 @@ TARGETS = {
     "latest": {"load_s": 0.5, "single_caption_s": 0.6, "batch8_beam3_s": 0.75, "infer_peak_rss_gib": 0.9,
                "train_peak_rss_gib": 1.0},
 }
+# Issue 15: LoRA against Captune's own full fine-tuning (ratio = LoRA / full, at most), and the adapter's size.
+LORA_TARGETS = {"lora_vs_full_step_s": 0.8, "lora_vs_full_peak_rss": 0.6}
+LORA_ADAPTER_MAX_MB = 10
 
 
 def references(results, mode):
@@ -407,7 +425,7 @@ def references(results, mode):
 def report(results):
     lines, verdicts = [], []
     gib = 1 / (1 << 30)
-    for mode in ("infer", "train"):
+    for mode in ("infer", "train", "lora"):
         if results.get(mode):
             vers = []
             for side in references(results, mode):
@@ -424,6 +442,9 @@ def report(results):
                  ("vision_encoder_s", "infer", "vision_s", 1), ("infer_peak_rss_gib", "infer", "peak_rss_bytes", gib)]
     if results.get("train"):
         rows += [("train_step_s", "train", "train_step_s", 1), ("train_peak_rss_gib", "train", "peak_rss_bytes", gib)]
+    if results.get("lora"):
+        rows += [("lora_train_step_s", "lora", "train_step_s", 1), ("lora_train_peak_rss_gib", "lora", "peak_rss_bytes", gib),
+                 ("lora_adapter_mb", "lora", "adapter_bytes", 1 / 1e6)]
     # Process CPU time (user + system, all threads) of the same sections: less sensitive than wall time
     # to what else the machine runs, but it also counts threads spinning while they wait for work.
     if results.get("infer"):
@@ -482,12 +503,36 @@ def report(results):
             lt = results["train"][side][0]["losses"][0]
             same_ids = results["train"]["captune"][0]["input_ids"] == results["train"][side][0]["input_ids"]
             lines.append("#   first-step loss captune=%.6f %s=%.6f (same input ids: %s)" % (lc, side, lt, same_ids))
+    lines += lora_lines(results, verdicts)
     lines += estimate_lines(results)
     ok = [("%s %.2f<=%.2g %s" % (n, r, t, "PASS" if r <= t else "MISS")) for n, r, t in verdicts]
     lines.append("bench summary %s: %s" % ("all targets met" if all(r <= t for _, r, t in verdicts) else
                                           "%d of %d targets met" % (sum(r <= t for _, r, t in verdicts), len(verdicts)),
                                           "; ".join(ok)))
     return lines
+
+
+def lora_lines(results, verdicts):
+    """LoRA against full fine-tuning of the same side (issue 15's targets are Captune's own ratios)."""
+    if not results.get("lora"):
+        return []
+    out = []
+    c_mb, _ = figure(results, "captune", "lora", "adapter_bytes")
+    verdicts.append(("lora_adapter_mb", c_mb / 1e6 / LORA_ADAPTER_MAX_MB, 1.0))
+    if not results.get("train"):
+        return out
+    for name, key in (("lora_vs_full_step_s", "train_step_s"), ("lora_vs_full_peak_rss", "peak_rss_bytes")):
+        line = "bench %s" % name
+        for side in ["captune"] + references(results, "lora"):
+            if not results["train"].get(side):
+                continue
+            lora, _ = figure(results, side, "lora", key)
+            full, _ = figure(results, side, "train", key)
+            line += " %s=%.3f" % ({"captune": "captune", "transformers": "peft", "latest": "peft_latest"}[side], lora / full)
+            if side == "captune":
+                verdicts.append((name, lora / full, LORA_TARGETS[name]))
+        out.append(line + " (LoRA / full fine-tuning of the same side; lower is better)")
+    return out
 
 
 def estimate_lines(results):
@@ -508,6 +553,16 @@ def estimate_lines(results):
     return out
 
 
+def mode_sides(mode, sides, latest):
+    """The sides that can measure mode: LoRA needs peft, which only the pinned venv is sure to have."""
+    if mode != "lora" or "latest" not in sides:
+        return sides
+    if subprocess.run([latest, "-c", "import peft"], capture_output=True).returncode == 0:
+        return sides
+    print("bench: no peft in %s: LoRA against the pinned reference only" % latest, file=sys.stderr)
+    return [s for s in sides if s != "latest"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3, help="fresh processes per side and workload")
@@ -515,12 +570,13 @@ def main():
     ap.add_argument("--batch-runs", type=int, default=1, help="timed 8-image beam batches inside a process")
     ap.add_argument("--train-steps", type=int, default=2, help="timed training steps inside a process")
     ap.add_argument("--threads", type=int, default=physical_cores(), help="intra-op threads (default: physical cores)")
-    ap.add_argument("--only", choices=["infer", "train"], help="measure one workload")
+    ap.add_argument("--only", choices=["infer", "train", "lora"], action="append",
+                    help="measure these workloads only (repeatable; lora: LoRA fine-tuning steps, peft on the Python side)")
     ap.add_argument("--report", metavar="JSON", help="print the lines of a saved results.json and exit")
     ap.add_argument("--latest", metavar="PYTHON", default=LATEST_PYTHON,
                     help="interpreter of the second reference (default: .venv-latest's, when it exists)")
     ap.add_argument("--no-latest", action="store_true", help="measure against the pinned reference only")
-    ap.add_argument("--worker", choices=["infer", "train"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["infer", "train", "lora"], help=argparse.SUPPRESS)
     ap.add_argument("--spawned", type=float, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
@@ -531,7 +587,7 @@ def main():
             print("\n".join(report(json.load(f))))
         return
     ensure_assets()
-    modes = [a.only] if a.only else ["infer", "train"]
+    modes = a.only or ["infer", "train", "lora"]
     results = {"threads": a.threads, "rounds": a.rounds, "runs": a.runs, "batch_runs": a.batch_runs,
                "train_steps": a.train_steps, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                "cpu": os.cpu_count(), "code": code_state()}
@@ -542,10 +598,11 @@ def main():
         print("bench: no second reference (%s missing or --no-latest; `make dev` makes .venv-latest)" % a.latest,
               file=sys.stderr)
     for mode in modes:
-        results[mode] = {side: [] for side in sides}
+        results[mode] = {side: [] for side in mode_sides(mode, sides, a.latest)}
         for r in range(a.rounds):
             # Each side goes first in turn, so that all see the same background load on average.
-            order = sides[r % len(sides):] + sides[:r % len(sides)]
+            ms = list(results[mode])
+            order = ms[r % len(ms):] + ms[:r % len(ms)]
             for side in order:
                 t = time.perf_counter()
                 res = run_side(side, mode, a.threads, a.runs if mode == "infer" else a.train_steps, a.batch_runs,

@@ -90,6 +90,7 @@ type result struct {
 	LoadWarnings      []string  `json:"load_warnings,omitempty"`
 	GeneratedCaption  string    `json:"caption,omitempty"`
 	TrainableTensors  int       `json:"trainable_tensors,omitempty"`
+	AdapterBytes      int64     `json:"adapter_bytes,omitempty"`
 	BatchRunsMeasured int       `json:"batch_runs,omitempty"`
 }
 
@@ -114,7 +115,7 @@ func newEstimate(workload string, e inference.MemoryEstimate) *estimate {
 func main() {
 	model := flag.String("model", "build/bench/blip-base-random", "BLIP model folder")
 	images := flag.String("images", "build/bench/images", "folder with img0.jpg ... img7.jpg")
-	mode := flag.String("mode", "infer", "infer or train")
+	mode := flag.String("mode", "infer", "infer, train (full fine-tuning) or lora (LoRA fine-tuning, finetune's default adapter settings)")
 	threads := flag.Int("threads", runtime.NumCPU(), "libtorch intra-op threads")
 	runs := flag.Int("runs", 5, "timed runs after one warm-up (train: steps)")
 	batchRuns := flag.Int("batch-runs", 3, "timed runs of the 8-image beam batch (no separate warm-up: the single-image runs warm the process)")
@@ -146,8 +147,8 @@ func main() {
 var benchPrecision inference.Precision
 
 func run(modelDir, imageDir, mode string, threads, runs, batchRuns int, spawned float64) (*result, error) {
-	if mode != "infer" && mode != "train" {
-		return nil, fmt.Errorf("mode %q: want infer or train", mode)
+	if mode != "infer" && mode != "train" && mode != "lora" {
+		return nil, fmt.Errorf("mode %q: want infer, train or lora", mode)
 	}
 	torchx.SetNumThreads(threads)
 	res := &result{Side: "captune", Mode: mode, Threads: torchx.NumThreads(), Libtorch: torchx.Version(),
@@ -175,7 +176,7 @@ func run(modelDir, imageDir, mode string, threads, runs, batchRuns int, spawned 
 	if mode == "infer" {
 		err = measureInference(capt, paths, runs, batchRuns, res)
 	} else {
-		err = measureTraining(capt, paths[:4], runs, res)
+		err = measureTraining(capt, paths[:4], runs, mode == "lora", res)
 	}
 	if err != nil {
 		return nil, err
@@ -272,14 +273,12 @@ func matmulGFLOPS(runs int) (wall, cpu []float64) {
 	return wall, cpu
 }
 
-func measureTraining(capt *inference.Captioner, paths []string, runs int, res *result) error {
+func measureTraining(capt *inference.Captioner, paths []string, runs int, lora bool, res *result) error {
 	ts.MustGradSetEnabled(true)
-	var params []finetune.NamedParam
-	for _, n := range capt.Model.Tensors() {
-		params = append(params, finetune.NamedParam{Name: n.Name, Tensor: n.Tensor})
-		res.Parameters += int64(n.Tensor.Numel())
+	params, err := trainingParams(capt, lora, res)
+	if err != nil {
+		return err
 	}
-	res.TrainableTensors = len(params)
 	// torch.optim.AdamW's defaults with BLIP's COCO weight decay, as the transformers side uses.
 	opt := finetune.NewAdamW(params, 1e-5, 0.9, 0.999, 1e-8, 0.05)
 	defer opt.Free()
@@ -326,6 +325,48 @@ func measureTraining(capt *inference.Captioner, paths []string, runs int, res *r
 		return fmt.Errorf("training step: %w", err)
 	}
 	return nil
+}
+
+// trainingParams are the tensors a step trains: every weight, or with lora fresh adapters with
+// finetune's default settings (the base frozen, its weights left memory-mapped as finetune leaves
+// them), whose size on disk it records.
+func trainingParams(capt *inference.Captioner, lora bool, res *result) ([]finetune.NamedParam, error) {
+	var params []finetune.NamedParam
+	for _, n := range capt.Model.Tensors() {
+		res.Parameters += int64(n.Tensor.Numel())
+		if lora {
+			n.Tensor.MustRequiresGrad_(false)
+			continue
+		}
+		params = append(params, finetune.NamedParam{Name: n.Name, Tensor: n.Tensor})
+	}
+	if lora {
+		d := finetune.DefaultConfig()
+		cfg := inference.NewLoraConfig(capt.Dir, int64(d.LoraRank), d.LoraAlpha, d.LoraDropout, d.LoraTargets)
+		if err := capt.Model.AddLora(cfg, 1); err != nil {
+			return nil, err
+		}
+		capt.Model.Lora.SetTraining(true)
+		for _, n := range capt.Model.LoraParams() {
+			n.Tensor.MustRequiresGrad_(true)
+			params = append(params, finetune.NamedParam{Name: n.Name, Tensor: n.Tensor})
+		}
+		dir, err := os.MkdirTemp("", "blipbench-adapter")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if err := capt.Model.SaveAdapter(dir); err != nil {
+			return nil, err
+		}
+		st, err := os.Stat(filepath.Join(dir, inference.AdapterWeightsFile))
+		if err != nil {
+			return nil, err
+		}
+		res.AdapterBytes = st.Size()
+	}
+	res.TrainableTensors = len(params)
+	return params, nil
 }
 
 // timed runs fn warmup times, then runs times, returning wall and process CPU seconds per timed run.
