@@ -79,7 +79,7 @@ func defineFinetuneFlags(fs *flag.FlagSet, cfg *finetune.Config) finetuneFlags {
 
 // defineLoraFlags declares --method and the LoRA flags.
 func defineLoraFlags(fs *flag.FlagSet, cfg *finetune.Config, f *finetuneFlags) {
-	fs.StringVar(&cfg.Method, "method", cfg.Method, "full (train every weight not frozen; --out gets a whole model) or lora (train small LoRA adapters as peft makes them, the base weights stay as they are; --out becomes a peft adapter folder of a few MB, which --model takes like a model)")
+	fs.StringVar(&cfg.Method, "method", cfg.Method, "full (train every weight not frozen; --out gets a whole model) or lora (train small LoRA adapters as peft makes them, the base weights stay as they are; --out becomes a peft adapter folder of a few MB, which --model takes like a model; adapters start at zero and usually want a higher --lr, 1e-4 to 1e-3)")
 	fs.IntVar(&cfg.LoraRank, "lora-rank", cfg.LoraRank, "with --method lora: the adapters' rank r (more learns more, and takes more memory and disk)")
 	fs.Float64Var(&cfg.LoraAlpha, "lora-alpha", cfg.LoraAlpha, "with --method lora: the adapters' alpha; their output is scaled by alpha / rank")
 	fs.Float64Var(&cfg.LoraDropout, "lora-dropout", cfg.LoraDropout, "with --method lora: dropout on the adapters' input while training (0 to less than 1)")
