@@ -163,7 +163,7 @@ const (
 	methodFullNote  = "Full trains every weight: each run is a whole model. LoRA trains small adapters beside the " +
 		"frozen base: far less memory, a few MB a run (for large models and small GPUs)."
 	methodLoraNote = "LoRA trains small adapters (a few MB) beside the frozen base: far less memory than Full, and " +
-		"the model menu lists them under their base. It usually wants a larger learning rate (1e-4 to 1e-3)."
+		"the model menu lists them under their base. It often wants a larger learning rate than Full, such as 1e-4."
 )
 
 // loraLabel is the Method menu's LoRA entry.

@@ -316,8 +316,6 @@ func TestFineTuneLoraRun(t *testing.T) {
 				ft.loraRank.SetText("8")
 			})
 			tap(ft.startBtn)
-			ft.wait() // the estimate
-			ft.wait() // the run
 			waitFor(t, "the run and its comparison to end", func() bool {
 				return uiRead(func() bool { return !ft.running && !m.cmp.running && m.cmp.cmp != nil })
 			})
@@ -341,6 +339,7 @@ func TestFineTuneLoraRun(t *testing.T) {
 			if tuned := uiRead(func() string { return m.cmp.cmp.Tuned }); tuned != got.OutDir {
 				t.Errorf("compared %q, want the run folder %s", tuned, got.OutDir)
 			}
+			capture(t, m, "finetune-"+tc.name)
 			options := uiRead(func() []string { return slices.Clone(m.models.Select.Options) })
 			entry := fmt.Sprintf(tc.entry, filepath.Base(got.OutDir))
 			if i := slices.Index(options, entry); i < 0 || (tc.method == MethodLora && options[i-1] != labelBundled) {
