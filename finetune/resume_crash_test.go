@@ -151,21 +151,28 @@ func TestResumeAfterKillIsTheSameRun(t *testing.T) {
 			}
 			d := compareLogs(t, readTrainLog(t, cfg.OutDir), readTrainLog(t, killed.OutDir))
 			worstLoss = max(worstLoss, d)
-			weights := "model.safetensors"
-			if cfg.lora() {
-				weights = inference.AdapterWeightsFile
-			}
-			w := maxWeightDiff(t, filepath.Join(cfg.OutDir, weights), filepath.Join(killed.OutDir, weights))
-			if w > 1e-6 {
-				t.Errorf("final weights differ by %.3g > 1e-6", w)
-			}
-			worstWeight = max(worstWeight, w)
+			worstWeight = max(worstWeight, finalWeightDiff(t, cfg, killed.OutDir))
 			if left := captuneTemps(t, killed.OutDir); len(left) > 0 {
 				t.Errorf("temporary files left: %v", left)
 			}
 		})
 	}
 	t.Logf("%d kills (SIGKILL) across %d runs: largest loss difference %.3g, largest final weight difference %.3g", kills, len(tests), worstLoss, worstWeight)
+}
+
+// finalWeightDiff compares what cfg's run trained (its model's weights, or a LoRA run's adapter)
+// with what the run in killedOut trained, failing above 1e-6, and returns the largest difference.
+func finalWeightDiff(t *testing.T, cfg Config, killedOut string) float64 {
+	t.Helper()
+	weights := "model.safetensors"
+	if cfg.lora() {
+		weights = inference.AdapterWeightsFile
+	}
+	w := maxWeightDiff(t, filepath.Join(cfg.OutDir, weights), filepath.Join(killedOut, weights))
+	if w > 1e-6 {
+		t.Errorf("final weights differ by %.3g > 1e-6", w)
+	}
+	return w
 }
 
 // runUntilKilled runs a resuming child that kills itself at k.

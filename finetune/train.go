@@ -152,7 +152,7 @@ func memoryLine(mcfg inference.Config, cfg Config) string {
 		return inference.EstimateMemory(mcfg, cfg.BatchSize, 1, cfg.MaxTextLen, true).String()
 	}
 	_, params, _ := mcfg.LoraPlan(cfg.LoraTargets, int64(cfg.LoraRank))
-	return fmt.Sprintf("%d MB with LoRA (%.2fM adapter parameters train, the %.1fM of the base model do not)",
+	return fmt.Sprintf("%d MB with LoRA (%.3gM adapter parameters train, the %.3gM of the base model do not)",
 		loraMemory(mcfg, cfg, cfg.BatchSize)>>20, float64(params)/1e6, float64(mcfg.ParameterCount())/1e6)
 }
 
