@@ -467,3 +467,39 @@ func TestTrainFromAdapterFolder(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckMemoryNamesLora sizes a model whose full fine-tuning needs about twice the memory
+// available and whose weights take half of it: the full run is refused naming a LoRA run, which
+// fits. Only the config is used; nothing is allocated.
+func TestCheckMemoryNamesLora(t *testing.T) {
+	avail := inference.AvailableMemory()
+	if avail <= 0 {
+		t.Skip("the memory available is unknown here")
+	}
+	mcfg, err := inference.LoadConfig(tinyModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mcfg.Text.HiddenSize, mcfg.Text.IntermediateSize, mcfg.Text.NumHiddenLayers = 1024, 4096, 1
+	one := mcfg.ParameterCount()
+	mcfg.Text.NumHiddenLayers = 2
+	perLayer := mcfg.ParameterCount() - one
+	mcfg.Text.NumHiddenLayers = 1 + (avail/8-one)/perLayer // 4 bytes a weight: half of avail
+	tests := []struct {
+		method string
+		want   string // "" = fits
+	}{
+		{MethodFull, "or train a LoRA adapter (--method lora), which needs about "},
+		{MethodLora, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Method, cfg.BatchSize = tc.method, 1
+			err := checkMemory(mcfg, cfg, gotch.CPU)
+			if tc.want == "" && err != nil || tc.want != "" && (!errors.Is(err, ErrOutOfMemory) || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
