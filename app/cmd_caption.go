@@ -108,8 +108,8 @@ func (d decodeFlags) options(gen inference.GenerationConfig) (inference.CaptionO
 	return inference.CaptionOptions{Decode: o, Prompt: d.prompt, StripPrompt: !d.keepPrompt, BatchSize: d.batch}, nil
 }
 
-// modelOptions is options with the generation_config.json of the model folder dir (for a LoRA
-// adapter, its base's: adapters decode as their base does).
+// modelOptions is options with the generation_config.json of the model folder dir (see
+// modelRef.generationDir).
 func (d decodeFlags) modelOptions(dir string) (inference.CaptionOptions, error) {
 	gen, err := inference.ReadGenerationConfig(dir)
 	if err != nil {
@@ -184,7 +184,7 @@ func runCaption(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 	if err != nil {
 		return err
 	}
-	opts, err := d.modelOptions(ref.Base)
+	opts, err := d.modelOptions(ref.generationDir())
 	if err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ func (e *evalCaptioner) caption(ctx context.Context, spec, adapter string) (mode
 	if err != nil {
 		return modelCaptions{}, err
 	}
-	opts, err := e.decode.modelOptions(ref.Base)
+	opts, err := e.decode.modelOptions(ref.generationDir())
 	if err != nil {
 		return modelCaptions{}, err
 	}

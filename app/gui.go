@@ -114,7 +114,7 @@ func guiDeps(eng *inference.Engine) ui.Deps {
 		Notices:     Notices,
 	}
 	// The Generation panel follows the chosen model; an adapter decodes as its base advises.
-	d.AdviseGeneration = func(dir string) (ui.GenerationAdvice, bool) { return generationAdvice(adapterBaseOr(dir)) }
+	d.AdviseGeneration = func(dir string) (ui.GenerationAdvice, bool) { return generationAdvice(inference.GenerationDir(dir)) }
 	d.Adapter = adapterInfo
 	// Thumbnails and the large view: the model's decoder, a large JPEG reduced while decoding.
 	d.DecodeImageFit = decodeFitForDisplay
@@ -282,16 +282,6 @@ func adapterInfo(dir string) (ui.AdapterInfo, error) {
 	info := ui.AdapterInfo{Rank: int(cfg.R)}
 	info.Base, err = inference.AdapterBase(dir)
 	return info, err
-}
-
-// adapterBaseOr is the base model of the adapter folder dir, else dir.
-func adapterBaseOr(dir string) string {
-	if inference.IsAdapterDir(dir) {
-		if base, err := inference.AdapterBase(dir); err == nil {
-			return base
-		}
-	}
-	return dir
 }
 
 // trainingAdvice reads a base model folder's recommended fine-tuning settings for the Fine-tune panel.

@@ -3,9 +3,12 @@ package finetune
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sugarme/gotch"
 
 	"github.com/captune/captune/finetune/synth"
 	"github.com/captune/captune/inference"
@@ -119,5 +122,20 @@ func TestRunWarnsOfCutCaptionsAndSizesGeneration(t *testing.T) {
 	}
 	if s := res.Lengths.String(); !strings.Contains(s, fmt.Sprintf("min_length %d, max_length %d", wantMin, wantMax)) {
 		t.Errorf("Lengths.String() = %q", s)
+	}
+
+	// A LoRA run's adapter folder carries the same lengths, and the adapter decodes with them.
+	cfg.Method, cfg.OutDir = MethodLora, filepath.Join(t.TempDir(), "lora")
+	if _, err := Run(context.Background(), cfg, data, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := inference.LoadCaptioner(cfg.OutDir, gotch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Free()
+	if c.Adapter == "" || c.Generation.Options.MinLength != wantMin || c.Generation.Options.MaxLength != wantMax {
+		t.Errorf("LoRA run's adapter %q decodes with min_length %d, max_length %d, want %d and %d",
+			c.Adapter, c.Generation.Options.MinLength, c.Generation.Options.MaxLength, wantMin, wantMax)
 	}
 }

@@ -235,7 +235,7 @@ func methodLog(cfg Config, step int, m *inference.Model, params []NamedParam) ma
 // the last), and with cfg.Merge the merged model in OutDir/merged, written in a temporary folder
 // renamed into place once complete. It fills the result's adapter size and merged folder.
 func finishLora(final *inference.Captioner, cfg Config, res *Result) error {
-	if err := final.Model.SaveAdapter(cfg.OutDir); err != nil {
+	if err := final.SaveAdapter(cfg.OutDir); err != nil {
 		return err
 	}
 	if st, err := os.Stat(filepath.Join(cfg.OutDir, inference.AdapterWeightsFile)); err == nil {

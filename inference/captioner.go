@@ -86,7 +86,38 @@ func LoadCaptionerWithAdapter(base, adapter string, device gotch.Device) (*Capti
 	}
 	c.Adapter, _ = filepath.Abs(adapter)
 	c.Name = hub.ModelName(c.Adapter)
+	if dir := GenerationDir(adapter); dir == adapter {
+		if c.Generation, err = ReadGenerationConfig(adapter); err != nil {
+			c.Free()
+			return nil, report, err
+		}
+	}
 	return c, report, nil
+}
+
+// SaveAdapter writes the model's LoRA adapter into dir (Model.SaveAdapter) with the captioner's
+// generation_config.json, so that the caption lengths a run learned travel with its adapter.
+func (c *Captioner) SaveAdapter(dir string) error {
+	if err := c.Model.SaveAdapter(dir); err != nil {
+		return err
+	}
+	if err := saveGenerationConfig(dir, c.Model.Config, c.Generation); err != nil {
+		return fmt.Errorf("save adapter %s: %w", dir, err)
+	}
+	return nil
+}
+
+// GenerationDir is the folder whose generation_config.json says how the model in dir decodes: dir
+// itself, except for a LoRA adapter folder without one (peft writes none), which decodes as its
+// base does (dir when the base cannot be found: the load then says why).
+func GenerationDir(dir string) string {
+	if !IsAdapterDir(dir) || fileExists(filepath.Join(dir, "generation_config.json")) {
+		return dir
+	}
+	if base, err := AdapterBase(dir); err == nil {
+		return base
+	}
+	return dir
 }
 
 // Free releases the model's tensors.
