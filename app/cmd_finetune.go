@@ -136,13 +136,18 @@ func (f finetuneFlags) resolve(env *Env, fs *flag.FlagSet, cfg *finetune.Config)
 	if cfg.BaseModel, err = ResolveModel(*f.model); err != nil {
 		return "", "", err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if rec, ok := finetune.LoadRecommendation(cfg.BaseModel); ok {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		var note string
 		if *cfg, note = rec.Apply(*cfg, func(name string) bool { return set[name] }); note != "" {
 			fmt.Fprintln(env.Stderr, note)
 		}
+	}
+	if cfg.Method == finetune.MethodLora && !set["lr"] && !cfg.Resume {
+		full := cfg.LR
+		cfg.LR = runinfo.MethodLR(full, cfg.Method)
+		fmt.Fprintf(env.Stderr, "LoRA: learning rate %g, %d times full fine-tuning's %g (--lr sets another)\n", cfg.LR, runinfo.LoraLRFactor, full)
 	}
 	if err := cfg.Validate(); err != nil {
 		return "", "", &ExitError{Code: 2, Err: err}

@@ -162,9 +162,10 @@ const (
 	methodFullLabel = "Full"
 	methodFullNote  = "Full trains every weight: each run is a whole model. LoRA trains small adapters beside the " +
 		"frozen base: far less memory, a few MB a run (for large models and small GPUs)."
-	methodLoraNote = "LoRA trains small adapters (a few MB) beside the frozen base: far less memory than Full, and " +
-		"the model menu lists them under their base. It often wants a larger learning rate than Full, such as 1e-4."
 )
+
+var methodLoraNote = "LoRA trains small adapters (a few MB) beside the frozen base: far less memory than Full, and " +
+	fmt.Sprintf("the model menu lists them under their base. Unless you type one, it trains at %d times Full's learning rate.", runinfo.LoraLRFactor)
 
 // loraLabel is the Method menu's LoRA entry.
 func loraLabel(rank int) string { return fmt.Sprintf("LoRA (rank %d)", rank) }
@@ -215,6 +216,7 @@ func (t *finetuneTab) followMethod() {
 	if t.methodNote == nil || t.loraRank == nil {
 		return
 	}
+	defer t.followBase() // the learning rate, unless typed, follows the method
 	if t.methodChoice() == MethodLora {
 		t.loraRank.Enable()
 		t.freeze.Disable() // only the adapters train: the encoder's weights stay as they are either way
@@ -334,6 +336,9 @@ func (t *finetuneTab) followBase() {
 	epochs, lr, batch := d.Epochs, d.LR, d.Batch
 	if ok {
 		epochs, lr, batch = cmp.Or(adv.Epochs, epochs), cmp.Or(adv.LR, lr), cmp.Or(adv.BatchSize, batch)
+	}
+	if t.method != nil {
+		lr = runinfo.MethodLR(lr, t.methodChoice()) // LoRA trains at a higher rate than Full
 	}
 	used := t.numbers.fill(
 		adviceFill{t.epochs, prefTrainEpochs, "epochs", strconv.Itoa(epochs), ok && adv.Epochs > 0},

@@ -348,3 +348,36 @@ func TestFineTuneLoraRun(t *testing.T) {
 		})
 	}
 }
+
+// TestFineTuneLoraLearningRate: choosing LoRA raises a learning rate the user did not type to
+// runinfo.LoraLRFactor times Full's, and back with Full; a typed one stays as typed.
+func TestFineTuneLoraLearningRate(t *testing.T) {
+	tests := []struct {
+		name  string
+		typed string // "" = not typed
+		lora  string // the field with LoRA chosen
+		full  string // after switching back to Full
+	}{
+		{"not typed", "", "0.0002", "2e-05"},
+		{"typed", "5e-05", "5e-05", "5e-05"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := openFineTune(t, &fakeTrainer{steps: 4, epochs: 1})
+			ft := m.ft
+			var lora, full string
+			onUIWait(func() {
+				if tc.typed != "" {
+					ft.lr.SetText(tc.typed) // OnChanged outside a fill: typed
+				}
+				ft.method.SetSelectedIndex(1)
+				lora = ft.lr.Text
+				ft.method.SetSelectedIndex(0)
+				full = ft.lr.Text
+			})
+			if lora != tc.lora || full != tc.full {
+				t.Errorf("learning rate with LoRA %q, then Full %q; want %q and %q", lora, full, tc.lora, tc.full)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package runinfo
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,5 +77,23 @@ func TestEstimateStringNamesBothMethods(t *testing.T) {
 				t.Errorf("String() = %q, want it to contain %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestMethodLR(t *testing.T) {
+	tests := []struct {
+		full   float64
+		method string
+		want   float64
+	}{
+		{2e-5, "full", 2e-5},
+		{2e-5, "lora", 2e-4},
+		{3e-4, "lora", 3e-3},
+		{3e-4, "", 3e-4},
+	}
+	for _, tc := range tests {
+		if got := MethodLR(tc.full, tc.method); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("MethodLR(%g, %q) = %g, want %g", tc.full, tc.method, got, tc.want)
+		}
 	}
 }
