@@ -81,7 +81,7 @@ func defineFinetuneFlags(fs *flag.FlagSet, cfg *finetune.Config) finetuneFlags {
 func defineLoraFlags(fs *flag.FlagSet, cfg *finetune.Config, f *finetuneFlags) {
 	fs.StringVar(&cfg.Method, "method", cfg.Method, "full (train every weight not frozen; --out gets a whole model) or lora (train small LoRA adapters as peft makes them, the base weights stay as they are; --out becomes a peft adapter folder of a few MB, which --model takes like a model; adapters start at zero and usually want a higher --lr, 1e-4 to 1e-3)")
 	fs.IntVar(&cfg.LoraRank, "lora-rank", cfg.LoraRank, "with --method lora: the adapters' rank r (more learns more, and takes more memory and disk)")
-	fs.Float64Var(&cfg.LoraAlpha, "lora-alpha", cfg.LoraAlpha, "with --method lora: the adapters' alpha; their output is scaled by alpha / rank")
+	fs.Float64Var(&cfg.LoraAlpha, "lora-alpha", 0, "with --method lora: the adapters' alpha; their output is scaled by alpha / rank (default: the rank, a scaling of 1)")
 	fs.Float64Var(&cfg.LoraDropout, "lora-dropout", cfg.LoraDropout, "with --method lora: dropout on the adapters' input while training (0 to less than 1)")
 	f.loraTargets = fs.String("lora-targets", strings.Join(cfg.LoraTargets, ","), "with --method lora: comma-separated layers that get adapters: query, key, value (the text decoder's self- and cross-attention), output (its attention and feed-forward outputs), intermediate (its feed-forward input), qkv (the vision encoder's attention; no feature cache then), or the end of a layer name")
 	fs.BoolVar(&cfg.Merge, "merge", false, "with --method lora: also write OUT/"+finetune.MergedDir+", the base model with the adapter merged into its weights (a plain Hugging Face model folder)")
@@ -143,6 +143,9 @@ func (f finetuneFlags) resolve(env *Env, fs *flag.FlagSet, cfg *finetune.Config)
 		if *cfg, note = rec.Apply(*cfg, func(name string) bool { return set[name] }); note != "" {
 			fmt.Fprintln(env.Stderr, note)
 		}
+	}
+	if cfg.Method == finetune.MethodLora && !set["lora-alpha"] {
+		cfg.LoraAlpha = finetune.LoraAlphaFor(cfg.LoraRank)
 	}
 	if cfg.Method == finetune.MethodLora && !set["lr"] && !cfg.Resume {
 		full := cfg.LR

@@ -35,6 +35,8 @@ func TestFinetuneLoraFlags(t *testing.T) {
 			[]string{"fine-tuned 2 steps", "LoRA adapter (", ") written to ", "merged model (base with the adapter merged in) written to "}, nil,
 			[]string{inference.AdapterConfigFile, inference.AdapterWeightsFile, "merged/config.json", "merged/model.safetensors", "merged/tokenizer.json"},
 			[]string{"query", "value", "intermediate.dense"}},
+		{"lora alpha follows the rank", append(run, "--lora-rank", "4"), 0, []string{"fine-tuned 2 steps"}, nil,
+			[]string{inference.AdapterConfigFile}, []string{"query", "value"}},
 		{"lora run", run, 0, []string{"fine-tuned 2 steps", "LoRA adapter ("}, nil,
 			[]string{inference.AdapterConfigFile, inference.AdapterWeightsFile}, []string{"query", "value"}},
 		{"lora estimate", []string{"--method", "lora", "--estimate"}, 0, []string{"estimate: ", "with LoRA (full fine-tuning ≈ "},
@@ -78,6 +80,9 @@ func TestFinetuneLoraFlags(t *testing.T) {
 			}
 			if abs, _ := filepath.Abs(model); lc.BaseModel != abs {
 				t.Errorf("base_model_name_or_path %q, want %q", lc.BaseModel, abs)
+			}
+			if want := float64(lc.R); lc.Alpha != want { // no --lora-alpha: alpha = rank
+				t.Errorf("lora_alpha %g with r %d, want %g", lc.Alpha, lc.R, want)
 			}
 		})
 	}

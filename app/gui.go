@@ -297,8 +297,9 @@ func trainConfig(s ui.TrainSettings) finetune.Config {
 	cfg.Epochs, cfg.LR, cfg.BatchSize, cfg.FreezeVision = s.Epochs, s.LR, s.BatchSize, s.FreezeVision
 	cfg.Resume, cfg.Overwrite, cfg.Prompt = s.Resume, s.Overwrite && !s.Resume, s.Prompt
 	if s.Method == ui.MethodLora {
-		// The window sets the method and rank; alpha, dropout and targets keep their defaults.
-		cfg.Method, cfg.LoraRank = finetune.MethodLora, s.LoraRank
+		// The window sets the method and rank; alpha follows the rank (a scaling of 1), dropout and
+		// targets keep their defaults.
+		cfg.Method, cfg.LoraRank, cfg.LoraAlpha = finetune.MethodLora, s.LoraRank, finetune.LoraAlphaFor(s.LoraRank)
 	}
 	if rec, ok := finetune.LoadRecommendation(s.BaseModel); ok {
 		// The panel shows epochs, learning rate and batch size (filled from the advice unless the

@@ -224,8 +224,8 @@ func TestTrainConfigMethod(t *testing.T) {
 			if cfg.Method != tc.method || cfg.LoraRank != tc.rank {
 				t.Errorf("method %q rank %d, want %q %d", cfg.Method, cfg.LoraRank, tc.method, tc.rank)
 			}
-			if cfg.LoraAlpha != def.LoraAlpha || cfg.LoraDropout != def.LoraDropout || !slices.Equal(cfg.LoraTargets, def.LoraTargets) {
-				t.Errorf("alpha %v dropout %v targets %v, want finetune's defaults", cfg.LoraAlpha, cfg.LoraDropout, cfg.LoraTargets)
+			if cfg.LoraAlpha != finetune.LoraAlphaFor(tc.rank) || cfg.LoraDropout != def.LoraDropout || !slices.Equal(cfg.LoraTargets, def.LoraTargets) {
+				t.Errorf("alpha %v dropout %v targets %v, want alpha = rank and finetune's defaults", cfg.LoraAlpha, cfg.LoraDropout, cfg.LoraTargets)
 			}
 		})
 	}

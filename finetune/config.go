@@ -93,10 +93,15 @@ func DefaultConfig() Config {
 		Recipe: inference.RecipeBLIP, MaxTextLen: 40,
 		Seed: 42, Shuffle: true, KeepLast: 2, EvalBeams: 3, EvalMaxLength: 20, EvalMinLength: 5,
 		FeatureCache: FeatureCacheAuto, FeatureCacheDType: "fp16",
-		Method: MethodFull, LoraRank: 16, LoraAlpha: 16, LoraDropout: 0.05,
+		Method: MethodFull, LoraRank: 16, LoraAlpha: LoraAlphaFor(16), LoraDropout: 0.05,
 		LoraTargets: append([]string(nil), inference.DefaultLoraTargets...),
 	}
 }
+
+// LoraAlphaFor is the alpha of a LoRA run of rank r when none is given: r itself, so that the
+// adapters' scaling alpha / r is 1 at any rank and choosing a larger rank does not shrink their
+// steps (a fixed alpha, peft's default 8, would halve them at rank 16).
+func LoraAlphaFor(rank int) float64 { return float64(rank) }
 
 // The choices of Config.Method.
 const (
