@@ -28,7 +28,7 @@ func init() {
 
 // finetuneFlags are captune finetune's flags that are not fields of finetune.Config.
 type finetuneFlags struct {
-	data, model, recipe, captions, holdout *string
+	data, model, adapter, recipe, captions, holdout *string
 	loraTargets                            *string
 	estimateOnly, noEstimate, approved     *bool
 }
@@ -38,6 +38,7 @@ func defineFinetuneFlags(fs *flag.FlagSet, cfg *finetune.Config) finetuneFlags {
 	var f finetuneFlags
 	f.data = fs.String("data", "", "dataset folder (required)")
 	f.model = fs.String("model", "bundled", "base "+ModelFlagHelp)
+	f.adapter = fs.String("adapter", "", "LoRA adapter folder to start from, on the model --model names, else on the base model its adapter_config.json names: --method lora trains it further (with its own rank, alpha and layers), a full run merges it in first")
 	fs.StringVar(&cfg.OutDir, "out", "", "output folder for the fine-tuned model (required)")
 	fs.BoolVar(&cfg.Overwrite, "overwrite", false, "replace the contents of an existing output folder")
 	fs.BoolVar(&cfg.Resume, "resume", false, "continue from the newest checkpoint in --out, with the training settings it was started with")
@@ -133,11 +134,17 @@ func (f finetuneFlags) resolve(env *Env, fs *flag.FlagSet, cfg *finetune.Config)
 	if err := f.resolveLora(fs, cfg); err != nil {
 		return "", "", &ExitError{Code: 2, Err: err}
 	}
-	if cfg.BaseModel, err = ResolveModel(*f.model); err != nil {
-		return "", "", err
-	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	spec := *f.model
+	if *f.adapter != "" && !set["model"] {
+		spec = "" // the adapter's own base
+	}
+	ref, err := resolveModelRef(spec, *f.adapter)
+	if err != nil {
+		return "", "", err
+	}
+	cfg.BaseModel, cfg.Adapter = ref.Base, ref.Adapter // --model ADAPTER too: the base, and the adapter on it
 	if rec, ok := finetune.LoadRecommendation(cfg.BaseModel); ok {
 		var note string
 		if *cfg, note = rec.Apply(*cfg, func(name string) bool { return set[name] }); note != "" {

@@ -87,3 +87,52 @@ func TestFinetuneLoraFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestFinetuneFromAdapter starts runs from a LoRA run's adapter as the command line offers it:
+// --adapter on the base it names, --model BASE --adapter, and the adapter folder as --model. A
+// LoRA run trains the adapter further with its rank; export-job refuses an adapter with the way out.
+func TestFinetuneFromAdapter(t *testing.T) {
+	model := tinyModel(t)
+	data := filepath.Join(t.TempDir(), "data")
+	if err := synth.WriteDataset(context.Background(), data, synth.Config{Variant: synth.VariantBase, Seed: 1, Size: 32}, 8, synth.FormatSidecar, nil); err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(t.TempDir(), "first")
+	run := []string{"--data", data, "--device", "cpu", "--max-steps", "2", "--batch-size", "4", "--no-estimate"}
+	if code, _, stderr := runCLI(t, append([]string{"finetune", "--model", model, "--out", first, "--method", "lora", "--lora-rank", "4"}, run...)...); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		code  int
+		rank  int64 // the result's adapter rank (0: a full model)
+		inErr string
+	}{
+		{"--adapter on its own base", []string{"finetune", "--adapter", first, "--method", "lora"}, 0, 4, ""},
+		{"--model BASE --adapter", []string{"finetune", "--model", model, "--adapter", first, "--method", "lora"}, 0, 4, ""},
+		{"--model ADAPTER", []string{"finetune", "--model", first, "--method", "lora"}, 0, 4, ""},
+		{"full run merges it", []string{"finetune", "--adapter", first}, 0, 0, ""},
+		{"not an adapter", []string{"finetune", "--adapter", data}, 1, 0, "no adapter_config.json"},
+		{"export-job", []string{"export-job", "--adapter", first}, 1, 0, "merge it first"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			code, _, stderr := runCLI(t, append(append(tc.args, "--out", out), run...)...)
+			if code != tc.code || !strings.Contains(stderr, tc.inErr) {
+				t.Fatalf("exit %d, want %d; stderr %s", code, tc.code, stderr)
+			}
+			if code != 0 {
+				return
+			}
+			lc, err := inference.ReadLoraConfig(out)
+			switch {
+			case tc.rank == 0 && err == nil:
+				t.Errorf("a full run wrote an adapter")
+			case tc.rank > 0 && (err != nil || lc.R != tc.rank):
+				t.Errorf("adapter %+v, %v; want rank %d", lc, err, tc.rank)
+			}
+		})
+	}
+}

@@ -14,7 +14,10 @@ import (
 
 // Config holds every training setting. DefaultConfig's values work on BLIP-base without tuning.
 type Config struct {
-	BaseModel string // Hugging Face BLIP folder to start from
+	BaseModel string // Hugging Face BLIP folder to start from (or a LoRA adapter folder, on its base)
+	// Adapter is a LoRA adapter folder to put on BaseModel first ("" for none): a LoRA run trains it
+	// further, a full run merges it in (as for an adapter folder given as BaseModel).
+	Adapter   string
 	OutDir    string // where checkpoints, train_log.jsonl and the final model go
 	Overwrite bool   // allow an OutDir that already holds files (they are replaced)
 	Resume    bool   // continue from the newest checkpoint in OutDir, with its training settings

@@ -54,7 +54,7 @@ func Estimate(ctx context.Context, cfg Config, data Data, calibrate int, onProgr
 	}()
 	onProgress(Progress{Phase: runinfo.PhaseLoad, Message: "loading " + cfg.BaseModel, ValLoss: math.NaN()})
 	started := time.Now()
-	capt, _, err := inference.LoadCaptioner(cfg.BaseModel, device)
+	capt, err := loadBase(cfg, device)
 	if err != nil {
 		return est, err
 	}
@@ -140,7 +140,7 @@ func estimateSetup(cfg Config) (device gotch.Device, checked bool, err error) {
 	if device, err = inference.ParseDevice(cfg.Device); err != nil {
 		return gotch.CPU, false, err
 	}
-	if inference.IsAdapterDir(cfg.BaseModel) {
+	if startsFromAdapter(cfg) {
 		return device, false, nil
 	}
 	mcfg, err := inference.LoadConfig(cfg.BaseModel)

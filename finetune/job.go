@@ -132,6 +132,9 @@ func ExportJob(cfg Config, data Data, opts JobOptions) (JobSummary, error) {
 	if cfg.Resume {
 		return sum, ErrJobResume
 	}
+	if startsFromAdapter(cfg) {
+		return sum, fmt.Errorf("%w: a training job starts from a whole model, not a LoRA adapter: merge it first (captune finetune --method lora --merge writes RUN/%s)", ErrBadConfig, MergedDir)
+	}
 	if err := cfg.Validate(); err != nil {
 		return sum, err
 	}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sugarme/gotch"
+
 	"github.com/captune/captune/finetune/runinfo"
 	"github.com/captune/captune/inference"
 	"github.com/captune/captune/internal/atomicfile"
@@ -97,7 +99,7 @@ func checkLoraPlan(mcfg inference.Config, cfg Config) error {
 // a base that is itself an adapter (a LoRA run takes its settings) and a base whose config cannot
 // be read (loading it reports why) pass.
 func CheckLoraTargets(cfg Config) error {
-	if !cfg.lora() || cfg.Resume || inference.IsAdapterDir(cfg.BaseModel) {
+	if !cfg.lora() || cfg.Resume || startsFromAdapter(cfg) {
 		return nil
 	}
 	mcfg, err := inference.LoadConfig(cfg.BaseModel)
@@ -105,6 +107,24 @@ func CheckLoraTargets(cfg Config) error {
 		return nil
 	}
 	return checkLoraPlan(mcfg, cfg)
+}
+
+// loadBase loads the model a run of cfg starts from: BaseModel, with cfg.Adapter on it when set.
+func loadBase(cfg Config, device gotch.Device) (*inference.Captioner, error) {
+	var c *inference.Captioner
+	var err error
+	if cfg.Adapter != "" {
+		c, _, err = inference.LoadCaptionerWithAdapter(cfg.BaseModel, cfg.Adapter, device)
+	} else {
+		c, _, err = inference.LoadCaptioner(cfg.BaseModel, device)
+	}
+	return c, err
+}
+
+// startsFromAdapter reports whether a run of cfg starts from a LoRA adapter (cfg.Adapter, or an
+// adapter folder as BaseModel), whose base model's config is known only once it is loaded.
+func startsFromAdapter(cfg Config) bool {
+	return cfg.Adapter != "" || inference.IsAdapterDir(cfg.BaseModel)
 }
 
 // prepareMethod readies a loaded model for cfg's method and returns the settings to train with.
@@ -135,8 +155,7 @@ func prepareMethod(capt *inference.Captioner, cfg Config, resumeDir string, onPr
 		say(fmt.Sprintf("training the adapter %s further with its own settings: rank %d, alpha %g, dropout %g, %d layers",
 			capt.Adapter, lc.R, lc.Alpha, lc.Dropout, len(cfg.LoraTargets)))
 	default:
-		lc := inference.NewLoraConfig(inference.BaseModelRef(capt.Dir), int64(cfg.LoraRank), cfg.LoraAlpha, cfg.LoraDropout, cfg.LoraTargets)
-		if err := m.AddLora(lc, cfg.Seed); err != nil {
+		if err := m.AddLora(freshLoraConfig(capt.Dir, cfg), cfg.Seed); err != nil {
 			return cfg, fmt.Errorf("%w: %w", ErrBadConfig, err)
 		}
 	}

@@ -90,7 +90,7 @@ func (t *trainer) start() error {
 		}
 	}
 	t.res.Method = t.cfg.method()
-	if inference.IsAdapterDir(t.from) {
+	if t.from == t.cfg.BaseModel && startsFromAdapter(t.cfg) || inference.IsAdapterDir(t.from) {
 		return nil // its base model's config is known once loaded (load checks then)
 	}
 	mcfg, err := inference.LoadConfig(t.from)
@@ -127,7 +127,11 @@ func (t *trainer) recoverFailure(err *error) {
 // load loads the model and the optimizer (with its moments when resuming) and plans the steps.
 func (t *trainer) load() error {
 	t.onProgress(Progress{Phase: runinfo.PhaseLoad, Message: "loading " + t.from, ValLoss: math.NaN()})
-	capt, _, err := inference.LoadCaptioner(t.from, t.device)
+	from := t.cfg
+	if t.from != t.cfg.BaseModel { // a full run resumed: its checkpoint is the model
+		from.BaseModel, from.Adapter = t.from, ""
+	}
+	capt, err := loadBase(from, t.device)
 	if err != nil {
 		return err
 	}
