@@ -137,10 +137,18 @@ LATEST=$ROOT/.venv-latest
 if [ "$DEV" = 1 ] && [ "${CAPTUNE_NO_LATEST:-0}" != 1 ] && [ ! -f "$LATEST/.captune-dev-complete" ]; then
   [ -x "$LATEST/bin/python" ] || "$PY" -m venv "$LATEST" || die "python venv .venv-latest"
   say "installing the newest torch and transformers from PyPI into .venv-latest (second benchmark reference)"
-  "$LATEST/bin/pip" install -q --upgrade torch transformers safetensors pillow numpy psutil >&2 \
+  "$LATEST/bin/pip" install -q --upgrade torch transformers safetensors pillow numpy psutil peft >&2 \
     || die "pip install into .venv-latest"
-  "$LATEST/bin/python" -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)' \
+  "$LATEST/bin/python" -c 'import torch, transformers, peft; print("torch", torch.__version__, "transformers", transformers.__version__, "peft", peft.__version__)' \
     > "$LATEST/.captune-dev-complete.tmp" || die "import torch in .venv-latest"
+  mv "$LATEST/.captune-dev-complete.tmp" "$LATEST/.captune-dev-complete"
+fi
+# A .venv-latest made before the LoRA rows (issue 15) lacks peft: add it, keeping its torch.
+if [ "$DEV" = 1 ] && [ -f "$LATEST/.captune-dev-complete" ] && ! grep -q peft "$LATEST/.captune-dev-complete"; then
+  say "adding peft to .venv-latest (the LoRA rows of make bench)"
+  "$LATEST/bin/pip" install -q peft >&2 || die "pip install peft into .venv-latest"
+  "$LATEST/bin/python" -c 'import torch, transformers, peft; print("torch", torch.__version__, "transformers", transformers.__version__, "peft", peft.__version__)' \
+    > "$LATEST/.captune-dev-complete.tmp" || die "import peft in .venv-latest"
   mv "$LATEST/.captune-dev-complete.tmp" "$LATEST/.captune-dev-complete"
 fi
 say "ready (libtorch $TORCH_VERSION at $LIBTORCH)"
