@@ -42,9 +42,13 @@ type NamedParam struct {
 func NewAdamW(params []NamedParam, lr, beta1, beta2, eps, weightDecay float64) *AdamW {
 	ps := append([]NamedParam(nil), params...)
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
-	// Memory freed between steps (gradients, activations) must leave the process, or the next
-	// step's peak stacks on top of it (see torchx.LimitHeapRetention).
-	torchx.LimitHeapRetention()
+	// Memory freed between steps (a model's worth of gradients, activations) must leave the
+	// process, or the next step's peak stacks on top of it (see torchx.LimitHeapRetention). That
+	// costs page faults on every large allocation; with few parameters (LoRA adapters) there are no
+	// large gradients to give back, and the heap's speed wins.
+	if paramBytes(ps) >= heapRetentionMinParams {
+		torchx.LimitHeapRetention()
+	}
 	for _, p := range ps {
 		if torchx.SharesMapping(p.Tensor.Ctensor()) {
 			if err := torchx.OwnData(p.Tensor.Ctensor()); err != nil {
@@ -54,6 +58,19 @@ func NewAdamW(params []NamedParam, lr, beta1, beta2, eps, weightDecay float64) *
 	}
 	return &AdamW{Params: ps, LR: lr, Beta1: beta1, Beta2: beta2, Eps: eps, WeightDecay: weightDecay,
 		expAvg: map[string]*ts.Tensor{}, expAvgSq: map[string]*ts.Tensor{}}
+}
+
+// heapRetentionMinParams is the parameter size from which training returns freed memory to the
+// system at once: the gradients of 64 MiB of parameters are worth a page fault per allocation.
+const heapRetentionMinParams = 64 << 20
+
+// paramBytes is the size of the parameters' data.
+func paramBytes(ps []NamedParam) int64 {
+	var n int64
+	for _, p := range ps {
+		n += int64(p.Tensor.Numel()) * int64(p.Tensor.DType().Size())
+	}
+	return n
 }
 
 // ZeroGrad drops the gradients of every parameter, as torch.optim's zero_grad() does by default
