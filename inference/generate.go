@@ -94,7 +94,7 @@ func (m *Model) Generate(pixels *ts.Tensor, opts DecodeOptions) ([][]int64, erro
 	defer m.lowPrecision()()
 	s := tx.NewScope()
 	defer s.Free()
-	img := m.encode(s, pixels)
+	img := m.encodeChunked(s, pixels)
 	if opts.NumBeams > 1 {
 		return m.beamSearch(s, img, start, opts)
 	}

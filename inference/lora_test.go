@@ -169,3 +169,4 @@ func checkAdapterConfigFile(t *testing.T, dir string) {
 		t.Errorf("target_modules %s", got)
 	}
 }
+

@@ -102,6 +102,30 @@ func (m *Model) EncodeImage(pixels *ts.Tensor) *ts.Tensor {
 	return s.Keep(m.encode(s, pixels)).TS()
 }
 
+// encodeChunked is encode for captioning (no autograd): the images go through the encoder
+// encodeChunk at a time, so that one layer's attention scores and MLP activations exist for a few
+// images rather than the whole batch at once (each image's tokens depend on that image alone, so
+// the result is the same). The decoder then reads all of them.
+func (m *Model) encodeChunked(s *tx.Scope, pixels *ts.Tensor) T {
+	b := pixels.MustSize()[0]
+	if b <= encodeChunk {
+		return m.encode(s, pixels)
+	}
+	parts := make([]T, 0, (b+encodeChunk-1)/encodeChunk)
+	for i := int64(0); i < b; i += encodeChunk {
+		part := s.Run(func(s *tx.Scope) T {
+			p := pixels.MustNarrow(0, i, min(encodeChunk, b-i), false)
+			defer p.MustDrop()
+			return m.encode(s, p)
+		})
+		parts = append(parts, part)
+	}
+	return cat(s, 0, parts...)
+}
+
+// encodeChunk is how many images encodeChunked encodes at once.
+const encodeChunk = 2
+
 // encode runs the vision encoder in s.
 func (m *Model) encode(s *tx.Scope, pixels *ts.Tensor) T {
 	defer m.lowPrecision()()
