@@ -169,4 +169,3 @@ func checkAdapterConfigFile(t *testing.T, dir string) {
 		t.Errorf("target_modules %s", got)
 	}
 }
-
