@@ -26,7 +26,6 @@ type AdamW struct {
 	WeightDecay           float64
 	Step                  int64
 	expAvg, expAvgSq      map[string]*ts.Tensor
-	releaseFreed          bool // ZeroGrad gives freed memory back to the system
 }
 
 // NamedParam is a trainable tensor and its Hugging Face key.
@@ -35,14 +34,21 @@ type NamedParam struct {
 	Tensor *ts.Tensor
 }
 
-// NewAdamW creates the optimizer over params, sorted by name; with 64 MiB of parameters or more its
-// ZeroGrad also gives freed memory back to the system (torchx.ReleaseFreed). A parameter whose data is still read
+// NewAdamW creates the optimizer over params, sorted by name, and makes the process return freed
+// tensor memory to the system at once (torchx.LimitHeapRetention). A parameter whose data is still read
 // from a memory-mapped checkpoint (inference.OpenWeights) gets its own copy first, since the
 // optimizer writes parameters in place; it panics if libtorch cannot allocate that copy (finetune.Run
 // turns the panic into an error).
 func NewAdamW(params []NamedParam, lr, beta1, beta2, eps, weightDecay float64) *AdamW {
 	ps := append([]NamedParam(nil), params...)
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
+	// Memory freed between steps (a model's worth of gradients, activations) must leave the
+	// process, or the next step's peak stacks on top of it (see torchx.LimitHeapRetention). That
+	// costs page faults on every large allocation; with few parameters (LoRA adapters) there are no
+	// large gradients to give back, and the heap's speed wins.
+	if paramBytes(ps) >= heapRetentionMinParams {
+		torchx.LimitHeapRetention()
+	}
 	for _, p := range ps {
 		if torchx.SharesMapping(p.Tensor.Ctensor()) {
 			if err := torchx.OwnData(p.Tensor.Ctensor()); err != nil {
@@ -50,16 +56,12 @@ func NewAdamW(params []NamedParam, lr, beta1, beta2, eps, weightDecay float64) *
 			}
 		}
 	}
-	// Memory freed between steps (a model's worth of gradients, activations) must leave the
-	// process, or the next step's peak stacks on top of it (see torchx.ReleaseFreed). With few
-	// parameters (LoRA adapters) there are no large gradients to give back.
 	return &AdamW{Params: ps, LR: lr, Beta1: beta1, Beta2: beta2, Eps: eps, WeightDecay: weightDecay,
-		expAvg: map[string]*ts.Tensor{}, expAvgSq: map[string]*ts.Tensor{},
-		releaseFreed: paramBytes(ps) >= heapRetentionMinParams}
+		expAvg: map[string]*ts.Tensor{}, expAvgSq: map[string]*ts.Tensor{}}
 }
 
-// heapRetentionMinParams is the parameter size from which ZeroGrad returns freed memory to the
-// system: the gradients of 64 MiB of parameters are worth giving back once a step.
+// heapRetentionMinParams is the parameter size from which training returns freed memory to the
+// system at once: the gradients of 64 MiB of parameters are worth a page fault per allocation.
 const heapRetentionMinParams = 64 << 20
 
 // paramBytes is the size of the parameters' data.
@@ -77,9 +79,6 @@ func paramBytes(ps []NamedParam) int64 {
 func (o *AdamW) ZeroGrad() {
 	for _, p := range o.Params {
 		torchx.ClearGrad(p.Tensor.Ctensor())
-	}
-	if o.releaseFreed {
-		torchx.ReleaseFreed()
 	}
 }
 

@@ -2,6 +2,6 @@
 
 package torchx
 
-// ReleaseFreed gives the C heap's free memory back to the operating system where the C library
-// offers that (glibc's malloc_trim on Linux); elsewhere it does nothing.
-func ReleaseFreed() {}
+// LimitHeapRetention makes freed tensors of 1 MiB or more go back to the operating system at once
+// where the C library allows setting that (glibc on Linux); elsewhere it does nothing.
+func LimitHeapRetention() {}
