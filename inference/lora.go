@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -297,6 +298,10 @@ func (m *Model) MergeLora() error {
 	if err := m.OwnWeights(); err != nil {
 		return err
 	}
+	// Grad mode is a libtorch thread-local: the in-place update of the (requires-grad) weights
+	// must run on the thread the guard switched it off on.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	ng := ts.NewNoGradGuard()
 	defer ng.Drop()
 	for module, ad := range m.Lora.adapters {
