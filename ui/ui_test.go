@@ -132,6 +132,10 @@ func TestTypeCaptionNextUndoRedo(t *testing.T) {
 func TestShutdownSavesTyping(t *testing.T) {
 	dir := makeDataset(t, 2, nil)
 	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
+	// The app shuts down on the UI goroutine, after the callbacks queued before it; the test calls
+	// Shutdown from its own, so it first lets the opening's image loads and redraws finish.
+	m.images.wait()
+	settle(m)
 	typeText(m.editor.rows[0].entry, "typed, not yet kept")
 	if err := m.Shutdown(); err != nil {
 		t.Fatal(err)
