@@ -188,7 +188,7 @@ func (c Config) validateLora() error {
 	case math.IsNaN(c.LoraDropout) || c.LoraDropout < 0 || c.LoraDropout >= 1:
 		return fmt.Errorf("LoRA dropout %v: want 0 or more and less than 1", c.LoraDropout)
 	case len(inference.LoraTargetModules(c.LoraTargets)) == 0:
-		return fmt.Errorf("no LoRA targets: name some of %s", strings.Join(loraTargetNames(), ", "))
+		return fmt.Errorf("no LoRA targets: name some of %s", strings.Join(inference.LoraTargetNameList(), ", "))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -119,7 +120,7 @@ func baseFolderCandidates(ref, adapter string) []string {
 		out = append(out, abs)
 	}
 	if absAdapter, err := filepath.Abs(adapter); err == nil {
-		if q := filepath.Join(absAdapter, p); !contains(out, q) {
+		if q := filepath.Join(absAdapter, p); !slices.Contains(out, q) {
 			out = append(out, q)
 		}
 	}

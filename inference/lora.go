@@ -2,10 +2,12 @@ package inference
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -72,20 +74,11 @@ func LoraTargetModules(names []string) []string {
 		if t, ok := LoraTargetNames[n]; ok {
 			n = t
 		}
-		if n != "" && !contains(out, n) {
+		if n != "" && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // LoraModules lists the Linear layers of m that targets select, sorted, as peft selects them: a
@@ -93,13 +86,19 @@ func contains(list []string, s string) bool {
 // target_modules given as one string) must match the whole name. A target that selects nothing, or
 // selects only layers LoRA cannot adapt here, is an error naming it.
 func (m *Model) LoraModules(targets LoraTargets) ([]string, error) {
+	return matchLoraTargets(slices.Collect(maps.Keys(m.linears)), targets)
+}
+
+// matchLoraTargets lists, sorted, the names among layers that targets select (see LoraModules); a
+// target that selects none is the error. Model.LoraModules and Config.LoraPlan both match with it.
+func matchLoraTargets(layers []string, targets LoraTargets) ([]string, error) {
 	var out []string
 	if targets.Regex != "" {
 		re, err := regexp.Compile("^(?:" + targets.Regex + ")$")
 		if err != nil {
 			return nil, fmt.Errorf("lora target_modules %q: %w", targets.Regex, err)
 		}
-		for name := range m.linears {
+		for _, name := range layers {
 			if re.MatchString(name) {
 				out = append(out, name)
 			}
@@ -110,30 +109,24 @@ func (m *Model) LoraModules(targets LoraTargets) ([]string, error) {
 	}
 	for _, t := range targets.List {
 		n := 0
-		for name := range m.linears {
+		for _, name := range layers {
 			if name == t || strings.HasSuffix(name, "."+t) {
 				n++
-				if !contains(out, name) {
+				if !slices.Contains(out, name) {
 					out = append(out, name)
 				}
 			}
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("lora target %q: matches no Linear layer of the model (known: %s, or the end of a layer name such as attention.self.query)", t, knownTargets())
+			return nil, fmt.Errorf("lora target %q: matches no Linear layer of the model (known: %s, or the end of a layer name such as attention.self.query)", t, strings.Join(LoraTargetNameList(), ", "))
 		}
 	}
 	sort.Strings(out)
 	return out, nil
 }
 
-func knownTargets() string {
-	names := make([]string, 0, len(LoraTargetNames))
-	for n := range LoraTargetNames {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
-}
+// LoraTargetNameList is the names of LoraTargetNames, sorted.
+func LoraTargetNameList() []string { return slices.Sorted(maps.Keys(LoraTargetNames)) }
 
 // AddLora attaches fresh adapters as cfg describes to the layers its targets select: A drawn as
 // peft draws it (Kaiming-uniform with a = √5, i.e. uniform in ±1/√in) from seed, B zero, so that
@@ -188,7 +181,7 @@ func (m *Model) attachLora(cfg LoraConfig, tensors map[string]*ts.Tensor) error 
 		freeAll(tensors)
 		return err
 	}
-	for _, key := range sortedKeys(tensors) {
+	for _, key := range slices.Sorted(maps.Keys(tensors)) {
 		module, part, err := splitLoraKey(key)
 		if err != nil {
 			return fail(err)
@@ -276,14 +269,7 @@ func (m *Model) LoraParams() []safetensors.Named {
 }
 
 // Modules lists the adapted layers, sorted.
-func (l *Lora) Modules() []string {
-	out := make([]string, 0, len(l.adapters))
-	for m := range l.adapters {
-		out = append(out, m)
-	}
-	sort.Strings(out)
-	return out
-}
+func (l *Lora) Modules() []string { return slices.Sorted(maps.Keys(l.adapters)) }
 
 // SetTraining turns the adapters' input dropout on (training) or off (evaluation, captioning).
 func (l *Lora) SetTraining(on bool) { l.training = on }
@@ -331,13 +317,4 @@ func freeAll(tensors map[string]*ts.Tensor) {
 	for _, t := range tensors {
 		t.MustDrop()
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

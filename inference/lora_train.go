@@ -2,8 +2,8 @@ package inference
 
 import (
 	"fmt"
-	"sort"
-	"strings"
+	"maps"
+	"slices"
 )
 
 // What training needs to know about LoRA before the weights are loaded: which layers a list of
@@ -48,24 +48,13 @@ func (c Config) LinearLayers() map[string][2]int64 {
 // nothing or a rank above a layer's size is refused with Model.AddLora's message.
 func (c Config) LoraPlan(targets []string, r int64) (modules []string, params int64, err error) {
 	layers := c.LinearLayers()
-	for _, t := range LoraTargetModules(targets) {
-		n := 0
-		for name := range layers {
-			if name == t || strings.HasSuffix(name, "."+t) {
-				n++
-				if !contains(modules, name) {
-					modules = append(modules, name)
-				}
-			}
-		}
-		if n == 0 {
-			return nil, 0, fmt.Errorf("lora target %q: matches no Linear layer of the model (known: %s, or the end of a layer name such as attention.self.query)", t, knownTargets())
-		}
+	modules, err = matchLoraTargets(slices.Collect(maps.Keys(layers)), LoraTargets{List: LoraTargetModules(targets)})
+	if err != nil {
+		return nil, 0, err
 	}
 	if len(modules) == 0 {
 		return nil, 0, fmt.Errorf("lora targets: none given")
 	}
-	sort.Strings(modules)
 	for _, name := range modules {
 		out, in := layers[name][0], layers[name][1]
 		if r > min(in, out) {
