@@ -182,15 +182,12 @@ func (m *Model) LoadAdapter(dir string) (LoraConfig, error) {
 	tensors := map[string]*ts.Tensor{}
 	for _, name := range f.Names() {
 		t, err := f.Tensor(name)
+		if err == nil {
+			t, err = asFloatOn(t, m.Device)
+		}
 		if err != nil {
 			freeAll(tensors)
-			return cfg, fmt.Errorf("load %s: %w", path, err)
-		}
-		if t.DType() != gotch.Float {
-			t = t.MustTotype(gotch.Float, true)
-		}
-		if m.Device != gotch.CPU {
-			t = t.MustTo(m.Device, true)
+			return cfg, fmt.Errorf("load %s: tensor %s: %w", path, name, err)
 		}
 		tensors[name] = t
 	}
@@ -198,6 +195,22 @@ func (m *Model) LoadAdapter(dir string) (LoraConfig, error) {
 		return cfg, fmt.Errorf("load adapter %s onto %s: %w", dir, m.name(), err)
 	}
 	return cfg, nil
+}
+
+// asFloatOn converts a tensor read from a user's file to float32 on device, freeing the original.
+func asFloatOn(t *ts.Tensor, device gotch.Device) (*ts.Tensor, error) {
+	var err error
+	if t.DType() != gotch.Float {
+		if t, err = t.Totype(gotch.Float, true); err != nil {
+			return nil, err
+		}
+	}
+	if device != gotch.CPU {
+		if t, err = t.To(device, true); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
 func fileExists(path string) bool {
