@@ -114,7 +114,13 @@ func guiDeps(eng *inference.Engine) ui.Deps {
 		Notices:     Notices,
 	}
 	// The Generation panel follows the chosen model; an adapter decodes as its base advises.
-	d.AdviseGeneration = func(dir string) (ui.GenerationAdvice, bool) { return generationAdvice(inference.GenerationDir(dir)) }
+	d.AdviseGeneration = func(dir string) (ui.GenerationAdvice, bool) {
+		ref, err := resolveModelRef(dir, "") // an adapter folder decodes as inference.GenerationDir says
+		if err != nil {
+			ref = modelRef{Base: dir}
+		}
+		return generationAdvice(ref.generationDir())
+	}
 	d.Adapter = adapterInfo
 	// Thumbnails and the large view: the model's decoder, a large JPEG reduced while decoding.
 	d.DecodeImageFit = decodeFitForDisplay

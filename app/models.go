@@ -35,17 +35,9 @@ type modelRef struct {
 	Base, Adapter string
 }
 
-// generationDir is the folder whose generation_config.json sets the decoding defaults: the
-// adapter's when it has one (Captune's LoRA runs write the lengths they learned there), else the
-// base's (peft writes none).
-func (r modelRef) generationDir() string {
-	if r.Adapter != "" {
-		if _, err := os.Stat(filepath.Join(r.Adapter, "generation_config.json")); err == nil {
-			return r.Adapter
-		}
-	}
-	return r.Base
-}
+// generationDir is the folder whose generation_config.json sets the decoding defaults
+// (inference.GenerationDir).
+func (r modelRef) generationDir() string { return inference.GenerationDir(r.Base, r.Adapter) }
 
 // Dir is the folder that names the model: the adapter's, else the base's.
 func (r modelRef) Dir() string {

@@ -86,7 +86,7 @@ func LoadCaptionerWithAdapter(base, adapter string, device gotch.Device) (*Capti
 	}
 	c.Adapter, _ = filepath.Abs(adapter)
 	c.Name = hub.ModelName(c.Adapter)
-	if dir := GenerationDir(adapter); dir == adapter {
+	if GenerationDir(base, adapter) == adapter { // else the base's, read above
 		if c.Generation, err = ReadGenerationConfig(adapter); err != nil {
 			c.Free()
 			return nil, report, err
@@ -107,17 +107,14 @@ func (c *Captioner) SaveAdapter(dir string) error {
 	return nil
 }
 
-// GenerationDir is the folder whose generation_config.json says how the model in dir decodes: dir
-// itself, except for a LoRA adapter folder without one (peft writes none), which decodes as its
-// base does (dir when the base cannot be found: the load then says why).
-func GenerationDir(dir string) string {
-	if !IsAdapterDir(dir) || fileExists(filepath.Join(dir, "generation_config.json")) {
-		return dir
+// GenerationDir is the folder whose generation_config.json says how a model decodes: the adapter
+// folder's when it has one (Captune's LoRA runs write the caption lengths they learned there), else
+// the base model's (peft writes none). adapter is "" for a plain model.
+func GenerationDir(base, adapter string) string {
+	if adapter != "" && fileExists(filepath.Join(adapter, "generation_config.json")) {
+		return adapter
 	}
-	if base, err := AdapterBase(dir); err == nil {
-		return base
-	}
-	return dir
+	return base
 }
 
 // Free releases the model's tensors.
