@@ -29,8 +29,8 @@ func init() {
 // finetuneFlags are captune finetune's flags that are not fields of finetune.Config.
 type finetuneFlags struct {
 	data, model, adapter, recipe, captions, holdout *string
-	loraTargets                            *string
-	estimateOnly, noEstimate, approved     *bool
+	loraTargets                                     *string
+	estimateOnly, noEstimate, approved              *bool
 }
 
 // defineFinetuneFlags declares the flags, with cfg's fields bound to theirs.
@@ -136,11 +136,7 @@ func (f finetuneFlags) resolve(env *Env, fs *flag.FlagSet, cfg *finetune.Config)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	spec := *f.model
-	if *f.adapter != "" && !set["model"] {
-		spec = "" // the adapter's own base
-	}
-	ref, err := resolveModelRef(spec, *f.adapter)
+	ref, err := resolveModelRef(modelSpec(fs, *f.model, *f.adapter), *f.adapter)
 	if err != nil {
 		return "", "", err
 	}

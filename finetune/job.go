@@ -225,12 +225,6 @@ func jobLora(cfg Config) *JobLora {
 		Targets: inference.LoraTargetModules(cfg.LoraTargets), Merge: cfg.Merge}
 }
 
-// freshLoraConfig is the adapter configuration a LoRA run of cfg on the model folder base starts
-// with: peft's, naming the base as inference.BaseModelRef does.
-func freshLoraConfig(base string, cfg Config) inference.LoraConfig {
-	return inference.NewLoraConfig(inference.BaseModelRef(base), int64(cfg.LoraRank), cfg.LoraAlpha, cfg.LoraDropout, cfg.LoraTargets)
-}
-
 // loraInit writes the adapter a LoRA run of cfg starts from into the job (see JobLora).
 func (w jobWriter) loraInit(cfg Config) error {
 	if !cfg.lora() {

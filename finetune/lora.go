@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/sugarme/gotch"
@@ -24,16 +23,6 @@ import (
 // MergedDir is the folder inside a LoRA run's OutDir that Config.Merge fills with the base model
 // with the adapter merged into its weights: a plain Hugging Face model folder.
 const MergedDir = "merged"
-
-// loraTargetNames are the names --lora-targets offers, sorted.
-func loraTargetNames() []string {
-	names := make([]string, 0, len(inference.LoraTargetNames))
-	for n := range inference.LoraTargetNames {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
 
 // visionLayers are the vision encoder's Linear layers (inference.Config.LinearLayers), "#" for the
 // layer number.
@@ -109,6 +98,12 @@ func CheckLoraTargets(cfg Config) error {
 	return checkLoraPlan(mcfg, cfg)
 }
 
+// freshLoraConfig is the adapter configuration a LoRA run of cfg on the model folder base starts
+// with: peft's, naming the base as inference.BaseModelRef does.
+func freshLoraConfig(base string, cfg Config) inference.LoraConfig {
+	return inference.NewLoraConfig(inference.BaseModelRef(base), int64(cfg.LoraRank), cfg.LoraAlpha, cfg.LoraDropout, cfg.LoraTargets)
+}
+
 // loadBase loads the model a run of cfg starts from: BaseModel, with cfg.Adapter on it when set.
 func loadBase(cfg Config, device gotch.Device) (*inference.Captioner, error) {
 	var c *inference.Captioner
@@ -176,9 +171,9 @@ func hasVisionAdapter(m *inference.Model) bool {
 	return false
 }
 
-// loraTrainable marks every base weight as needing no gradient and the adapters as needing one,
+// LoraTrainable marks every base weight as needing no gradient and the adapters as needing one,
 // and returns the adapters, the only parameters of a LoRA run.
-func loraTrainable(m *inference.Model) []NamedParam {
+func LoraTrainable(m *inference.Model) []NamedParam {
 	for _, n := range m.Tensors() {
 		n.Tensor.MustRequiresGrad_(false)
 	}

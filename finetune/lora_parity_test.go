@@ -59,14 +59,7 @@ func TestLoraStepMatchesPeft(t *testing.T) {
 	}
 	defer capt.Free()
 	m := capt.Model
-	var params []NamedParam
-	for _, n := range m.Tensors() {
-		n.Tensor.MustRequiresGrad_(false)
-	}
-	for _, n := range m.LoraParams() {
-		n.Tensor.MustRequiresGrad_(true)
-		params = append(params, NamedParam{Name: n.Name, Tensor: n.Tensor})
-	}
+	params := LoraTrainable(m)
 	m.Lora.SetTraining(true)
 	opt := NewAdamW(params, fx.Step.LR, fx.Step.Betas[0], fx.Step.Betas[1], fx.Step.Eps, fx.Step.WeightDecay)
 	defer opt.Free()

@@ -258,10 +258,10 @@ func prepareOutDir(cfg Config) error {
 }
 
 // trainable marks the parameters cfg trains as requiring gradients, the frozen ones as not, and
-// returns those it trains: for a LoRA run the adapters only (loraTrainable).
+// returns those it trains: for a LoRA run the adapters only (LoraTrainable).
 func trainable(m *inference.Model, cfg Config) []NamedParam {
 	if cfg.lora() {
-		return loraTrainable(m)
+		return LoraTrainable(m)
 	}
 	var out []NamedParam
 	for _, n := range m.Tensors() {

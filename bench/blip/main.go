@@ -334,10 +334,6 @@ func trainingParams(capt *inference.Captioner, lora bool, res *result) ([]finetu
 	var params []finetune.NamedParam
 	for _, n := range capt.Model.Tensors() {
 		res.Parameters += int64(n.Tensor.Numel())
-		if lora {
-			n.Tensor.MustRequiresGrad_(false)
-			continue
-		}
 		params = append(params, finetune.NamedParam{Name: n.Name, Tensor: n.Tensor})
 	}
 	if lora {
@@ -347,10 +343,7 @@ func trainingParams(capt *inference.Captioner, lora bool, res *result) ([]finetu
 			return nil, err
 		}
 		capt.Model.Lora.SetTraining(true)
-		for _, n := range capt.Model.LoraParams() {
-			n.Tensor.MustRequiresGrad_(true)
-			params = append(params, finetune.NamedParam{Name: n.Name, Tensor: n.Tensor})
-		}
+		params = finetune.LoraTrainable(capt.Model)
 		dir, err := os.MkdirTemp("", "blipbench-adapter")
 		if err != nil {
 			return nil, err
