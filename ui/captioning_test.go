@@ -14,10 +14,11 @@ import (
 	"github.com/captune/captune/annotate"
 )
 
-// waitCaptioned waits until the captioning job has finished and the window knows it.
-func waitCaptioned(t *testing.T, m *MainWindow) {
+// waitCaptioned waits until the captioning job has finished and the window knows it. The job is
+// taken on the UI goroutine where it started (startCaptioningJob, tapDialogJob): a fast job may
+// have finished and cleared m.captioning before the test goroutine could read it.
+func waitCaptioned(t *testing.T, m *MainWindow, job *captionJob) {
 	t.Helper()
-	job := m.captioning
 	if job == nil {
 		t.Fatal("no captioning job started")
 	}
@@ -62,8 +63,7 @@ func TestCaptionAllAsksAndSkipsReviewed(t *testing.T) {
 				sidecars[n], _ = os.ReadFile(filepath.Join(dir, n))
 			}
 
-			m.startCaptioning(scopeAll)
-			if m.captioning != nil {
+			if startCaptioningJob(m, scopeAll) != nil {
 				t.Fatal("Caption All started without asking")
 			}
 			c := m.gen.confirm
@@ -76,8 +76,7 @@ func TestCaptionAllAsksAndSkipsReviewed(t *testing.T) {
 			if !strings.Contains(c.text.Text, tt.wantText) {
 				t.Errorf("question %q, want it to say %q", c.text.Text, tt.wantText)
 			}
-			tapDialogButton(t, m, "Caption")
-			waitCaptioned(t, m)
+			waitCaptioned(t, m, tapDialogJob(t, m, "Caption"))
 
 			for i, want := range tt.want {
 				if got := captionTexts(ds.Item(i)); !reflect.DeepEqual(got, want) {
@@ -132,8 +131,7 @@ func TestCaptionReportsUnreadable(t *testing.T) {
 	dir := makeDataset(t, 3, nil)
 	bc := &badCaptioner{fakeCaptioner: fakeCaptioner{name: "fake"}, bad: map[string]bool{"img01.png": true}}
 	m, ds := openWindow(t, testDeps(bc), dir)
-	m.startCaptioning(scopeUncaptioned)
-	waitCaptioned(t, m)
+	waitCaptioned(t, m, startCaptioningJob(m, scopeUncaptioned))
 	want := "Captioned 2 of 3 images · 1 could not be read: img01.png (unreadable image: not a JPEG, PNG, WebP, GIF, BMP or TIFF image)"
 	if got := m.job.label.Text; !strings.HasPrefix(got, want) {
 		t.Errorf("status line %q, want it to start with %q", got, want)

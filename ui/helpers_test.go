@@ -232,25 +232,46 @@ func openWindow(t *testing.T, deps Deps, dir string) (*MainWindow, *annotate.Dat
 // press triggers a shortcut as the desktop driver does: through the main menu item bound to it.
 func press(t *testing.T, m *MainWindow, sc fyne.Shortcut) {
 	t.Helper()
-	var find func(items []*fyne.MenuItem) bool
-	find = func(items []*fyne.MenuItem) bool {
+	onUIWait(shortcutAction(t, m, sc)) // as the driver runs it: not beside a worker's callback
+}
+
+// pressJob presses a shortcut that starts captioning and returns the job, taken on the UI goroutine
+// in the same callback (a fast job may finish and clear m.captioning before the test reads it).
+func pressJob(t *testing.T, m *MainWindow, sc fyne.Shortcut) *captionJob {
+	t.Helper()
+	action := shortcutAction(t, m, sc)
+	var job *captionJob
+	onUIWait(func() {
+		action()
+		job = m.captioning
+	})
+	return job
+}
+
+// shortcutAction finds the action of the main menu item bound to sc.
+func shortcutAction(t *testing.T, m *MainWindow, sc fyne.Shortcut) func() {
+	t.Helper()
+	var find func(items []*fyne.MenuItem) func()
+	find = func(items []*fyne.MenuItem) func() {
 		for _, it := range items {
 			if it.Shortcut != nil && it.Shortcut.ShortcutName() == sc.ShortcutName() && it.Action != nil {
-				onUIWait(it.Action) // as the driver runs it: not beside a worker's callback
-				return true
+				return it.Action
 			}
-			if it.ChildMenu != nil && find(it.ChildMenu.Items) {
-				return true
+			if it.ChildMenu != nil {
+				if a := find(it.ChildMenu.Items); a != nil {
+					return a
+				}
 			}
 		}
-		return false
+		return nil
 	}
 	for _, menu := range m.Window.MainMenu().Items {
-		if find(menu.Items) {
-			return
+		if a := find(menu.Items); a != nil {
+			return a
 		}
 	}
 	t.Fatalf("no menu item has the shortcut %s", sc.ShortcutName())
+	return nil
 }
 
 // waitFor polls cond for up to 5 seconds.
@@ -297,6 +318,19 @@ func captionTexts(it *annotate.Item) []string {
 		out = append(out, c.Text)
 	}
 	return out
+}
+
+// tapDialogJob taps the dialog button that starts captioning and returns the job it started, taken
+// on the UI goroutine in the same callback.
+func tapDialogJob(t *testing.T, m *MainWindow, label string) *captionJob {
+	t.Helper()
+	b := dialogButton(t, m, label)
+	var job *captionJob
+	onUIWait(func() {
+		test.Tap(b)
+		job = m.captioning
+	})
+	return job
 }
 
 // startCaptioningJob starts captioning as a menu item does, on the UI goroutine, and returns the

@@ -326,6 +326,12 @@ func TestModelsDialogDelete(t *testing.T) {
 // tapDialogButton taps the button labelled label in the topmost overlay (a dialog).
 func tapDialogButton(t *testing.T, m *MainWindow, label string) {
 	t.Helper()
+	tap(dialogButton(t, m, label))
+}
+
+// dialogButton finds the button labelled label in the topmost dialog.
+func dialogButton(t *testing.T, m *MainWindow, label string) *widget.Button {
+	t.Helper()
 	top := m.Window.Canvas().Overlays().Top()
 	if top == nil {
 		t.Fatal("no dialog is open")
@@ -353,7 +359,7 @@ func tapDialogButton(t *testing.T, m *MainWindow, label string) {
 	if found == nil {
 		t.Fatalf("the dialog has no %q button", label)
 	}
-	tap(found)
+	return found
 }
 
 // writeBigPNG writes a w×h image, larger than the demo model's 64 px synthetic shapes.
@@ -475,8 +481,7 @@ func TestFreeModelMemory(t *testing.T) {
 			if got := status(m); got != "No model is loaded: nothing to free." {
 				t.Errorf("before any job: status %q", got)
 			}
-			press(t, m, ctrl(fyne.KeyG))
-			job := m.captioning
+			job := pressJob(t, m, ctrl(fyne.KeyG))
 			if tc.busy {
 				<-fc.started
 			} else {
