@@ -29,15 +29,17 @@ func TestExportTabLeavesOut(t *testing.T) {
 	if err := ds.SetState(0, c, annotate.StateRejected); err != nil {
 		t.Fatal(err)
 	}
-	m.Tabs.SelectIndex(3)
 	e := m.exp
 	out := t.TempDir()
-	for i, f := range annotate.ExportFormats {
-		if f == annotate.ExportCSV {
-			e.format.SetSelectedIndex(i)
+	onUIWait(func() {
+		m.Tabs.SelectIndex(3)
+		for i, f := range annotate.ExportFormats {
+			if f == annotate.ExportCSV {
+				e.format.SetSelectedIndex(i)
+			}
 		}
-	}
-	e.out.SetText(filepath.Join(out, "captions.csv"))
+		e.out.SetText(filepath.Join(out, "captions.csv"))
+	})
 	if e.images.Visible() || !e.copyImgs.Visible() || e.copyImgs.Checked {
 		t.Errorf("a .csv destination shows the images menu %v and an unticked %q %v; want only the check box, unticked",
 			e.images.Visible(), e.copyImgs.Text, e.copyImgs.Visible())

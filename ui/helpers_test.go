@@ -300,16 +300,20 @@ func assertGolden(t *testing.T, m *MainWindow, name string) {
 	t.Helper()
 	m.images.wait()
 	settle(m)
-	relayout(c.Content())
+	var markup string
+	onUIWait(func() { // widgets a late worker callback could be changing: read them as the UI does
+		relayout(c.Content())
+		markup = test.RenderToMarkup(c)
+	})
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join("testdata", name), []byte(test.RenderToMarkup(c)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join("testdata", name), []byte(markup), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	test.AssertRendersToMarkup(t, name, c)
+	onUIWait(func() { test.AssertRendersToMarkup(t, name, c) })
 }
 
 func captionTexts(it *annotate.Item) []string {

@@ -441,7 +441,7 @@ func openAndWait(t *testing.T, m *MainWindow, dir string) {
 	if err := ds.Lock(); err != nil {
 		t.Fatal(err)
 	}
-	m.SetDataset(ds, report)
+	onUIWait(func() { m.SetDataset(ds, report) })
 	m.images.wait()
 	settle(m)
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"image"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -14,7 +15,8 @@ func capture(t *testing.T, m *MainWindow, name string) {
 	if dir == "" {
 		return
 	}
-	img := m.Capture()
+	var img image.Image
+	onUIWait(func() { img = m.Capture() })
 	f, err := os.Create(filepath.Join(dir, name+".png"))
 	if err != nil {
 		t.Fatal(err)

@@ -17,10 +17,16 @@ import (
 // trayRowOf returns the tray row that shows entry e.
 func trayRowOf(t *testing.T, m *MainWindow, e *trayEntry) *trayRow {
 	t.Helper()
-	for _, o := range test.LaidOutObjects(m.tray.list) {
-		if r, ok := o.(*trayRow); ok && r.entry == e {
-			return r
+	var row *trayRow
+	onUIWait(func() {
+		for _, o := range test.LaidOutObjects(m.tray.list) {
+			if r, ok := o.(*trayRow); ok && r.entry == e {
+				row = r
+			}
 		}
+	})
+	if row != nil {
+		return row
 	}
 	t.Fatalf("no tray row shows %s", e.Path)
 	return nil

@@ -335,7 +335,9 @@ func TestFineTuneDrawsCurve(t *testing.T) {
 		t.Errorf("the panel says %q about the data, want the counts and a warning about so few images", got)
 	}
 	tap(m.ft.startBtn)
-	if m.ft.running {
+	var running bool
+	onUIWait(func() { running = m.ft.running })
+	if running {
 		t.Fatal("a run on 4 images started without asking")
 	}
 	tapDialogButton(t, m, "Start anyway")
@@ -508,11 +510,11 @@ func TestDropTwoFilesAddsTrayEntries(t *testing.T) {
 		}
 	}
 
-	m.tray.saveSidecars(m.tray.entries[:1])
+	onUIWait(func() { m.tray.saveSidecars(m.tray.entries[:1]) })
 	if data, err := os.ReadFile(filepath.Join(outside, "drop1.txt")); err != nil || string(data) != "a picture of drop1\n" {
 		t.Errorf("drop1.txt = %q, %v", data, err)
 	}
-	m.tray.addToDataset(m.tray.entries)
+	onUIWait(func() { m.tray.addToDataset(m.tray.entries) })
 	ds = m.Dataset()
 	if ds.Len() != 4 {
 		t.Fatalf("dataset has %d images after adding, want 4", ds.Len())
@@ -530,7 +532,7 @@ func TestDropTwoFilesAddsTrayEntries(t *testing.T) {
 func TestDropImageOfDatasetSelectsIt(t *testing.T) {
 	dir := makeDataset(t, 4, nil)
 	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
-	m.handleDrop([]fyne.URI{storage.NewFileURI(filepath.Join(dir, "img02.png"))})
+	onUIWait(func() { m.handleDrop([]fyne.URI{storage.NewFileURI(filepath.Join(dir, "img02.png"))}) })
 	if m.current() != 2 || len(m.tray.entries) != 0 {
 		t.Errorf("current %d with %d tray entries, want image 2 and an empty tray", m.current(), len(m.tray.entries))
 	}
@@ -561,10 +563,12 @@ func TestExportEveryFormat(t *testing.T) {
 	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
 	for i, f := range annotate.ExportFormats {
 		out := filepath.Join(t.TempDir(), "out")
-		m.exp.format.SetSelectedIndex(i)
-		m.exp.out.SetText(out)
-		m.exp.images.SetSelectedIndex(2)
-		m.exp.export()
+		onUIWait(func() {
+			m.exp.format.SetSelectedIndex(i)
+			m.exp.out.SetText(out)
+			m.exp.images.SetSelectedIndex(2)
+			m.exp.export()
+		})
 		waitFor(t, "the export of "+string(f), func() bool {
 			var busy bool
 			onUIWait(func() { busy = m.exporting })
@@ -589,54 +593,62 @@ func TestLayoutsGolden(t *testing.T) {
 	dir := makeDataset(t, 6, map[int]string{0: "a red cube", 1: "two blue balls", 3: "a green star"})
 	fc := &fakeCaptioner{name: "fake"}
 	m, ds := openWindow(t, testDeps(fc), dir)
-	ds.SetState(0, 0, annotate.StateApproved)
-	ds.SetCaption(1, 0, "two blue balls on grass", annotate.OriginHuman)
-	m.applyModelCaption(3, "a star", annotate.ModelOrigin("fake"), existingAdd)
+	onUIWait(func() {
+		ds.SetState(0, 0, annotate.StateApproved)
+		ds.SetCaption(1, 0, "two blue balls on grass", annotate.OriginHuman)
+		m.applyModelCaption(3, "a star", annotate.ModelOrigin("fake"), existingAdd)
+	})
 	m.images.wait()
 	settle(m)
-	m.setStatus("ready")
-	m.refreshStats()
+	onUIWait(func() {
+		m.setStatus("ready")
+		m.refreshStats()
+	})
 	capture(t, m, "annotate")
 	assertGolden(t, m, "annotate.xml")
 
-	m.Tabs.SelectIndex(1)
-	m.ft.out.SetText("/runs/sample-run1")
-	for step := 1; step <= 30; step++ {
-		m.ft.curve.Add(step, 2.5/float64(step)+0.4)
-	}
-	m.ft.curve.AddValidation(15, 0.8)
-	m.ft.curve.AddValidation(30, 0.6)
-	m.ft.capPlot.Add(1, 0.35, 0.05)
-	m.ft.capPlot.Add(2, 0.52, 0.10)
-	showText(m.ft.examples, examplesText(2, []string{"img00.png: a red cube on a table",
-		"img01.png: two blue balls on grass", "img02.png: a green star above a red circle"}))
+	onUIWait(func() {
+		m.Tabs.SelectIndex(1)
+		m.ft.out.SetText("/runs/sample-run1")
+		for step := 1; step <= 30; step++ {
+			m.ft.curve.Add(step, 2.5/float64(step)+0.4)
+		}
+		m.ft.curve.AddValidation(15, 0.8)
+		m.ft.curve.AddValidation(30, 0.6)
+		m.ft.capPlot.Add(1, 0.35, 0.05)
+		m.ft.capPlot.Add(2, 0.52, 0.10)
+		showText(m.ft.examples, examplesText(2, []string{"img00.png: a red cube on a table",
+			"img01.png: two blue balls on grass", "img02.png: a green star above a red circle"}))
+	})
 	settle(m)
-	m.ft.curve.Refresh()
-	m.ft.capPlot.Refresh()
+	onUIWait(func() {
+		m.ft.curve.Refresh()
+		m.ft.capPlot.Refresh()
+	})
 	capture(t, m, "finetune")
 	assertGolden(t, m, "finetune.xml")
 
-	m.Tabs.SelectIndex(2)
+	onUIWait(func() { m.Tabs.SelectIndex(2) })
 	c := sampleComparison()
 	c.BaseModel, c.Tuned = "/models/bundled", "/runs/sample-run1"
 	for i := range c.Images {
 		c.Images[i].Image = filepath.Join(dir, []string{"img00.png", "img01.png", "img02.png"}[i])
 	}
-	m.cmp.SetComparison(c)
+	onUIWait(func() { m.cmp.SetComparison(c) })
 	m.images.wait()
 	settle(m)
 	capture(t, m, "compare")
 	assertGolden(t, m, "compare.xml")
 
-	m.Tabs.SelectIndex(0)
+	onUIWait(func() { m.Tabs.SelectIndex(0) })
 	outside := t.TempDir()
 	p := filepath.Join(outside, "dropped.png")
 	writePNG(t, p, 9)
-	m.handleDrop([]fyne.URI{storage.NewFileURI(p)})
+	onUIWait(func() { m.handleDrop([]fyne.URI{storage.NewFileURI(p)}) })
 	m.tray.jobs.Wait()
 	m.images.wait()
 	settle(m)
-	m.setStatus("ready")
+	onUIWait(func() { m.setStatus("ready") })
 	capture(t, m, "tray")
 	assertGolden(t, m, "tray.xml")
 }

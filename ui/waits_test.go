@@ -2,7 +2,9 @@ package ui
 
 // wait blocks until the running training goroutine has ended.
 func (t *finetuneTab) wait() {
-	if t.done != nil {
-		<-t.done
+	var done chan struct{}
+	onUIWait(func() { done = t.done }) // launch sets it on the UI goroutine
+	if done != nil {
+		<-done
 	}
 }
