@@ -10,7 +10,7 @@ SAMPLE  ?=
 ENVSH   := source build/env.sh && export GPU=$(GPU)
 GOTEST_TIMEOUT ?= 40m
 
-.PHONY: all setup dev build run test bench fixtures package clean jobcheck scale-check
+.PHONY: all setup dev build run test race bench fixtures package clean jobcheck scale-check
 
 all: build
 
@@ -35,6 +35,12 @@ test: setup
 	@$(ENVSH) && go vet ./... && xvfb-run -a -s "-screen 0 1400x900x24" go test -timeout $(GOTEST_TIMEOUT) ./...
 	@# One model driven from several goroutines through its engine, under the race detector.
 	@$(ENVSH) && go test -race -timeout $(GOTEST_TIMEOUT) -run 'TestEngine' ./inference/
+
+# The window's tests under the race detector: workers' callbacks and the tests' actions take turns
+# as on the desktop driver's UI goroutine (ui.SerializeForTestDriver); any report is a bug.
+race: setup
+	@$(ENVSH) && xvfb-run -a -s "-screen 0 1400x900x24" go test -race -timeout $(GOTEST_TIMEOUT) ./ui/
+	@$(ENVSH) && xvfb-run -a -s "-screen 0 1400x900x24" go test -race -timeout $(GOTEST_TIMEOUT) -run 'TestGUI' ./app/
 
 # Against two references: the pinned .venv and, when `make dev` made it, .venv-latest (newest torch
 # and transformers on PyPI). bench/run.py finds .venv-latest itself; bench/job.py is told.

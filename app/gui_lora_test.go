@@ -81,7 +81,7 @@ func TestGUILoraRun(t *testing.T) {
 	deps.ThumbCacheDir = filepath.Join(root, "thumbs")
 	deps.Devices = []string{"cpu"}
 	m := ui.NewMainWindow(test.NewTempApp(t), deps)
-	t.Cleanup(m.Close)
+	t.Cleanup(func() { ui.RunOnUI(m.Close) })
 	m.Window.Resize(fyne.NewSize(1280, 800))
 	ds, report, err := annotate.Open(data, annotate.OpenOptions{})
 	if err != nil {
@@ -90,19 +90,25 @@ func TestGUILoraRun(t *testing.T) {
 	if err := ds.Lock(); err != nil {
 		t.Fatal(err)
 	}
-	m.SetDataset(ds, report)
+	ui.RunOnUI(func() { m.SetDataset(ds, report) })
 
-	m.Tabs.SelectIndex(1)
+	ui.RunOnUI(func() { m.Tabs.SelectIndex(1) })
 	ft := m.Tabs.Items[1].Content
-	formEntry(t, ft, "Epochs").SetText("2")
-	formEntry(t, ft, "Learning rate").SetText("0.001")
+	epochsEntry, lrEntry := formEntry(t, ft, "Epochs"), formEntry(t, ft, "Learning rate")
 	method := formItem(t, ft, "Method")
-	first[*widget.Select](t, method).SetSelectedIndex(1)
-	first[*widget.Entry](t, method).SetText("4")
-	if got := first[*widget.Select](t, method).Selected; got != "LoRA (rank 4)" {
+	methodMenu, rankEntry := first[*widget.Select](t, method), first[*widget.Entry](t, method)
+	var got string
+	ui.RunOnUI(func() {
+		epochsEntry.SetText("2")
+		lrEntry.SetText("0.001")
+		methodMenu.SetSelectedIndex(1)
+		rankEntry.SetText("4")
+		got = methodMenu.Selected
+	})
+	if got != "LoRA (rank 4)" {
 		t.Fatalf("Method shows %q after choosing LoRA rank 4", got)
 	}
-	test.Tap(findButton(t, ft, "Start"))
+	tapUI(findButton(t, ft, "Start"))
 	waitIdle(t, m)
 	if top := m.Window.Canvas().Overlays().Top(); top != nil {
 		var texts []string
@@ -171,8 +177,8 @@ func TestGUILoraRun(t *testing.T) {
 	if i < 1 || picker.Options[i-1] != "bundled model" {
 		t.Fatalf("model menu %q: want %q right after the bundled model", picker.Options, entry)
 	}
-	picker.SetSelected(entry)
-	m.Tabs.SelectIndex(0)
+	ui.RunOnUI(func() { picker.SetSelected(entry) })
+	ui.RunOnUI(func() { m.Tabs.SelectIndex(0) })
 	menu(t, m, "Next Uncaptioned")
 	menu(t, m, "Caption This Image")
 	waitIdle(t, m)

@@ -138,17 +138,28 @@ func TestEngineCaptionerReportsUnreadableImages(t *testing.T) {
 	}
 }
 
-// walk visits o and everything its containers and widgets show.
+// The window's worker callbacks take turns as on the desktop driver's UI goroutine; the tests act
+// on widgets in turn with them through ui.RunOnUI (tapUI, menu, walk).
+func init() { ui.SerializeForTestDriver() }
+
+// tapUI taps o as the driver does, in turn with the window's callbacks.
+func tapUI(o fyne.Tappable) { ui.RunOnUI(func() { test.Tap(o) }) }
+
+// walk visits o and everything its containers and widgets show, in turn with the window's callbacks.
 func walk(o fyne.CanvasObject, visit func(fyne.CanvasObject)) {
+	ui.RunOnUI(func() { walkTree(o, visit) })
+}
+
+func walkTree(o fyne.CanvasObject, visit func(fyne.CanvasObject)) {
 	visit(o)
 	switch c := o.(type) {
 	case *fyne.Container:
 		for _, ch := range c.Objects {
-			walk(ch, visit)
+			walkTree(ch, visit)
 		}
 	case fyne.Widget:
 		for _, ch := range test.WidgetRenderer(c).Objects() {
-			walk(ch, visit)
+			walkTree(ch, visit)
 		}
 	}
 }
@@ -215,7 +226,7 @@ func menu(t *testing.T, m *ui.MainWindow, label string) {
 	for _, mn := range m.Window.MainMenu().Items {
 		for _, it := range mn.Items {
 			if it.Label == label && it.Action != nil {
-				it.Action()
+				ui.RunOnUI(it.Action)
 				return
 			}
 		}
@@ -229,7 +240,7 @@ func waitIdle(t *testing.T, m *ui.MainWindow) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for idle := 0; ; {
 		var busy bool
-		fyne.DoAndWait(func() { busy = m.Busy() })
+		ui.RunOnUI(func() { busy = m.Busy() })
 		// The test driver runs fyne.Do callbacks on the goroutine that calls it, so a job's last
 		// steps may still be running: wait until the window has been idle for a while.
 		if idle++; busy {
@@ -371,7 +382,7 @@ func TestGUIEndToEnd(t *testing.T) {
 	}
 	deps.Trainer = pausingTrainer{Trainer: deps.Trainer, p: trainPause}
 	m := ui.NewMainWindow(a, deps)
-	t.Cleanup(m.Close)
+	t.Cleanup(func() { ui.RunOnUI(m.Close) })
 	m.Window.Resize(fyne.NewSize(1280, 800))
 	ds, report, err := annotate.Open(data, annotate.OpenOptions{})
 	if err != nil {
@@ -380,10 +391,12 @@ func TestGUIEndToEnd(t *testing.T) {
 	if err := ds.Lock(); err != nil {
 		t.Fatal(err)
 	}
-	m.SetDataset(ds, report)
-	for i := 0; i < 6; i++ {
-		ds.SetState(i, 0, annotate.StateApproved)
-	}
+	ui.RunOnUI(func() { m.SetDataset(ds, report) })
+	ui.RunOnUI(func() {
+		for i := 0; i < 6; i++ {
+			ds.SetState(i, 0, annotate.StateApproved)
+		}
+	})
 
 	// Caption one image with the base model.
 	menu(t, m, "Next Uncaptioned")
@@ -404,11 +417,14 @@ func TestGUIEndToEnd(t *testing.T) {
 	}
 
 	// Fine-tune, which compares the models when it ends.
-	m.Tabs.SelectIndex(1)
+	ui.RunOnUI(func() { m.Tabs.SelectIndex(1) })
 	ft := m.Tabs.Items[1].Content
-	formEntry(t, ft, "Epochs").SetText(epochs)
-	formEntry(t, ft, "Learning rate").SetText(lr)
-	test.Tap(findButton(t, ft, "Start"))
+	epochsEntry, lrEntry := formEntry(t, ft, "Epochs"), formEntry(t, ft, "Learning rate")
+	ui.RunOnUI(func() {
+		epochsEntry.SetText(epochs)
+		lrEntry.SetText(lr)
+	})
+	tapUI(findButton(t, ft, "Start"))
 	if trainPause != nil {
 		select {
 		case <-trainPause.reached:
@@ -465,7 +481,7 @@ func TestGUIEndToEnd(t *testing.T) {
 	if !offersModel(m.Window.Content(), filepath.Base(runs[0])) {
 		t.Errorf("the model picker does not offer the fine-tuned run %s", filepath.Base(runs[0]))
 	}
-	m.Tabs.SelectIndex(2)
+	ui.RunOnUI(func() { m.Tabs.SelectIndex(2) })
 	shoot(t, m, shots, "compare")
 	// The Compare header says which epoch of the run the tuned model is (the best by validation CIDEr-D).
 	header := ""
@@ -477,10 +493,10 @@ func TestGUIEndToEnd(t *testing.T) {
 	if want := " of " + epochs + ", best validation CIDEr-D "; !strings.Contains(header, filepath.Base(runs[0])+" (epoch ") || !strings.Contains(header, want) {
 		t.Errorf("the Compare header %q does not say which epoch the tuned model is", header)
 	}
-	test.Tap(findButton(t, m.Tabs.Items[2].Content, "Use fine-tuned model"))
+	tapUI(findButton(t, m.Tabs.Items[2].Content, "Use fine-tuned model"))
 
 	// Caption the rest with the fine-tuned model.
-	m.Tabs.SelectIndex(0)
+	ui.RunOnUI(func() { m.Tabs.SelectIndex(0) })
 	for range 6 {
 		menu(t, m, "Next Image") // the grid then shows images the job is about to caption
 	}
@@ -512,12 +528,12 @@ func TestGUIEndToEnd(t *testing.T) {
 	for i := range 2 {
 		uris = append(uris, storage.NewFileURI(filepath.Join(outside, synth.FileName(i, 2))))
 	}
-	m.Drop(uris)
+	ui.RunOnUI(func() { m.Drop(uris) })
 	waitIdle(t, m)
 	shoot(t, m, shots, "tray")
 
 	// Close and read the captions back from disk.
-	m.Close()
+	ui.RunOnUI(m.Close)
 	back, _, err := annotate.Open(data, annotate.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)

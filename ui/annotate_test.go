@@ -136,7 +136,7 @@ func TestCorruptImageShowsErrorBadgeAndWholeMessage(t *testing.T) {
 	if ds.Item(1).Path != filepath.Base(broken) || pos < 0 {
 		t.Fatalf("item 1 is %s, want the broken file", ds.Item(1).Path)
 	}
-	m.images.wait()
+	waitImages(m)
 	onUIWait(m.grid.Refresh)
 	c := cellAt(t, m, pos)
 	if !c.failed || !c.errMsg.Visible() || c.shown != badgeFailed {
@@ -147,7 +147,7 @@ func TestCorruptImageShowsErrorBadgeAndWholeMessage(t *testing.T) {
 	}
 
 	onUIWait(func() { m.selectPos(pos) })
-	m.images.wait()
+	waitImages(m)
 	waitFor(t, "the preview's message", func() bool {
 		var text string
 		onUIWait(func() { text = m.imgView.msg.Text })
@@ -173,7 +173,7 @@ func TestOpenFolderTellsAboutSubfolders(t *testing.T) {
 		writePNG(t, filepath.Join(dir, sub, "x.png"), 3)
 	}
 	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), "")
-	m.OpenFolder(dir)
+	onUIWait(func() { m.OpenFolder(dir) })
 	var status string
 	waitFor(t, "the folder to open", func() bool {
 		onUIWait(func() { status = m.Status.Text })
@@ -189,7 +189,7 @@ func TestOpenFolderTellsAboutSubfolders(t *testing.T) {
 		t.Fatal(err)
 	}
 	writePNG(t, filepath.Join(only, "cats", "a.png"), 1)
-	m.OpenFolder(only)
+	onUIWait(func() { m.OpenFolder(only) })
 	waitFor(t, "the second folder to open", func() bool {
 		onUIWait(func() { status = m.Status.Text })
 		return strings.HasPrefix(status, "Opened "+only)
@@ -223,11 +223,13 @@ func TestBrowsingKeepsWindowWidth(t *testing.T) {
 	}
 	// Nor does the caption column push the splits: its minimum stays what it was.
 	column := m.editor.content.MinSize().Width
-	m.applyModelCaption(1, caption, annotate.ModelOrigin("org/"+strings.Repeat("fine-tuned-blip-", 8)), existingAdd)
+	onUIWait(func() {
+		m.applyModelCaption(1, caption, annotate.ModelOrigin("org/"+strings.Repeat("fine-tuned-blip-", 8)), existingAdd)
+	})
 	for step := range 4 {
-		m.images.wait()
+		waitImages(m)
 		settle(m)
-		m.setStatus("Showing " + m.ds.Item(m.current()).Path + " after " + caption)
+		onUIWait(func() { m.setStatus("Showing " + m.ds.Item(m.current()).Path + " after " + caption) })
 		if w := m.Window.Content().MinSize().Width; w > 1280 {
 			t.Errorf("image %d: the window asks for %v px, want at most 1280%s", m.current(), w, widest(m.Window.Content(), 1280))
 		}
@@ -239,13 +241,13 @@ func TestBrowsingKeepsWindowWidth(t *testing.T) {
 		}
 	}
 	// A job whose line names a long model folder is cut too.
-	m.job.begin("Loading /models/"+long+"/"+long+" on cpu…", "img", 4, func() {})
-	m.tray.show()
-	m.tray.title.SetText("Loading /models/" + long + "/" + long + "…")
+	onUIWait(func() { m.job.begin("Loading /models/"+long+"/"+long+" on cpu…", "img", 4, func() {}) })
+	onUIWait(func() { m.tray.show() })
+	onUIWait(func() { m.tray.title.SetText("Loading /models/" + long + "/" + long + "…") })
 	if w := m.Window.Content().MinSize().Width; w > 1280 {
 		t.Errorf("with a long job line: the window asks for %v px, want at most 1280%s", w, widest(m.Window.Content(), 1280))
 	}
-	m.job.end("")
+	onUIWait(func() { m.job.end("") })
 }
 
 // widest names the objects under o that ask for more than limit px, to say which text grew.

@@ -107,7 +107,7 @@ func TestExportTabRemovesLeftovers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m.Tabs.SelectIndex(3)
+	onUIWait(func() { m.Tabs.SelectIndex(3) })
 	e := m.exp
 	for i, f := range annotate.ExportFormats {
 		if f == annotate.ExportTxt {

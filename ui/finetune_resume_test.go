@@ -57,7 +57,7 @@ func TestFineTuneResumeDrawsOneCurve(t *testing.T) {
 			deps := testDeps(&fakeCaptioner{name: "fake"})
 			deps.RunsDir, deps.Trainer = t.TempDir(), resumingTrainer{}
 			m, _ := openWindow(t, deps, makeDataset(t, 4, map[int]string{0: "a", 1: "b", 2: "c", 3: "d"}))
-			m.Tabs.SelectIndex(1)
+			onUIWait(func() { m.Tabs.SelectIndex(1) })
 			out := filepath.Join(deps.RunsDir, "run")
 			ckpt := filepath.Join(out, "checkpoints", "step-000006")
 			writeTrainerState(t, ckpt)
@@ -108,7 +108,7 @@ func TestFineTuneResumeIgnoresHalfWrittenCheckpoint(t *testing.T) {
 	deps := testDeps(&fakeCaptioner{name: "fake"})
 	deps.RunsDir, deps.Trainer = t.TempDir(), resumingTrainer{}
 	m, _ := openWindow(t, deps, makeDataset(t, 4, map[int]string{0: "a", 1: "b", 2: "c", 3: "d"}))
-	m.Tabs.SelectIndex(1)
+	onUIWait(func() { m.Tabs.SelectIndex(1) })
 	out := filepath.Join(deps.RunsDir, "run")
 	tmp := filepath.Join(out, "checkpoints", ".step-000003.captune-tmp-99999-0a1b2c3d4e5f")
 	writeTrainerState(t, tmp)

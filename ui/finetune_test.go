@@ -32,7 +32,7 @@ func TestFineTuneFollowsBaseModelAdvice(t *testing.T) {
 		return TrainingAdvice{Epochs: 40, LR: 3e-4, BatchSize: 8, Note: "Small model."}, true
 	}
 	m, _ := openWindow(t, deps, makeDataset(t, 4, map[int]string{0: "a", 1: "b", 2: "c", 3: "d"}))
-	m.Tabs.SelectIndex(1)
+	onUIWait(func() { m.Tabs.SelectIndex(1) })
 	ft := m.ft
 	if ft.progress.Visible() {
 		t.Error("the progress bar shows before any run (an empty bar reads as a full one)")
@@ -41,7 +41,7 @@ func TestFineTuneFollowsBaseModelAdvice(t *testing.T) {
 	if got, want := fields(), [3]string{"40", "0.0003", "8"}; got != want || !ft.advice.Visible() {
 		t.Errorf("bundled model: fields %v (advice shown %v), want %v with the advice shown", got, ft.advice.Visible(), want)
 	}
-	m.models.choose(other)
+	onUIWait(func() { m.models.choose(other) })
 	ft.base.SetSelected(m.models.labelOf(other))
 	if got, want := fields(), [3]string{"5", "2e-05", "8"}; got != want || ft.advice.Visible() {
 		t.Errorf("model without advice: fields %v (advice shown %v), want the defaults %v", got, ft.advice.Visible(), want)
@@ -173,6 +173,6 @@ func openFineTune(t *testing.T, trainer Trainer) *MainWindow {
 		captions[i] = fmt.Sprintf("caption %d", i)
 	}
 	m, _ := openWindow(t, deps, makeDataset(t, 24, captions))
-	m.Tabs.SelectIndex(1)
+	onUIWait(func() { m.Tabs.SelectIndex(1) })
 	return m
 }

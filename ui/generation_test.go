@@ -46,12 +46,12 @@ func TestGenerationFollowsModelUnlessTyped(t *testing.T) {
 	if s, err := g.settings(); err != nil || s.MinLength != 1 {
 		t.Errorf("captioning settings %+v (%v), want min length 1", s, err)
 	}
-	m.models.choose(other)
+	onUIWait(func() { m.models.choose(other) })
 	check("model without generation config", "5", "20", "5–20", false)
 
 	g.minLen.SetText("") // the user clears the field and types 3
 	test.Type(g.minLen, "3")
-	m.models.choose(deps.DefaultModel)
+	onUIWait(func() { m.models.choose(deps.DefaultModel) })
 	check("bundled model after typing a min length", "3", "20", "3–20", false)
 
 	if c := chosenGeneration(m.prefs); !c[prefGenMin] || c[prefGenMax] || c[prefGenBeams] || c[prefGenRepetition] {

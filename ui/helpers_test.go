@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -11,8 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,54 +24,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden markup files in testdata/")
 
-// uiLock stands in for the real driver's single UI goroutine: the test driver runs fyne.Do's
-// function on the worker that calls it, so two workers (an image loader, a throttled redraw) could
-// lay out the same label at once. Tests read widgets that workers change through onUIWait too.
-// The lock is re-entrant, as a callback may queue another (which the real driver runs later).
-var uiLock struct {
-	sync.Mutex
-	cond  *sync.Cond
-	owner uint64 // goroutine holding it, 0 when free
-	depth int
-}
-
-func init() {
-	uiLock.cond = sync.NewCond(&uiLock.Mutex)
-	serial := func(f func()) {
-		id := goroutineID()
-		uiLock.Lock()
-		for uiLock.owner != 0 && uiLock.owner != id {
-			uiLock.cond.Wait()
-		}
-		uiLock.owner = id
-		uiLock.depth++
-		uiLock.Unlock()
-		defer func() {
-			uiLock.Lock()
-			if uiLock.depth--; uiLock.depth == 0 {
-				uiLock.owner = 0
-				uiLock.cond.Broadcast()
-			}
-			uiLock.Unlock()
-		}()
-		f()
-	}
-	onUI, onUIWait = serial, serial
-}
+func init() { SerializeForTestDriver() }
 
 // tap and typeText click and type as the driver does, on the UI goroutine (see uiLock).
 func tap(o fyne.Tappable) { onUIWait(func() { test.Tap(o) }) }
 
 func typeText(o fyne.Focusable, text string) { onUIWait(func() { test.Type(o, text) }) }
-
-// goroutineID reads the calling goroutine's number from its stack header ("goroutine N [").
-func goroutineID() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	id, _ := strconv.ParseUint(string(b[:bytes.IndexByte(b, ' ')]), 10, 64)
-	return id
-}
 
 // writePNG writes a small solid image whose colour depends on seed.
 func writePNG(t *testing.T, path string, seed int) {
@@ -209,8 +164,8 @@ func openWindow(t *testing.T, deps Deps, dir string) (*MainWindow, *annotate.Dat
 	t.Helper()
 	a := test.NewTempApp(t)
 	m := NewMainWindow(a, deps)
-	t.Cleanup(func() { settle(m); m.Close() })
-	m.Window.Resize(fyne.NewSize(1280, 800))
+	t.Cleanup(func() { settle(m); onUIWait(m.Close) })
+	onUIWait(func() { m.Window.Resize(fyne.NewSize(1280, 800)) })
 	if dir == "" {
 		return m, nil
 	}
@@ -224,7 +179,7 @@ func openWindow(t *testing.T, deps Deps, dir string) (*MainWindow, *annotate.Dat
 	onUIWait(func() { m.SetDataset(ds, report) })
 	// The first image's preview and the visible thumbnails arrive from the loader's goroutines,
 	// which under the test driver change widgets right there: let them land before the test acts.
-	m.images.wait()
+	waitImages(m)
 	settle(m) // and the throttled redraws the new dataset started
 	return m, ds
 }
@@ -286,19 +241,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// waitTray waits for the drop tray's captioning jobs and the callbacks they queued.
+func waitTray(m *MainWindow) {
+	m.tray.jobs.Wait()
+	onUIWait(func() {})
+}
+
+// waitImages waits for the thumbnails and previews being decoded and the callbacks they queued.
+func waitImages(m *MainWindow) {
+	m.images.wait()
+	onUIWait(func() {})
+}
+
 // settle waits for the window's throttled redraws, which run on other goroutines under the test
 // driver, so that the test reads widgets nobody is changing.
 func settle(m *MainWindow) {
 	for _, th := range []*throttle{m.stats, m.job.redraw, m.ft.redraw, m.ft.curve.redraw} {
 		th.settle()
 	}
+	onUIWait(func() {}) // and the callbacks queued behind a busy UI (see uiLock)
 }
 
 // assertGolden compares the canvas with testdata/name, rewriting the file first with -update.
 func assertGolden(t *testing.T, m *MainWindow, name string) {
 	c := m.Window.Canvas()
 	t.Helper()
-	m.images.wait()
+	waitImages(m)
 	settle(m)
 	var markup string
 	onUIWait(func() { // widgets a late worker callback could be changing: read them as the UI does

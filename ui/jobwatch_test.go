@@ -23,7 +23,7 @@ func openFineTuneWithEvaluator(t *testing.T) *MainWindow {
 		captions[i] = fmt.Sprintf("caption %d", i)
 	}
 	m, _ := openWindow(t, deps, makeDataset(t, 24, captions))
-	m.Tabs.SelectIndex(1)
+	onUIWait(func() { m.Tabs.SelectIndex(1) })
 	return m
 }
 
@@ -87,7 +87,7 @@ func TestWatchJob(t *testing.T) {
 	}
 	onUIWait(func() { // the user picks the job folder
 		m.Window.Canvas().Overlays().Remove(m.Window.Canvas().Overlays().Top())
-		m.ft.watchJob(job)
+		onUIWait(func() { m.ft.watchJob(job) })
 	})
 	points := func() int { n, _ := m.ft.curve.Points(); return n }
 	waitFor(t, "the 2 full lines on the curve", func() bool { return points() == 2 })

@@ -307,7 +307,7 @@ func TestFineTuneLoraRun(t *testing.T) {
 				captions[i] = fmt.Sprintf("caption %d", i)
 			}
 			m, _ := openWindow(t, deps, makeDataset(t, 24, captions))
-			m.Tabs.SelectIndex(1)
+			onUIWait(func() { m.Tabs.SelectIndex(1) })
 			ft := m.ft
 			onUIWait(func() {
 				if tc.method == MethodLora {

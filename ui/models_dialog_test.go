@@ -174,11 +174,11 @@ func TestModelsDialogCancelThenResumeAfterRestart(t *testing.T) {
 	}
 
 	// Restart: a new window and a new store on the same cache.
-	m.Close()
+	onUIWait(m.Close)
 	srv.Log()
 	deps.Models = testStore(srv.URL, cache, false, 1<<40)
 	m2 := NewMainWindow(m.App, deps)
-	t.Cleanup(func() { settle(m2); m2.Close() })
+	t.Cleanup(func() { settle(m2); onUIWait(m2.Close) })
 	r = openModels(t, m2, baseRepo)
 	if !strings.Contains(r.state.Text, "Partly downloaded") || r.download.Text != "Resume download" {
 		t.Fatalf("after restart: state %q, button %q; want partly downloaded, Resume download", r.state.Text, r.download.Text)
@@ -305,7 +305,7 @@ func TestModelsDialogDelete(t *testing.T) {
 	deps := testDeps(&fakeCaptioner{name: "fake"})
 	deps.Models = store
 	m, _ := openWindow(t, deps, "")
-	m.models.Select.SetSelected("blip-image-captioning-base")
+	onUIWait(func() { m.models.Select.SetSelected("blip-image-captioning-base") })
 	r := openModels(t, m, baseRepo)
 	if !r.del.Visible() {
 		t.Fatal("no Delete button on a downloaded model")
@@ -401,7 +401,7 @@ func TestDemoModelBanner(t *testing.T) {
 			if tc.otherModel {
 				other := t.TempDir()
 				os.WriteFile(filepath.Join(other, "config.json"), []byte("{}"), 0o644)
-				m.models.choose(other)
+				onUIWait(func() { m.models.choose(other) })
 			}
 			openAndWait(t, m, dir)
 			b := m.models.banner
@@ -422,7 +422,7 @@ func TestDemoModelBanner(t *testing.T) {
 			if m.models.dialog == nil {
 				t.Fatal("Get a real model… opened no Models dialog")
 			}
-			m.models.dialog.d.Hide()
+			onUIWait(func() { m.models.dialog.d.Hide() })
 			tap(b.close)
 			if b.shown || isDescendant(m.Tabs.Items[0].Content, b.content) {
 				t.Error("the banner stays after its close button")
@@ -442,7 +442,7 @@ func openAndWait(t *testing.T, m *MainWindow, dir string) {
 		t.Fatal(err)
 	}
 	onUIWait(func() { m.SetDataset(ds, report) })
-	m.images.wait()
+	waitImages(m)
 	settle(m)
 }
 
@@ -475,7 +475,7 @@ func TestFreeModelMemory(t *testing.T) {
 			dir := makeDataset(t, 2, nil)
 			fc := &fakeCaptioner{name: "fake", block: tc.busy, started: make(chan struct{})}
 			m, _ := openWindow(t, testDeps(fc), dir)
-			m.images.wait()
+			waitImages(m)
 			settle(m)
 			runMenu(t, m, "Free Model Memory")
 			if got := status(m); got != "No model is loaded: nothing to free." {
@@ -534,7 +534,7 @@ func TestModelsDialogListsTheCache(t *testing.T) {
 	if !slices.Contains(opts, "blip-tuned") || slices.Contains(opts, "bert") || !slices.Contains(opts, labelGetModel) {
 		t.Errorf("model menu %q: want blip-tuned and %q, not bert", opts, labelGetModel)
 	}
-	m.models.Select.SetSelected(labelGetModel)
+	onUIWait(func() { m.models.Select.SetSelected(labelGetModel) })
 	if m.models.dialog == nil {
 		t.Fatalf("%s opened no dialog", labelGetModel)
 	}
@@ -569,8 +569,8 @@ func TestModelsDialogListsRunsAndFolders(t *testing.T) {
 	deps := testDeps(&fakeCaptioner{name: "fake"})
 	deps.RunsDir = runs
 	m, _ := openWindow(t, deps, "")
-	m.models.choose(folder)
-	m.models.choose(deps.DefaultModel)
+	onUIWait(func() { m.models.choose(folder) })
+	onUIWait(func() { m.models.choose(deps.DefaultModel) })
 	runMenu(t, m, "Models…")
 
 	for _, tc := range []struct{ title, sub string }{

@@ -19,11 +19,11 @@ func TestFineTunePrecisionMenu(t *testing.T) {
 	}
 	ds := makeDataset(t, 4, map[int]string{0: "a", 1: "b", 2: "c", 3: "d"})
 	m, _ := openWindow(t, deps, ds)
-	m.Tabs.SelectIndex(1)
+	onUIWait(func() { m.Tabs.SelectIndex(1) })
 	if s, _, err := m.ft.settings(); err != nil || s.Precision != "fp32" {
 		t.Fatalf("default settings: precision %q (%v), want fp32", s.Precision, err)
 	}
-	m.ft.precision.SetSelected(precisionChoices[1])
+	onUIWait(func() { m.ft.precision.SetSelected(precisionChoices[1]) })
 	if s, _, _ := m.ft.settings(); s.Precision != "bf16" {
 		t.Errorf("after choosing %q: precision %q, want bf16", precisionChoices[1], s.Precision)
 	}
@@ -46,8 +46,8 @@ func TestFineTunePrecisionUnavailable(t *testing.T) {
 	deps.RunsDir = t.TempDir()
 	deps.NoBF16 = "this CPU has no bfloat16 instructions; computing in fp32"
 	m, _ := openWindow(t, deps, makeDataset(t, 2, nil))
-	m.prefs.SetString(prefTrainPrecision, "bf16")
-	m.Tabs.SelectIndex(1)
+	onUIWait(func() { m.prefs.SetString(prefTrainPrecision, "bf16") })
+	onUIWait(func() { m.Tabs.SelectIndex(1) })
 	sel := newPrecisionSelect(m)
 	if sel.Selected != precisionChoices[0] || !sel.Disabled() {
 		t.Errorf("menu shows %q (disabled %v), want fp32 disabled", sel.Selected, sel.Disabled())

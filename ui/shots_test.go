@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"image"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -15,8 +14,7 @@ func capture(t *testing.T, m *MainWindow, name string) {
 	if dir == "" {
 		return
 	}
-	var img image.Image
-	onUIWait(func() { img = m.Capture() })
+	img := m.Capture()
 	f, err := os.Create(filepath.Join(dir, name+".png"))
 	if err != nil {
 		t.Fatal(err)

@@ -12,8 +12,8 @@ import (
 func TestStatusBarMessageWins(t *testing.T) {
 	dir := makeDataset(t, 2, nil)
 	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
-	m.Window.Resize(fyne.NewSize(900, 600))
-	m.itemInfo.SetText(strings.Repeat("a-long-file-name-", 6) + ".png · 4000×3000 · train")
+	onUIWait(func() { m.Window.Resize(fyne.NewSize(900, 600)) })
+	onUIWait(func() { m.itemInfo.SetText(strings.Repeat("a-long-file-name-", 6) + ".png · 4000×3000 · train") })
 	tests := []struct {
 		name  string
 		msg   string
@@ -24,7 +24,7 @@ func TestStatusBarMessageWins(t *testing.T) {
 		{"too long", strings.Repeat("Captioning failed for a reason that takes a long time to explain. ", 4), false},
 	}
 	for _, tt := range tests {
-		m.setStatus(tt.msg)
+		onUIWait(func() { m.setStatus(tt.msg) })
 		bar := m.statusBar.box.Size().Width
 		msgW := m.Status.Size().Width
 		if need := labelWidth(m.Status); tt.whole && msgW < need {

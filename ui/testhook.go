@@ -19,8 +19,12 @@ func (m *MainWindow) Capture() image.Image {
 	for _, th := range []*throttle{m.stats, m.job.redraw, m.ft.redraw, m.ft.curve.redraw} {
 		th.settle()
 	}
-	relayout(m.Window.Content())
-	return m.Window.Canvas().Capture()
+	var img image.Image
+	onUIWait(func() {
+		relayout(m.Window.Content())
+		img = m.Window.Canvas().Capture()
+	})
+	return img
 }
 
 // relayout lays every container out again, as the desktop driver does when a child's minimum

@@ -51,7 +51,7 @@ func TestThumbnailsAndViewDecodeReduced(t *testing.T) {
 	deps.DecodeImageFit = fd.decode
 	m, ds := openWindow(t, deps, dir)
 	onUIWait(func() { m.selectPos(m.posOf(0)) })
-	m.images.wait()
+	waitImages(m)
 	settle(m)
 
 	fd.mu.Lock()

@@ -22,9 +22,9 @@ func TestTraySavesCaptionsByTheDatasetRule(t *testing.T) {
 	}
 	writePNG(t, filepath.Join(outside, "a.png"), 5)
 	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), makeDataset(t, 1, nil))
-	m.handleDrop([]fyne.URI{storage.NewFileURI(filepath.Join(outside, "a.png"))})
-	m.tray.jobs.Wait()
-	m.tray.saveSidecars(m.tray.entries)
+	onUIWait(func() { m.handleDrop([]fyne.URI{storage.NewFileURI(filepath.Join(outside, "a.png"))}) })
+	waitTray(m)
+	onUIWait(func() { m.tray.saveSidecars(m.tray.entries) })
 	data, err := os.ReadFile(filepath.Join(outside, "a.png.txt"))
 	if err != nil || string(data) != "a picture of a\n" {
 		t.Errorf("a.png.txt = %q, %v; want the tray's caption", data, err)

@@ -44,9 +44,9 @@ func TestTrayEditThenAddAllTwice(t *testing.T) {
 		uris = append(uris, storage.NewFileURI(p))
 	}
 	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
-	m.Drop(uris)
-	m.tray.jobs.Wait()
-	m.tray.list.Refresh()
+	onUIWait(func() { m.Drop(uris) })
+	waitTray(m)
+	onUIWait(func() { m.tray.list.Refresh() })
 
 	r := trayRowOf(t, m, m.tray.entries[0])
 	if r.caption.Disabled() || r.caption.Text != "a picture of drop1" {
@@ -86,9 +86,9 @@ func TestTrayEditThenAddAllTwice(t *testing.T) {
 	}{
 		{"Add all again", func() {}},
 		{"dropped again after Clear", func() {
-			m.tray.clear()
-			m.Drop(uris)
-			m.tray.jobs.Wait()
+			onUIWait(func() { m.tray.clear() })
+			onUIWait(func() { m.Drop(uris) })
+			waitTray(m)
 		}},
 	}
 	for _, s := range steps {

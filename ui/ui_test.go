@@ -120,7 +120,7 @@ func TestTypeCaptionNextUndoRedo(t *testing.T) {
 		t.Errorf("editor shows %q after undo, want %q", got, "a blue square")
 	}
 
-	m.Close()
+	onUIWait(m.Close)
 	data, err := os.ReadFile(filepath.Join(dir, "img00.txt"))
 	if err != nil || strings.TrimSpace(string(data)) != "a red cube" {
 		t.Errorf("img00.txt after close = %q, %v; want the typed caption", data, err)
@@ -134,7 +134,7 @@ func TestShutdownSavesTyping(t *testing.T) {
 	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
 	// The app shuts down on the UI goroutine, after the callbacks queued before it; the test calls
 	// Shutdown from its own, so it first lets the opening's image loads and redraws finish.
-	m.images.wait()
+	waitImages(m)
 	settle(m)
 	typeText(m.editor.rows[0].entry, "typed, not yet kept")
 	if err := m.Shutdown(); err != nil {
@@ -270,7 +270,7 @@ func TestApplyModelCaptionPolicies(t *testing.T) {
 	m, ds := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), makeDataset(t, len(tests), caps))
 	for i, tt := range tests {
 		for _, c := range tt.model {
-			m.applyModelCaption(i, c, origin, tt.policy)
+			onUIWait(func() { m.applyModelCaption(i, c, origin, tt.policy) })
 		}
 		if got := captionTexts(ds.Item(i)); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: captions %q, want %q", tt.name, got, tt.want)
@@ -330,7 +330,7 @@ func TestFineTuneDrawsCurve(t *testing.T) {
 	deps := testDeps(&fakeCaptioner{name: "fake"})
 	deps.RunsDir = t.TempDir()
 	m, _ := openWindow(t, deps, dir)
-	m.Tabs.SelectIndex(1)
+	onUIWait(func() { m.Tabs.SelectIndex(1) })
 	if got := m.ft.dataInfo.Text; !strings.Contains(got, "images train") || !strings.Contains(got, "Only ") {
 		t.Errorf("the panel says %q about the data, want the counts and a warning about so few images", got)
 	}
@@ -348,7 +348,7 @@ func TestFineTuneDrawsCurve(t *testing.T) {
 		return !running
 	})
 	settle(m)
-	m.ft.curve.Refresh()
+	onUIWait(func() { m.ft.curve.Refresh() })
 	train, val := m.ft.curve.Points()
 	if train != 40 || val != 2 {
 		t.Fatalf("curve holds %d training and %d validation points, want 40 and 2", train, val)
@@ -460,7 +460,7 @@ func TestCompareViewSortsByImprovement(t *testing.T) {
 	}
 	c := sampleComparison()
 	c.Tuned, c.TunedEpoch = tuned, "epoch 2 of 5, best validation CIDEr-D 41.2"
-	m.cmp.SetComparison(c)
+	onUIWait(func() { m.cmp.SetComparison(c) })
 	if got := m.cmp.info.Text; !strings.Contains(got, filepath.Base(tuned)+" (epoch 2 of 5, best validation CIDEr-D 41.2) · val (3 images)") {
 		t.Errorf("the Compare header %q does not say which epoch the tuned model is", got)
 	}
@@ -474,7 +474,7 @@ func TestCompareViewSortsByImprovement(t *testing.T) {
 	if got, want := order(), []string{"a.png", "c.png", "b.png"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("initial order %v, want %v (largest improvement first)", got, want)
 	}
-	m.cmp.sortBy(sortImprovement)
+	onUIWait(func() { m.cmp.sortBy(sortImprovement) })
 	if got, want := order(), []string{"b.png", "c.png", "a.png"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("after tapping Change again %v, want %v", got, want)
 	}
@@ -495,14 +495,14 @@ func TestDropTwoFilesAddsTrayEntries(t *testing.T) {
 	}
 	uris = append(uris, storage.NewFileURI(filepath.Join(outside, "notes.md")))
 	m, ds := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
-	m.handleDrop(uris)
+	onUIWait(func() { m.handleDrop(uris) })
 	if got := len(m.tray.entries); got != 2 {
 		t.Fatalf("tray has %d entries, want 2", got)
 	}
 	if !m.tray.content.Visible() {
 		t.Error("the tray is not shown")
 	}
-	m.tray.jobs.Wait()
+	waitTray(m)
 	for i, e := range m.tray.entries {
 		want := "a picture of drop" + string(rune('1'+i))
 		if e.Pending || e.Err != nil || e.Caption != want {
@@ -541,9 +541,9 @@ func TestDropImageOfDatasetSelectsIt(t *testing.T) {
 func TestPreferencesPersistSettings(t *testing.T) {
 	dir := makeDataset(t, 1, nil)
 	m, _ := openWindow(t, testDeps(&fakeCaptioner{name: "fake"}), dir)
-	m.gen.beams.SetText("5")
-	m.gen.prompt.SetText("a photo of")
-	m.gen.sample.SetChecked(true)
+	onUIWait(func() { m.gen.beams.SetText("5") })
+	onUIWait(func() { m.gen.prompt.SetText("a photo of") })
+	onUIWait(func() { m.gen.sample.SetChecked(true) })
 	got := loadGeneration(m.prefs)
 	want := DefaultGeneration()
 	want.Beams, want.Prompt, want.Sample = 5, "a photo of", true
@@ -598,7 +598,7 @@ func TestLayoutsGolden(t *testing.T) {
 		ds.SetCaption(1, 0, "two blue balls on grass", annotate.OriginHuman)
 		m.applyModelCaption(3, "a star", annotate.ModelOrigin("fake"), existingAdd)
 	})
-	m.images.wait()
+	waitImages(m)
 	settle(m)
 	onUIWait(func() {
 		m.setStatus("ready")
@@ -635,7 +635,7 @@ func TestLayoutsGolden(t *testing.T) {
 		c.Images[i].Image = filepath.Join(dir, []string{"img00.png", "img01.png", "img02.png"}[i])
 	}
 	onUIWait(func() { m.cmp.SetComparison(c) })
-	m.images.wait()
+	waitImages(m)
 	settle(m)
 	capture(t, m, "compare")
 	assertGolden(t, m, "compare.xml")
@@ -645,8 +645,8 @@ func TestLayoutsGolden(t *testing.T) {
 	p := filepath.Join(outside, "dropped.png")
 	writePNG(t, p, 9)
 	onUIWait(func() { m.handleDrop([]fyne.URI{storage.NewFileURI(p)}) })
-	m.tray.jobs.Wait()
-	m.images.wait()
+	waitTray(m)
+	waitImages(m)
 	settle(m)
 	onUIWait(func() { m.setStatus("ready") })
 	capture(t, m, "tray")

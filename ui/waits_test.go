@@ -7,4 +7,5 @@ func (t *finetuneTab) wait() {
 	if done != nil {
 		<-done
 	}
+	onUIWait(func() {}) // and the callbacks the goroutine queued last
 }
