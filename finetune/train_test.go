@@ -221,3 +221,52 @@ func TestAdamWMatchesTorch(t *testing.T) {
 		t.Errorf("after one AdamW step %s differs from torch by %.3g > 1e-5", name, worst)
 	}
 }
+
+// The final model folder shares its weights file with the checkpoint that holds the same weights
+// (the last one without validation images, the best one with them) instead of writing a second
+// copy, and it loads with those weights.
+func TestFinalModelSharesCheckpointWeights(t *testing.T) {
+	tests := []struct {
+		name string
+		val  bool
+	}{
+		{"last checkpoint", false},
+		{"best checkpoint", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := Data{Train: synthData(t, 8, synth.VariantBase, 5)}
+			cfg := smallConfig(t)
+			cfg.MaxSteps, cfg.CheckpointEvery = 0, 0
+			cfg.Epochs = 2
+			if tt.val {
+				data.Val = synthData(t, 4, synth.VariantBase, 6)
+				cfg.EvalMaxLength, cfg.EvalMinLength, cfg.EvalBeams = 5, 1, 1
+			}
+			res, err := Run(context.Background(), cfg, data, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := res.LastCheckpoint
+			if tt.val {
+				want = filepath.Join(cfg.OutDir, "checkpoints", res.Best.Checkpoint)
+			}
+			final, err := os.Stat(filepath.Join(cfg.OutDir, "model.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ckpt, err := os.Stat(filepath.Join(want, "model.safetensors"))
+			if err != nil {
+				t.Fatalf("checkpoint %q: %v", want, err)
+			}
+			if !os.SameFile(final, ckpt) {
+				t.Errorf("the final model.safetensors is a second copy, not the file of %s", want)
+			}
+			c, _, err := inference.LoadCaptioner(cfg.OutDir, gotch.CPU)
+			if err != nil {
+				t.Fatalf("load the fine-tuned model: %v", err)
+			}
+			c.Free()
+		})
+	}
+}

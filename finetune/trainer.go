@@ -43,6 +43,7 @@ type trainer struct {
 	watch             *captionWatch
 	best              *inference.Captioner // the best checkpoint, loaded by finish
 
+	savedStep       int // the step whose weights res.LastCheckpoint holds
 	perEpoch, total int // planned optimizer steps
 	started         time.Time
 	doneAtStart     int // steps done when this process started: the rate counts only its own
@@ -83,7 +84,7 @@ func (t *trainer) start() error {
 			return err
 		}
 		if t.resumeDir != "" {
-			t.res.Resumed, t.res.LastCheckpoint = true, t.resumeDir
+			t.res.Resumed, t.res.LastCheckpoint, t.savedStep = true, t.resumeDir, t.state.Step
 			if !t.cfg.lora() { // a LoRA checkpoint holds the adapter: the base loads, then it
 				t.from = t.resumeDir
 			}
@@ -318,7 +319,7 @@ func (t *trainer) checkpoint(epochEnd bool, loss, lr float64) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint at step %d (the previous checkpoint %s is intact): %w", st.Step, orNone(t.res.LastCheckpoint), err)
 	}
-	t.res.LastCheckpoint = dir
+	t.res.LastCheckpoint, t.savedStep = dir, st.Step
 	return nil
 }
 
@@ -348,18 +349,28 @@ func (t *trainer) evaluate(loss, lr float64) error {
 func (t *trainer) finish() error {
 	st := t.state
 	final := t.capt
+	// The final weights are those of a checkpoint already on disk (the best one, or the last one
+	// when it was taken at the last step): the model folder shares its weights file.
+	var savedIn string
+	if t.res.LastCheckpoint != "" && t.savedStep == st.Step {
+		savedIn = t.res.LastCheckpoint
+	}
 	if st.BestDir != "" && len(t.valSamples) > 0 {
 		var err error
 		if final, err = t.loadBest(st.BestDir); err != nil {
 			return fmt.Errorf("load the best checkpoint: %w", err)
 		}
 		t.res.Best = bestInfo(st, t.cfg, t.perEpoch, t.total)
+		savedIn = st.BestDir
 	}
 	if err := writeBestInfo(t.cfg.OutDir, t.res.Best, t.logLine); err != nil {
 		return err
 	}
 	setGenerationLengths(final, t.res.Lengths)
 	save := final.Save
+	if savedIn != "" {
+		save = func(dir string) error { return final.SaveSharingWeights(dir, savedIn) }
+	}
 	if t.cfg.lora() {
 		save = func(string) error { return finishLora(final, t.cfg, t.res) }
 	}

@@ -3,13 +3,15 @@ package inference
 import (
 	"context"
 	"fmt"
-	"github.com/captune/captune/internal/hub"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/captune/captune/internal/atomicfile"
+	"github.com/captune/captune/internal/hub"
 )
 
 // Captioner is a BLIP model with its tokenizer and image preprocessor: what a Hugging Face model
@@ -203,8 +205,31 @@ func (c *Captioner) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)
 	}
+	return c.save(dir, func() error { return c.Model.SaveWeights(dir) })
+}
+
+// SaveSharingWeights is Save for a model whose weights are exactly those already saved in
+// weightsDir/model.safetensors (a checkpoint of the same training): the weights file is a hard link
+// to that one instead of a second copy, where the file system allows it, else written as by Save.
+func (c *Captioner) SaveSharingWeights(dir, weightsDir string) error {
+	if c.Model.Lora != nil {
+		return c.Save(dir) // says why it cannot
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	return c.save(dir, func() error {
+		if atomicfile.Link(filepath.Join(weightsDir, "model.safetensors"), filepath.Join(dir, "model.safetensors")) == nil {
+			return nil
+		}
+		return c.Model.SaveWeights(dir)
+	})
+}
+
+// save writes dir's files, the weights through saveWeights.
+func (c *Captioner) save(dir string, saveWeights func() error) error {
 	steps := []func() error{
-		func() error { return c.Model.SaveWeights(dir) },
+		saveWeights,
 		func() error { return c.Model.SaveConfig(dir) },
 		func() error { return c.Tok.Save(dir) },
 		func() error { return c.Pre.Save(dir) },

@@ -101,6 +101,22 @@ func Write(path string, perm fs.FileMode, fill func(io.Writer) error) (err error
 	return nil
 }
 
+// Link makes path a hard link to src: a link under a temporary name beside path, renamed over
+// path, then the folder synced. It fails where hard links cannot be made (another file system, a
+// file system without them), leaving path as it was.
+func Link(src, path string) error {
+	tmp := TempPath(path)
+	if err := os.Link(src, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	SyncDir(filepath.Dir(path))
+	return nil
+}
+
 // WriteFile is Write of a byte slice.
 func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	return Write(path, perm, func(w io.Writer) error { _, err := w.Write(data); return err })
