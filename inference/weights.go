@@ -137,13 +137,13 @@ func (b *builder) source(key string, shape []int64, init initKind) *ts.Tensor {
 		b.loadErrs = append(b.loadErrs, err)
 		return initTensor(shape, initZeros, b.device)
 	}
-	if t.DType() != gotch.Float {
-		t = t.MustTotype(gotch.Float, true)
+	dtype := t.DType()
+	loaded, err := asFloatOn(t, b.device) // frees t
+	if err != nil {
+		b.loadErrs = append(b.loadErrs, fmt.Errorf("%s: convert the %v tensor to float32 on %v: %w", key, dtype, b.device, err))
+		return initTensor(shape, initZeros, b.device)
 	}
-	if b.device != gotch.CPU {
-		t = t.MustTo(b.device, true)
-	}
-	return t
+	return loaded
 }
 
 func (b *builder) finish(report *LoadReport) error {
