@@ -160,7 +160,7 @@ func (c Config) Validate() error {
 	}
 	for _, a := range []struct{ name, act string }{{"vision_config", v.HiddenAct}, {"text_config", t.HiddenAct}} {
 		if _, ok := activations[a.act]; !ok {
-			return fmt.Errorf("%s: hidden_act %q not supported (want one of gelu, gelu_new, gelu_pytorch_tanh, relu, quick_gelu)", a.name, a.act)
+			return fmt.Errorf("%s: hidden_act %q not supported (want one of %s)", a.name, a.act, activationNames())
 		}
 	}
 	if t.PositionEmbeddingType != "" && t.PositionEmbeddingType != "absolute" {

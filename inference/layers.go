@@ -2,9 +2,11 @@ package inference
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/sugarme/gotch"
-
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/captune/captune/internal/tx"
@@ -58,13 +60,32 @@ func (l *LayerNorm) Forward(s *tx.Scope, x T) T {
 // activation is an elementwise activation function (config.json's hidden_act).
 type activation func(s *tx.Scope, x T) T
 
-// activations maps config.json's hidden_act to its function.
+// activations maps config.json's hidden_act to its function, as transformers' ACT2FN does: the
+// tanh approximations of GELU (gelu_new, gelu_fast, gelu_accurate, gelu_pytorch_tanh) differ from
+// one another only in float rounding, and gelu_python is the exact one.
 var activations = map[string]activation{
-	"gelu":              func(s *tx.Scope, x T) T { return gelu(s, x, "none") },
-	"gelu_new":          func(s *tx.Scope, x T) T { return gelu(s, x, "tanh") },
-	"gelu_pytorch_tanh": func(s *tx.Scope, x T) T { return gelu(s, x, "tanh") },
+	"gelu":              geluExact,
+	"gelu_python":       geluExact,
+	"gelu_new":          geluTanh,
+	"gelu_fast":         geluTanh,
+	"gelu_accurate":     geluTanh,
+	"gelu_pytorch_tanh": geluTanh,
 	"relu":              relu,
 	"quick_gelu":        func(s *tx.Scope, x T) T { return mul(s, x, sigmoid(s, mulScalar(s, x, 1.702))) },
+	"silu":              silu,
+	"swish":             silu,
+	"sigmoid":           sigmoid,
+	"mish":              mish,
+	"relu6":             relu6,
+	"tanh":              tanh,
+}
+
+func geluExact(s *tx.Scope, x T) T { return gelu(s, x, "none") }
+func geluTanh(s *tx.Scope, x T) T  { return gelu(s, x, "tanh") }
+
+// activationNames lists the hidden_act values Captune runs, for messages.
+func activationNames() string {
+	return strings.Join(slices.Sorted(maps.Keys(activations)), ", ")
 }
 
 func activationOf(name string) (activation, error) {

@@ -31,7 +31,11 @@ func gelu(s *tx.Scope, x T, approx string) T {
 func dropoutTrain(s *tx.Scope, x T, p float64) T {
 	return s.Call("dropout", func(q *lib.Ctensor) { lib.AtgDropout(q, x.C, p, 1) })
 }
-func relu(s *tx.Scope, x T) T { return s.Call("relu", func(p *lib.Ctensor) { lib.AtgRelu(p, x.C) }) }
+func relu(s *tx.Scope, x T) T  { return s.Call("relu", func(p *lib.Ctensor) { lib.AtgRelu(p, x.C) }) }
+func silu(s *tx.Scope, x T) T  { return s.Call("silu", func(p *lib.Ctensor) { lib.AtgSilu(p, x.C) }) }
+func mish(s *tx.Scope, x T) T  { return s.Call("mish", func(p *lib.Ctensor) { lib.AtgMish(p, x.C) }) }
+func relu6(s *tx.Scope, x T) T { return s.Call("relu6", func(p *lib.Ctensor) { lib.AtgRelu6(p, x.C) }) }
+func tanh(s *tx.Scope, x T) T  { return s.Call("tanh", func(p *lib.Ctensor) { lib.AtgTanh(p, x.C) }) }
 func sigmoid(s *tx.Scope, x T) T {
 	return s.Call("sigmoid", func(p *lib.Ctensor) { lib.AtgSigmoid(p, x.C) })
 }
