@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/captune/captune/finetune/runinfo"
 )
@@ -379,5 +381,33 @@ func TestFineTuneLoraLearningRate(t *testing.T) {
 				t.Errorf("learning rate with LoRA %q, then Full %q; want %q and %q", lora, full, tc.lora, tc.full)
 			}
 		})
+	}
+}
+
+// The Models dialog lists a LoRA run as an adapter of its rank on its base, beside full runs.
+func TestModelsDialogSaysLora(t *testing.T) {
+	runs := t.TempDir()
+	deps := testDeps(&fakeCaptioner{name: "fake"})
+	writeAdapter(t, filepath.Join(runs, "lora-a"), deps.DefaultModel, 8)
+	writeModel(t, filepath.Join(runs, "full-a"), time.Now())
+	deps.RunsDir, deps.Adapter = runs, readAdapter(deps.DefaultModel)
+	m, _ := openWindow(t, deps, "")
+	runMenu(t, m, "Models…")
+	var texts []string
+	onUIWait(func() {
+		for _, o := range test.LaidOutObjects(m.models.dialog.list) {
+			if l, ok := o.(*widget.Label); ok {
+				texts = append(texts, l.Text)
+			}
+		}
+	})
+	all := strings.Join(texts, "\n")
+	for _, want := range []string{"run lora-a", "LoRA r8 adapter on bundled model · ", "run full-a"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the Models dialog does not say %q:\n%s", want, all)
+		}
+	}
+	if n := strings.Count(all, " adapter on "); n != 1 {
+		t.Errorf("%d runs are listed as adapters, want only lora-a:\n%s", n, all)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"fyne.io/fyne/v2"
@@ -170,10 +171,7 @@ func (p *modelPicker) groupAdapters(bases []modelEntry, adapters []string) ([]mo
 		if p.m.deps.Adapter != nil {
 			info, err = p.m.deps.Adapter(dir)
 		}
-		kind := "LoRA"
-		if info.Rank > 0 {
-			kind = fmt.Sprintf("LoRA r%d", info.Rank)
-		}
+		kind := loraKind(info)
 		if err != nil || info.Base == "" {
 			orphans = append(orphans, modelEntry{fmt.Sprintf("run %s (%s)", filepath.Base(dir), kind), dir})
 			continue
@@ -186,6 +184,40 @@ func (p *modelPicker) groupAdapters(bases []modelEntry, adapters []string) ([]mo
 		under[base] = append(under[base], modelEntry{fmt.Sprintf("  ↳ %s (%s)", filepath.Base(dir), kind), dir})
 	}
 	return bases, under, orphans
+}
+
+// loraKind names an adapter in lists: "LoRA r16", or "LoRA" when its rank is unknown.
+func loraKind(info AdapterInfo) string {
+	if info.Rank > 0 {
+		return fmt.Sprintf("LoRA r%d", info.Rank)
+	}
+	return "LoRA"
+}
+
+// runText describes a run folder in the Models dialog: for a LoRA run, the adapter and its base
+// ("LoRA r16 adapter on blip-image-captioning-base"), then the run's date and folder.
+func (p *modelPicker) runText(dir string) string {
+	text := runDate(dir) + " · " + homeRel(dir)
+	if !isAdapterDir(dir) {
+		return text
+	}
+	var info AdapterInfo
+	base := "a base model that was not found"
+	if p.m.deps.Adapter != nil {
+		var err error
+		if info, err = p.m.deps.Adapter(dir); err == nil && info.Base != "" {
+			base = p.labelOrBase(info.Base)
+		}
+	}
+	return loraKind(info) + " adapter on " + base + " · " + text
+}
+
+// labelOrBase is how the model menu names dir, else the folder's name.
+func (p *modelPicker) labelOrBase(dir string) string {
+	if l := strings.TrimSpace(p.labelOf(dir)); l != "" {
+		return l
+	}
+	return filepath.Base(dir)
 }
 
 // baseOf is the base model of an adapter folder (as Deps.Adapter resolves it), else dir itself.

@@ -125,7 +125,7 @@ func (md *modelsDialog) refresh() {
 	if runs := findRuns(p.m.deps.RunsDir); len(runs) > 0 {
 		md.section("Fine-tuned models (runs in " + homeRel(p.m.deps.RunsDir) + ")")
 		for _, d := range runs {
-			md.addFolderRow("run "+filepath.Base(d), runDate(d)+" · "+homeRel(d), d, true)
+			md.addFolderRow("run "+filepath.Base(d), p.runText(d), d, true)
 		}
 	}
 	var recent []string
