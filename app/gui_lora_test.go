@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/captune/captune/annotate"
@@ -73,24 +72,8 @@ func TestGUILoraRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eng := inference.NewEngine()
-	t.Cleanup(eng.Close)
-	deps := guiDeps(eng)
-	deps.DefaultModel, deps.DefaultModelErr = model, nil
-	deps.RunsDir = filepath.Join(root, "runs")
-	deps.ThumbCacheDir = filepath.Join(root, "thumbs")
-	deps.Devices = []string{"cpu"}
-	m := ui.NewMainWindow(test.NewTempApp(t), deps)
-	t.Cleanup(func() { ui.RunOnUI(m.Close) })
-	m.Window.Resize(fyne.NewSize(1280, 800))
-	ds, report, err := annotate.Open(data, annotate.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ds.Lock(); err != nil {
-		t.Fatal(err)
-	}
-	ui.RunOnUI(func() { m.SetDataset(ds, report) })
+	deps := realDeps(t, model, root)
+	m, ds := openGUI(t, deps, data)
 
 	ui.RunOnUI(func() { m.Tabs.SelectIndex(1) })
 	ft := m.Tabs.Items[1].Content

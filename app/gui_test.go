@@ -220,6 +220,37 @@ func formEntry(t *testing.T, root fyne.CanvasObject, label string) *widget.Entry
 	return found
 }
 
+// realDeps are the window's dependencies as the app wires them, on a new engine, with model as the
+// default model and the runs and thumbnails under root.
+func realDeps(t *testing.T, model, root string) ui.Deps {
+	eng := inference.NewEngine()
+	t.Cleanup(eng.Close)
+	deps := guiDeps(eng)
+	deps.DefaultModel, deps.DefaultModelErr = model, nil
+	deps.RunsDir = filepath.Join(root, "runs")
+	deps.ThumbCacheDir = filepath.Join(root, "thumbs")
+	deps.Devices = []string{"cpu"}
+	return deps
+}
+
+// openGUI builds the window on a new test app, 1280×800, and shows the dataset in data, as
+// opening a folder does.
+func openGUI(t *testing.T, deps ui.Deps, data string) (*ui.MainWindow, *annotate.Dataset) {
+	t.Helper()
+	m := ui.NewMainWindow(test.NewTempApp(t), deps)
+	t.Cleanup(func() { ui.RunOnUI(m.Close) })
+	m.Window.Resize(fyne.NewSize(1280, 800))
+	ds, report, err := annotate.Open(data, annotate.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ds.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	ui.RunOnUI(func() { m.SetDataset(ds, report) })
+	return m, ds
+}
+
 // menu runs the main menu item with the given label.
 func menu(t *testing.T, m *ui.MainWindow, label string) {
 	t.Helper()
@@ -355,14 +386,7 @@ func TestGUIEndToEnd(t *testing.T) {
 		}
 	}
 
-	eng := inference.NewEngine()
-	t.Cleanup(eng.Close)
-	a := test.NewTempApp(t)
-	deps := guiDeps(eng)
-	deps.DefaultModel, deps.DefaultModelErr = model, nil
-	deps.RunsDir = filepath.Join(root, "runs")
-	deps.ThumbCacheDir = filepath.Join(root, "thumbs")
-	deps.Devices = []string{"cpu"}
+	deps := realDeps(t, model, root)
 	var capPause, trainPause *pause
 	if shots != "" {
 		capPause, trainPause = newPause(), newPause()
@@ -381,17 +405,7 @@ func TestGUIEndToEnd(t *testing.T) {
 		return pc, nil
 	}
 	deps.Trainer = pausingTrainer{Trainer: deps.Trainer, p: trainPause}
-	m := ui.NewMainWindow(a, deps)
-	t.Cleanup(func() { ui.RunOnUI(m.Close) })
-	m.Window.Resize(fyne.NewSize(1280, 800))
-	ds, report, err := annotate.Open(data, annotate.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ds.Lock(); err != nil {
-		t.Fatal(err)
-	}
-	ui.RunOnUI(func() { m.SetDataset(ds, report) })
+	m, ds := openGUI(t, deps, data)
 	ui.RunOnUI(func() {
 		for i := 0; i < 6; i++ {
 			ds.SetState(i, 0, annotate.StateApproved)

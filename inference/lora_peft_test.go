@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/captune/captune/inference/safetensors"
@@ -56,15 +55,7 @@ func loadPeftFixture(t *testing.T) (peftFixture, *safetensors.File) {
 // fixtureLogits runs m on the fixture's first two images and padded ids.
 func fixtureLogits(t *testing.T, m *Model, fx peftFixture, f *safetensors.File) *ts.Tensor {
 	t.Helper()
-	pv := tensorOf(t, f, "pixel_values").MustNarrow(0, 0, 2, false)
-	defer pv.MustDrop()
-	ids, _ := int64Tensor(fx.InputIDs, gotch.CPU)
-	att, _ := int64Tensor(fx.AttentionMask, gotch.CPU)
-	defer ids.MustDrop()
-	defer att.MustDrop()
-	ng := ts.NewNoGradGuard()
-	defer ng.Drop()
-	return m.Logits(pv, ids, att)
+	return logitsOn(t, m, f, fx.InputIDs, fx.AttentionMask)
 }
 
 // checkGenerate decodes the fixture's four images with every case and compares the ids.

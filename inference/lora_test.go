@@ -9,23 +9,30 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/captune/captune/inference/safetensors"
 )
 
 // parityLogits runs m on the tiny-a parity inputs (two images, padded ids), as TestVisionAndLogitsParity.
 func parityLogits(t *testing.T, m *Model) *ts.Tensor {
 	t.Helper()
 	meta, f := loadParity(t, "tiny-a")
-	pv := tensorOf(t, f, "pixel_values")
+	return logitsOn(t, m, f, meta.InputIDs, meta.AttentionMask)
+}
+
+// logitsOn runs m, without gradients, on the first two pixel_values of fixture file f with the
+// padded ids and mask.
+func logitsOn(t *testing.T, m *Model, f *safetensors.File, inputIDs, mask [][]int64) *ts.Tensor {
+	t.Helper()
+	pv := tensorOf(t, f, "pixel_values").MustNarrow(0, 0, 2, false)
 	defer pv.MustDrop()
-	ids, _ := int64Tensor(meta.InputIDs, gotch.CPU)
-	att, _ := int64Tensor(meta.AttentionMask, gotch.CPU)
+	ids, _ := int64Tensor(inputIDs, gotch.CPU)
+	att, _ := int64Tensor(mask, gotch.CPU)
 	defer ids.MustDrop()
 	defer att.MustDrop()
-	pv2 := pv.MustNarrow(0, 0, 2, false)
-	defer pv2.MustDrop()
 	ng := ts.NewNoGradGuard()
 	defer ng.Drop()
-	return m.Logits(pv2, ids, att)
+	return m.Logits(pv, ids, att)
 }
 
 // randomizeB gives every adapter's B random values, so that the adapters change what the model

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/sugarme/gotch"
-	"github.com/sugarme/gotch/ts"
 
 	"github.com/captune/captune/inference/safetensors"
 )
@@ -85,20 +84,10 @@ func TestMappedModelGivesTheSameLogitsAsACopiedOne(t *testing.T) {
 		t.Errorf("mapped weights (mapped, read, owned) = %v, want [%d 0 0]", got, params)
 	}
 
-	_, f := loadParity(t, "tiny-a")
-	meta, _ := loadParity(t, "tiny-a")
-	pv := tensorOf(t, f, "pixel_values").MustNarrow(0, 0, 2, false)
-	defer pv.MustDrop()
-	ids, _ := int64Tensor(meta.InputIDs, gotch.CPU)
-	att, _ := int64Tensor(meta.AttentionMask, gotch.CPU)
-	defer ids.MustDrop()
-	defer att.MustDrop()
-	ng := ts.NewNoGradGuard()
-	defer ng.Drop()
-	want := copied.Logits(pv, ids, att)
+	want := parityLogits(t, copied)
 	defer want.MustDrop()
 	for name, m := range map[string]*Model{"mapped": mapped, "owned": owned} {
-		got := m.Logits(pv, ids, att)
+		got := parityLogits(t, m)
 		if d := maxAbsDiff(got, want); d != 0 {
 			t.Errorf("%s model: logits differ from the read model's by %.3g, want identical", name, d)
 		}
