@@ -577,15 +577,8 @@ func placeImage(tx *exportTx, src, dst string, mode ImageMode) error {
 	if err := tx.prepare(dst); err != nil {
 		return err
 	}
-	if mode == ImagesLink {
-		tmp := atomicfile.TempPath(dst)
-		if err := os.Link(real, tmp); err == nil {
-			if err := os.Rename(tmp, dst); err != nil {
-				os.Remove(tmp)
-				return err
-			}
-			return nil
-		}
+	if mode == ImagesLink && atomicfile.Link(real, dst) == nil {
+		return nil
 	}
 	return copyFile(real, dst, sfi.Mode().Perm())
 }

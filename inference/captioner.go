@@ -199,37 +199,31 @@ func (c *Captioner) generate(images []*RGBImage, opts DecodeOptions) ([][]int64,
 // BlipForConditionalGeneration.from_pretrained and BlipProcessor.from_pretrained load: weights,
 // config, tokenizer files, preprocessor and generation configs. Files are written atomically.
 func (c *Captioner) Save(dir string) error {
-	if c.Model.Lora != nil {
-		return fmt.Errorf("save model %s: the model has a LoRA adapter: merge it (Model.MergeLora) or save the adapter (Model.SaveAdapter)", dir)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("save model %s: %w", dir, err)
-	}
-	return c.save(dir, func() error { return c.Model.SaveWeights(dir) })
+	return c.save(dir, c.Model.SaveWeights)
 }
 
 // SaveSharingWeights is Save for a model whose weights are exactly those already saved in
 // weightsDir/model.safetensors (a checkpoint of the same training): the weights file is a hard link
 // to that one instead of a second copy, where the file system allows it, else written as by Save.
 func (c *Captioner) SaveSharingWeights(dir, weightsDir string) error {
-	if c.Model.Lora != nil {
-		return c.Save(dir) // says why it cannot
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("save model %s: %w", dir, err)
-	}
-	return c.save(dir, func() error {
+	return c.save(dir, func(dir string) error {
 		if atomicfile.Link(filepath.Join(weightsDir, "model.safetensors"), filepath.Join(dir, "model.safetensors")) == nil {
-			return nil
+			return nil // the next files' writes sync the folder
 		}
 		return c.Model.SaveWeights(dir)
 	})
 }
 
 // save writes dir's files, the weights through saveWeights.
-func (c *Captioner) save(dir string, saveWeights func() error) error {
+func (c *Captioner) save(dir string, saveWeights func(dir string) error) error {
+	if c.Model.Lora != nil {
+		return fmt.Errorf("save model %s: the model has a LoRA adapter: merge it (Model.MergeLora) or save the adapter (Model.SaveAdapter)", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
 	steps := []func() error{
-		saveWeights,
+		func() error { return saveWeights(dir) },
 		func() error { return c.Model.SaveConfig(dir) },
 		func() error { return c.Tok.Save(dir) },
 		func() error { return c.Pre.Save(dir) },

@@ -8,7 +8,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 
 	"fyne.io/fyne/v2"
@@ -214,7 +213,7 @@ func (p *modelPicker) runText(dir string) string {
 
 // labelOrBase is how the model menu names dir, else the folder's name.
 func (p *modelPicker) labelOrBase(dir string) string {
-	if l := strings.TrimSpace(p.labelOf(dir)); l != "" {
+	if l := p.labelOf(dir); l != "" {
 		return l
 	}
 	return filepath.Base(dir)

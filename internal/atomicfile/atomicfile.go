@@ -102,8 +102,9 @@ func Write(path string, perm fs.FileMode, fill func(io.Writer) error) (err error
 }
 
 // Link makes path a hard link to src: a link under a temporary name beside path, renamed over
-// path, then the folder synced. It fails where hard links cannot be made (another file system, a
-// file system without them), leaving path as it was.
+// path. It fails where hard links cannot be made (another file system, a file system without
+// them), leaving path as it was. The caller syncs the folder (SyncDir) when the rename must be
+// durable; a later Write in the same folder does.
 func Link(src, path string) error {
 	tmp := TempPath(path)
 	if err := os.Link(src, tmp); err != nil {
@@ -113,7 +114,6 @@ func Link(src, path string) error {
 		os.Remove(tmp)
 		return err
 	}
-	SyncDir(filepath.Dir(path))
 	return nil
 }
 
